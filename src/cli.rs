@@ -1,0 +1,114 @@
+//! Command-line types (clap). No logic here: `config` turns these into a
+//! validated `Config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "berth", version, about = "Boot OS trees and run commands in fresh namespaces")]
+pub struct Cli {
+    /// Log more (repeat for more detail); BERTH_LOG overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Boot the tree's init as PID 1, like `systemd-nspawn -b`.
+    Boot(BootArgs),
+    /// Run a command as PID 1 (or PID 2 with --as-pid2) in the tree.
+    Run(RunArgs),
+    /// Remove what killed launchers left behind and say what was removed.
+    Gc,
+}
+
+#[derive(Args, Debug)]
+pub struct BootArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Image name (a tree under /var/lib/machines) when -D is not given.
+    #[arg(value_name = "NAME")]
+    pub image: Option<String>,
+    /// Arguments passed to the init.
+    #[arg(last = true, value_name = "INIT-ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run the command as PID 2 under a stub init that reaps and forwards signals.
+    #[arg(short = 'a', long = "as-pid2")]
+    pub as_pid2: bool,
+    /// Image name, then the command after `--`.
+    #[arg(value_name = "NAME")]
+    pub image: Option<String>,
+    #[arg(last = true, value_name = "CMD", required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CommonArgs {
+    /// Root directory of the tree.
+    #[arg(short = 'D', long = "directory", value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Machine name (default: derived from the directory's base name).
+    #[arg(short = 'M', long = "machine", value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Hostname inside the guest (default: the machine name).
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Machine UUID (default: random).
+    #[arg(long)]
+    pub uuid: Option<String>,
+    /// Set an environment variable for the guest's PID 1 (NAME=VALUE).
+    #[arg(short = 'E', long = "setenv", value_name = "NAME=VALUE")]
+    pub setenv: Vec<String>,
+    /// Run the command as this user of the guest.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Working directory inside the guest.
+    #[arg(long)]
+    pub chdir: Option<PathBuf>,
+    /// Bind-mount a host path into the guest, read-write (SRC[:DST]).
+    #[arg(long, value_name = "SRC[:DST]")]
+    pub bind: Vec<String>,
+    /// Bind-mount a host path into the guest, read-only (SRC[:DST]).
+    #[arg(long = "bind-ro", value_name = "SRC[:DST]")]
+    pub bind_ro: Vec<String>,
+    /// Mount a fresh tmpfs at this guest path.
+    #[arg(long, value_name = "PATH")]
+    pub tmpfs: Vec<String>,
+    /// Mount the tree read-only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Signal that asks the guest to shut down (default: what its init understands).
+    #[arg(long = "kill-signal", value_name = "SIGNAL")]
+    pub kill_signal: Option<String>,
+    /// Seconds to wait for the guest to stop before killing it.
+    #[arg(long = "stop-timeout", value_name = "SECS", default_value = "10")]
+    pub stop_timeout: f64,
+    /// Report readiness only when the guest's init sends READY=1.
+    #[arg(long = "notify-ready", value_name = "BOOL", num_args = 0..=1, default_missing_value = "yes")]
+    pub notify_ready: Option<String>,
+    /// How the console is connected.
+    #[arg(long, value_enum)]
+    pub console: Option<ConsoleMode>,
+    /// Same as --console=pipe.
+    #[arg(short = 'P', long)]
+    pub pipe: bool,
+    /// Say nothing but errors.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleMode {
+    Interactive,
+    ReadOnly,
+    Passive,
+    Pipe,
+}

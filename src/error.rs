@@ -1,0 +1,63 @@
+//! berth's error type. Every variant renders as one line that names the
+//! problem and, where there is one, the fix.
+
+use std::io;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Bad command-line input or an unusable tree.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Name(#[from] crate::name::NameError),
+    #[error(transparent)]
+    Signal(#[from] crate::signal::BadSignal),
+    /// Something is held by another machine.
+    #[error("{0}")]
+    Busy(String),
+    /// A system call failed while doing `what`.
+    #[error("{what}: {source}")]
+    Sys { what: String, source: io::Error },
+    /// The setup inside the container failed; the child's own message.
+    #[error("{0}")]
+    Setup(String),
+    /// The command could not be executed (126) or found (127).
+    #[error("{msg}")]
+    Exec { msg: String, missing: bool },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn sys(what: impl Into<String>, source: impl Into<io::Error>) -> Self {
+        Error::Sys { what: what.into(), source: source.into() }
+    }
+
+    /// Exit status for `berth run` (podman's convention) and `berth boot`.
+    pub fn exit_code(&self, run: bool) -> i32 {
+        match (self, run) {
+            (Error::Exec { missing: true, .. }, true) => 127,
+            (Error::Exec { missing: false, .. }, true) => 126,
+            (_, true) => 125,
+            (_, false) => 1,
+        }
+    }
+}
+
+/// Adds context to io and nix errors.
+pub trait Context<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::sys(what(), e))
+    }
+}
+
+impl<T> Context<T> for nix::Result<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::sys(what(), io::Error::from(e)))
+    }
+}

@@ -1,0 +1,494 @@
+//! The host-side supervisor: validates and locks, creates the cgroups,
+//! starts the children (see child.rs for the topology), then runs one
+//! single-threaded event loop over signals, the setup socket, the notify
+//! socket and the console until the guest's PID 1 is gone, and finally
+//! removes everything it created.
+
+use crate::cgroup::{self, Cgroups};
+use crate::child::{self, ChildCtx};
+use crate::cli::ConsoleMode;
+use crate::config::{Config, InitKind, Mode};
+use crate::console::{Console, Input};
+use crate::error::{Context, Error, Result};
+use crate::ipc::{self, Msg};
+use crate::runtime::{self, Leftovers, Watcher};
+use crate::{lock, notify, signal, sys};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use sd_notify::NotifyState;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+const HANDLED: &[Signal] = &[
+    Signal::SIGCHLD,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGPIPE,
+];
+
+/// Exit status of `berth boot` when the guest asked for a reboot.
+pub const EXIT_REBOOT: i32 = 133;
+
+/// Everything that must be undone, in one place, so every exit path
+/// undoes it.
+struct Held {
+    cgroups: Cgroups,
+    original_cgroup: std::path::PathBuf,
+    created_cgroups: bool,
+    watcher: Watcher,
+    name: String,
+    _tree: lock::TreeLock,
+    _name_lock: lock::LockFile,
+}
+
+impl Held {
+    fn release(mut self) {
+        if self.created_cgroups {
+            self.cgroups.leave(&self.original_cgroup);
+            self.cgroups.remove(Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_file(runtime::record_path(&self.name));
+        self.watcher.dismiss();
+        // Locks go with `self`.
+    }
+}
+
+fn busy_tree(cfg: &Config) -> Error {
+    let how = if cfg.read_only { "read-write" } else { "already" };
+    Error::Busy(format!(
+        "tree {} is {how} in use by another machine (berth or systemd-nspawn); stop that machine first{}",
+        cfg.root.display(),
+        if cfg.read_only { "" } else { ", or start this one with --read-only" }
+    ))
+}
+
+/// Runs one container to its end; returns berth's exit status.
+pub fn launch(cfg: &Config) -> Result<i32> {
+    runtime::gc();
+    let name_lock = match lock::lock_name(&cfg.name) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            return Err(Error::Busy(format!(
+                "a machine named '{}' is already running; stop it or pick another name with -M",
+                cfg.name
+            )))
+        }
+        Err(e) => return Err(Error::sys(format!("locking machine name {}", cfg.name), e)),
+    };
+    let tree = match lock::lock_tree(&cfg.root, !cfg.read_only) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
+        Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
+    };
+    let cgroups = Cgroups::for_machine(&cfg.name)?;
+    let original_cgroup = cgroup::own_path("self").unwrap_or_default();
+    let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
+    let lock_files: Vec<_> = local.into_iter().chain([global, name_lock.path().to_path_buf()]).collect();
+    let leftovers = Leftovers { name: cfg.name.clone(), cgroups: Some(cgroups.clone()), lock_files: lock_files.clone() };
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+    let mut record = vec![
+        ("NAME", cfg.name.clone()),
+        ("UUID", cfg.uuid.clone()),
+        ("CLASS", "container".into()),
+        ("ROOT", cfg.root.display().to_string()),
+        ("LAUNCHER", std::process::id().to_string()),
+        ("HIERARCHY", cgroups.hierarchy.display().to_string()),
+        ("CGROUP", cgroups.scope.display().to_string()),
+        ("LOCKS", lock_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")),
+        ("STARTED", started.to_string()),
+    ];
+    runtime::write_record(&cfg.name, &record).ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
+    let watcher = match Watcher::spawn(leftovers) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(runtime::record_path(&cfg.name));
+            return Err(Error::sys("starting the clean-up watcher", e));
+        }
+    };
+    let mut held = Held {
+        cgroups,
+        original_cgroup,
+        created_cgroups: false,
+        watcher,
+        name: cfg.name.clone(),
+        _tree: tree,
+        _name_lock: name_lock,
+    };
+    let result = (|| {
+        held.created_cgroups = true;
+        held.cgroups.create()?;
+        let mut sup = Supervisor::start(cfg, &held.cgroups)?;
+        sup.run(cfg, &mut record)
+    })();
+    held.release();
+    result
+}
+
+struct Supervisor {
+    sigfd: SignalFd,
+    setup: Option<OwnedFd>,
+    notify: Option<OwnedFd>,
+    console: Option<Console>,
+    outer: libc::pid_t,
+    inner: Option<(libc::pid_t, OwnedFd)>,
+    error: Option<Error>,
+    status: Option<WaitStatus>,
+    started: bool,
+    ready: bool,
+    stop_requests: u32,
+    deadline: Option<Instant>,
+    killed: Option<&'static str>,
+    last_signal_sent: Option<i32>,
+}
+
+impl Supervisor {
+    fn start(cfg: &Config, cgroups: &Cgroups) -> Result<Supervisor> {
+        let mut mask = SigSet::empty();
+        HANDLED.iter().for_each(|s| mask.add(*s));
+        mask.thread_block().ctx(|| "blocking signals".into())?;
+        let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ctx(|| "creating a signalfd".into())?;
+        let (ours, theirs) = ipc::pair().ctx(|| "creating the setup socket".into())?;
+        let payload = cgroups.payload_fd()?;
+        let boot_id = crate::config::random_uuid()?;
+        let launcher = std::process::id() as libc::pid_t;
+        // SAFETY: the launcher is single-threaded.
+        let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
+            .ctx(|| "creating the container's mount namespace".into())?;
+        let Some(outer) = cloned else {
+            drop(ours);
+            child::outer(ChildCtx { cfg, sock: theirs, launcher, boot_id });
+        };
+        drop(theirs);
+        Ok(Supervisor {
+            sigfd,
+            setup: Some(ours),
+            notify: None,
+            console: None,
+            outer: outer.pid,
+            inner: None,
+            error: None,
+            status: None,
+            started: false,
+            ready: false,
+            stop_requests: 0,
+            deadline: None,
+            killed: None,
+            last_signal_sent: None,
+        })
+    }
+
+    fn run(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<i32> {
+        if !cfg.quiet {
+            let hint = if cfg.console == ConsoleMode::Interactive { "\r\nPress ^] three times within 1s to kill the container." } else { "" };
+            eprint!("Spawning container {} on {}.{hint}\r\n", cfg.name, cfg.root.display());
+        }
+        while self.status.is_none() {
+            self.step(cfg, record)?;
+        }
+        if let Some(c) = self.console.as_mut() {
+            c.pump_output();
+            c.restore();
+        }
+        let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let status = self.status.expect("loop ends with a status");
+        Ok(self.exit_code(cfg, status))
+    }
+
+    fn exit_code(&self, cfg: &Config, status: WaitStatus) -> i32 {
+        let say = |m: String| {
+            if !cfg.quiet {
+                eprint!("{m}\r\n");
+            }
+        };
+        if cfg.is_run() {
+            return match status {
+                WaitStatus::Exited(_, c) => c,
+                WaitStatus::Signaled(_, s, _) => 128 + s as i32,
+                _ => 1,
+            };
+        }
+        match status {
+            WaitStatus::Exited(_, 0) | WaitStatus::Signaled(_, Signal::SIGINT, _) if self.killed.is_none() => {
+                say(format!("Container {} exited successfully.", cfg.name));
+                0
+            }
+            WaitStatus::Signaled(_, Signal::SIGHUP, _) if self.killed.is_none() => {
+                say(format!("Container {} is being rebooted.", cfg.name));
+                EXIT_REBOOT
+            }
+            WaitStatus::Exited(_, c) => {
+                say(format!("Container {} failed with error code {c}.", cfg.name));
+                c
+            }
+            WaitStatus::Signaled(_, s, _) => {
+                let why = self.killed.map(|k| format!(" ({k})")).unwrap_or_default();
+                say(format!("Container {} terminated by signal {}{why}.", cfg.name, signal::name(s as i32)));
+                1
+            }
+            _ => 1,
+        }
+    }
+
+    fn step(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
+        let timeout = match self.deadline {
+            Some(d) => PollTimeout::try_from(d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as u32 + 1)
+                .unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        let stdin = std::io::stdin();
+        let (sig_r, setup_r, notify_r, master_r, stdin_r) = {
+            let mut fds: Vec<PollFd> = vec![PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
+            let mut idx = [None; 4];
+            if let Some(s) = &self.setup {
+                idx[0] = Some(fds.len());
+                fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(n) = &self.notify {
+                idx[1] = Some(fds.len());
+                fds.push(PollFd::new(n.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(c) = &self.console {
+                idx[2] = Some(fds.len());
+                fds.push(PollFd::new(c.master_fd(), PollFlags::POLLIN));
+                if c.wants_stdin() {
+                    idx[3] = Some(fds.len());
+                    fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                }
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(nix::Error::EINTR) => {}
+                Err(e) => return Err(Error::sys("waiting for events", e)),
+            }
+            let ready = |i: Option<usize>| {
+                i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false)
+            };
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]))
+        };
+        if setup_r {
+            self.on_setup(cfg, record)?;
+        }
+        if notify_r {
+            self.on_notify(cfg);
+        }
+        if master_r {
+            if let Some(c) = self.console.as_mut() {
+                c.pump_output();
+            }
+        }
+        if stdin_r {
+            if let Some(c) = self.console.as_mut() {
+                if c.pump_input() == Input::KillRequested {
+                    c.restore();
+                    self.kill(libc::SIGKILL, "killed with ^]^]^]");
+                }
+            }
+        }
+        if sig_r {
+            self.on_signals(cfg);
+        }
+        if let Some(d) = self.deadline {
+            if Instant::now() >= d {
+                self.on_deadline(cfg);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_setup(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
+        let Some(sock) = &self.setup else { return Ok(()) };
+        match ipc::recv(sock) {
+            Ok(Some(Msg::NotifySocket(fd))) => self.notify = Some(fd),
+            Ok(Some(Msg::Pty(m, s))) => self.console = Some(Console::new(cfg.console, m, s)),
+            Ok(Some(Msg::InnerPid(pid))) => {
+                let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
+                self.inner = Some((pid, fd));
+                record.push(("LEADER", pid.to_string()));
+                let _ = runtime::write_record(&cfg.name, record);
+            }
+            Ok(Some(Msg::Error(m))) => self.fail(Error::Setup(m)),
+            Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec { msg: m, missing: errno == libc::ENOENT }),
+            Ok(None) | Err(_) => {
+                self.setup = None;
+                if self.error.is_none() {
+                    if self.inner.is_none() {
+                        self.fail(Error::Setup("the container's setup ended without starting the guest; run with -v for details".into()));
+                    } else {
+                        self.started = true;
+                        let status = format!("Container {} running.", cfg.name);
+                        if cfg.notify_ready {
+                            let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);
+                        } else {
+                            self.ready = true;
+                            let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&status)]);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: Error) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        // Whatever exists of the guest goes now.
+        if let Some((_, fd)) = &self.inner {
+            let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
+        }
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.outer), Signal::SIGKILL);
+        if self.inner.is_none() {
+            // No guest: the outer child's exit ends the loop.
+            self.deadline.get_or_insert(Instant::now() + Duration::from_secs(5));
+        }
+    }
+
+    fn on_notify(&mut self, cfg: &Config) {
+        let (Some(sock), Some((pid, _))) = (&self.notify, &self.inner) else {
+            // Not knowing the leader yet, nothing can be trusted; drop it.
+            if let Some(sock) = &self.notify {
+                let _ = notify::drain(sock, -1);
+            }
+            return;
+        };
+        for n in notify::drain(sock, *pid) {
+            if let Some(s) = &n.status {
+                let _ = sd_notify::notify(false, &[NotifyState::Status(s)]);
+            }
+            if n.ready && !self.ready && cfg.notify_ready {
+                self.ready = true;
+                let _ = sd_notify::notify(false, &[NotifyState::Ready]);
+            }
+        }
+    }
+
+    fn on_signals(&mut self, cfg: &Config) {
+        while let Ok(Some(si)) = self.sigfd.read_signal() {
+            let sig = si.ssi_signo as i32;
+            match sig {
+                libc::SIGCHLD => self.reap(),
+                libc::SIGWINCH => {
+                    if let Some(c) = &self.console {
+                        c.resize();
+                    }
+                }
+                libc::SIGPIPE => {}
+                libc::SIGTERM | libc::SIGINT => self.on_stop_request(cfg, sig),
+                _ => {
+                    if cfg.is_run() {
+                        self.send(sig);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(st) => {
+                    let pid = st.pid().map(|p| p.as_raw());
+                    if pid.is_some() && pid == self.inner.as_ref().map(|(p, _)| *p) {
+                        self.status = Some(st);
+                    } else if pid == Some(self.outer) && self.inner.is_none() {
+                        if let WaitStatus::Exited(_, 0) = st {
+                        } else if self.error.is_none() {
+                            // Died without a word: drain the socket first.
+                            self.error = Some(Error::Setup(format!("the container's setup process died ({st:?})")));
+                        }
+                        if self.error.is_some() {
+                            self.status = Some(st);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, sig: i32) {
+        if let Some((_, fd)) = &self.inner {
+            let _ = sys::pidfd_send_signal(fd, sig);
+            self.last_signal_sent = Some(sig);
+        }
+    }
+
+    fn kill(&mut self, sig: i32, why: &'static str) {
+        self.killed = Some(why);
+        self.send(sig);
+    }
+
+    fn on_stop_request(&mut self, cfg: &Config, sig: i32) {
+        if !self.started || self.inner.is_none() {
+            self.fail(Error::Setup("interrupted while starting the container".into()));
+            return;
+        }
+        self.stop_requests += 1;
+        if self.stop_requests > 1 {
+            self.kill(libc::SIGKILL, "killed on a second stop request");
+            return;
+        }
+        let _ = sd_notify::notify(false, &[NotifyState::Stopping, NotifyState::Status("Stopping the container.")]);
+        self.deadline = Some(Instant::now() + cfg.stop_timeout);
+        match &cfg.mode {
+            Mode::Run { .. } => self.send(sig),
+            Mode::Boot { kind, .. } => {
+                if let Some(s) = cfg.kill_signal {
+                    self.send(s);
+                    return;
+                }
+                match kind {
+                    InitKind::Systemd => self.send(signal::rtmin() + 3),
+                    InitKind::Busybox => self.send(libc::SIGUSR2),
+                    InitKind::SysV => {
+                        if let Err(e) = self.initctl_halt() {
+                            tracing::warn!("asking sysvinit to halt through /run/initctl failed: {e}; sending SIGPWR");
+                            self.send(libc::SIGPWR);
+                        }
+                    }
+                    InitKind::Unknown => self.send(libc::SIGTERM),
+                }
+            }
+        }
+    }
+
+    /// sysvinit's request to switch to runlevel 0, written to its fifo.
+    fn initctl_halt(&self) -> std::io::Result<()> {
+        let (pid, _) = self.inner.as_ref().ok_or(std::io::ErrorKind::NotFound)?;
+        let mut req = [0u8; 384];
+        req[0..4].copy_from_slice(&0x0309_1969i32.to_ne_bytes()); // magic
+        req[4..8].copy_from_slice(&1i32.to_ne_bytes()); // INIT_CMD_RUNLVL
+        req[8..12].copy_from_slice(&(b'0' as i32).to_ne_bytes());
+        // The fifo lives in the guest's /run; reach it through its root.
+        let root = std::fs::File::open(format!("/proc/{pid}/root"))?;
+        let fifo = sys::open_in_root(&root, std::path::Path::new("/run/initctl"), libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
+        std::fs::File::from(fifo).write_all(&req)
+    }
+
+    fn on_deadline(&mut self, cfg: &Config) {
+        self.deadline = None;
+        if self.inner.is_none() || self.status.is_some() {
+            // Setup failed and the outer child is stuck: give up on it.
+            if self.status.is_none() {
+                self.status = Some(WaitStatus::Exited(nix::unistd::Pid::from_raw(self.outer), 1));
+            }
+            return;
+        }
+        let sig = if cfg.is_run() { cfg.kill_signal.unwrap_or(libc::SIGKILL) } else { libc::SIGKILL };
+        let sig = if self.last_signal_sent == Some(sig) { libc::SIGKILL } else { sig };
+        self.kill(sig, "did not stop within --stop-timeout");
+        if sig != libc::SIGKILL {
+            self.deadline = Some(Instant::now() + cfg.stop_timeout);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! berth: boot OS trees and run commands in fresh namespaces, in the
+//! tradition of systemd-nspawn.
+
+pub mod cgroup;
+pub mod child;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod dev;
+pub mod error;
+pub mod exec;
+pub mod ipc;
+pub mod launcher;
+pub mod lock;
+pub mod mounts;
+pub mod name;
+pub mod notify;
+pub mod osrelease;
+pub mod passwd;
+pub mod runhost;
+pub mod runtime;
+pub mod security;
+pub mod signal;
+pub mod stub;
+pub mod sys;
+
+pub use error::{Error, Result};

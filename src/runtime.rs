@@ -1,0 +1,156 @@
+//! berth's own runtime state under /run/berth: one record per running
+//! machine (the management verbs read these where machined is absent), the
+//! watcher that cleans up after a killed launcher, and the sweep that
+//! removes what a dead launcher left behind.
+
+use crate::cgroup::Cgroups;
+use crate::lock;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const MACHINES_DIR: &str = "/run/berth/machines";
+
+pub fn record_path(name: &str) -> PathBuf {
+    Path::new(MACHINES_DIR).join(name)
+}
+
+/// Writes (atomically) the record of a running machine.
+pub fn write_record(name: &str, fields: &[(&str, String)]) -> std::io::Result<()> {
+    fs::create_dir_all(MACHINES_DIR)?;
+    let path = record_path(name);
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp)?;
+    for (k, v) in fields {
+        writeln!(f, "{k}={v}")?;
+    }
+    f.sync_all().ok();
+    fs::rename(&tmp, &path)
+}
+
+pub fn read_record(name: &str) -> Option<BTreeMap<String, String>> {
+    let text = fs::read_to_string(record_path(name)).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+/// What a dead launcher's clean-up must remove.
+#[derive(Debug, Clone)]
+pub struct Leftovers {
+    pub name: String,
+    pub cgroups: Option<Cgroups>,
+    pub lock_files: Vec<PathBuf>,
+}
+
+impl Leftovers {
+    /// Removes everything, provided nobody holds the machine's name lock
+    /// (a live launcher). Returns a description of what was removed.
+    pub fn sweep(&self, patience: Duration, lock_wait: Duration) -> Vec<String> {
+        let mut removed = Vec::new();
+        let deadline = std::time::Instant::now() + lock_wait;
+        let name_lock = loop {
+            match lock::lock_name(&self.name) {
+                Ok(l) => break l,
+                Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => return removed,
+            }
+        };
+        if let Some(cg) = &self.cgroups {
+            if cg.scope.exists() && cg.remove(patience) {
+                removed.push(format!("cgroup {}", cg.scope.display()));
+            }
+        }
+        if fs::remove_file(record_path(&self.name)).is_ok() {
+            removed.push(format!("record {}", record_path(&self.name).display()));
+        }
+        for l in &self.lock_files {
+            if l.exists() && lock::remove_if_unheld(l) {
+                removed.push(format!("lock {}", l.display()));
+            }
+        }
+        drop(name_lock);
+        removed
+    }
+}
+
+/// Finds the records of machines whose launcher is gone and removes what
+/// they left. Runs quietly before every start and loudly as `berth gc`.
+pub fn gc() -> Vec<String> {
+    let mut removed = Vec::new();
+    let Ok(rd) = fs::read_dir(MACHINES_DIR) else { return removed };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") {
+            let _ = fs::remove_file(e.path());
+            continue;
+        }
+        let Some(rec) = read_record(&name) else { continue };
+        let cgroups = rec.get("CGROUP").map(|scope| Cgroups {
+            hierarchy: PathBuf::from(rec.get("HIERARCHY").cloned().unwrap_or_default()),
+            scope: PathBuf::from(scope),
+        });
+        let lock_files = rec.get("LOCKS").map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect()).unwrap_or_default();
+        removed.extend(Leftovers { name, cgroups, lock_files }.sweep(Duration::from_secs(2), Duration::ZERO));
+    }
+    removed
+}
+
+/// A small process outside the machine's cgroup that outlives a killed
+/// launcher and removes what it left. The launcher holds the write end of
+/// a pipe; it writes one byte after cleaning up itself, and EOF without
+/// that byte means it died.
+pub struct Watcher {
+    pipe: Option<OwnedFd>,
+}
+
+impl Watcher {
+    pub fn spawn(left: Leftovers) -> std::io::Result<Watcher> {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // SAFETY: the launcher is single-threaded here.
+        match unsafe { crate::sys::clone3(0, None, false) }? {
+            None => {
+                let keep = r.as_raw_fd();
+                // Drop every descriptor but the pipe: above all the lock
+                // files, which must be released when the launcher dies.
+                // SAFETY: single-threaded child; dup2 onto fd 3.
+                unsafe { libc::dup2(keep, 3) };
+                crate::sys::close_from(4);
+                if let Ok(null) = fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+                    for fd in 0..3 {
+                        // SAFETY: replacing our own stdio.
+                        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                    }
+                }
+                let _ = nix::unistd::setsid();
+                crate::sys::set_name("berth-watch");
+                // SAFETY: fd 3 is the pipe we just placed there.
+                let mut pipe = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(3) };
+                let mut b = [0u8; 1];
+                let died = !matches!(pipe.read(&mut b), Ok(1));
+                if died {
+                    left.sweep(Duration::from_secs(10), Duration::from_secs(2));
+                }
+                // SAFETY: leave without the launcher's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            Some(_) => {
+                drop(r);
+                Ok(Watcher { pipe: Some(w) })
+            }
+        }
+    }
+
+    /// The launcher cleaned up itself; the watcher can go.
+    pub fn dismiss(&mut self) {
+        if let Some(p) = self.pipe.take() {
+            let _ = fs::File::from(p).write_all(b"d");
+        }
+    }
+}
