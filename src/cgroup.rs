@@ -18,7 +18,9 @@ pub struct Cgroups {
 }
 
 fn is_cgroup2(p: &Path) -> bool {
-    nix::sys::statfs::statfs(p).map(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC).unwrap_or(false)
+    nix::sys::statfs::statfs(p)
+        .map(|s| s.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
 }
 
 /// Where the cgroup2 hierarchy is mounted on this host.
@@ -37,7 +39,9 @@ pub fn hierarchy() -> Result<PathBuf> {
 /// /proc/PID/cgroup's `0::` line.
 pub fn own_path(pid: &str) -> Option<PathBuf> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("0::")).map(|p| PathBuf::from(p.trim_start_matches('/')))
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| PathBuf::from(p.trim_start_matches('/')))
 }
 
 pub fn scope_name(machine: &str) -> String {
@@ -70,26 +74,38 @@ impl Cgroups {
         // between our mkdirs; retry then.
         let mut tries = 0;
         loop {
-            let r = fs::create_dir_all(&self.scope).and_then(|_| fs::create_dir(self.payload())).and_then(|_| fs::create_dir(self.supervisor()));
+            let r = fs::create_dir_all(&self.scope)
+                .and_then(|_| fs::create_dir(self.payload()))
+                .and_then(|_| fs::create_dir(self.supervisor()));
             match r {
                 Ok(()) => break,
                 Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
                 Err(e) => {
                     self.remove(Duration::ZERO);
-                    return Err(Error::sys(format!("creating cgroup {}", self.scope.display()), e));
+                    return Err(Error::sys(
+                        format!("creating cgroup {}", self.scope.display()),
+                        e,
+                    ));
                 }
             }
         }
         self.delegate_controllers();
-        fs::write(self.supervisor().join("cgroup.procs"), std::process::id().to_string())
-            .ctx(|| format!("moving the launcher into {}", self.supervisor().display()))
+        fs::write(
+            self.supervisor().join("cgroup.procs"),
+            std::process::id().to_string(),
+        )
+        .ctx(|| format!("moving the launcher into {}", self.supervisor().display()))
     }
 
     /// Makes the controllers available to the guest's own subtree where the
     /// host offers them (none on a hybrid host's empty cgroup2).
     fn delegate_controllers(&self) {
         let mut dir = self.hierarchy.clone();
-        let rel: Vec<_> = self.scope.strip_prefix(&self.hierarchy).map(|r| r.components().collect()).unwrap_or_default();
+        let rel: Vec<_> = self
+            .scope
+            .strip_prefix(&self.hierarchy)
+            .map(|r| r.components().collect())
+            .unwrap_or_default();
         for c in rel {
             let ctrl = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
             let enable: Vec<String> = ctrl.split_whitespace().map(|c| format!("+{c}")).collect();
@@ -103,14 +119,20 @@ impl Cgroups {
     }
 
     pub fn payload_fd(&self) -> Result<OwnedFd> {
-        fs::File::open(self.payload()).map(OwnedFd::from).ctx(|| format!("opening {}", self.payload().display()))
+        fs::File::open(self.payload())
+            .map(OwnedFd::from)
+            .ctx(|| format!("opening {}", self.payload().display()))
     }
 
     /// Moves the calling process back to `to` (a path relative to the
     /// hierarchy) so the scope can be removed.
     pub fn leave(&self, to: &Path) {
         let target = self.hierarchy.join(to);
-        let target = if target.join("cgroup.procs").exists() && !target.starts_with(&self.scope) { target } else { self.hierarchy.clone() };
+        let target = if target.join("cgroup.procs").exists() && !target.starts_with(&self.scope) {
+            target
+        } else {
+            self.hierarchy.clone()
+        };
         let _ = fs::write(target.join("cgroup.procs"), std::process::id().to_string());
     }
 
@@ -124,7 +146,10 @@ impl Cgroups {
                 break;
             }
             if Instant::now() >= deadline {
-                tracing::warn!("cgroup {} is still busy; 'berth gc' removes it later", self.scope.display());
+                tracing::warn!(
+                    "cgroup {} is still busy; 'berth gc' removes it later",
+                    self.scope.display()
+                );
                 return false;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -148,7 +173,10 @@ fn kill_all(dir: &Path) {
     for entry in subdirs_deepest_first(dir) {
         if let Ok(procs) = fs::read_to_string(entry.join("cgroup.procs")) {
             for pid in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
         }
     }

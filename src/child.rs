@@ -54,14 +54,29 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     // Nothing mounted from here on may propagate back to the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
-        .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
     let root_path = &cfg.root;
-    mount(Some(root_path), root_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
-    let root: OwnedFd = std::fs::File::open(root_path).ctx(|| format!("opening {}", root_path.display()))?.into();
+    mount(
+        Some(root_path),
+        root_path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
+    let root: OwnedFd = std::fs::File::open(root_path)
+        .ctx(|| format!("opening {}", root_path.display()))?
+        .into();
     if cfg.read_only {
-        sys::mount_setattr(&root, sys::MOUNT_ATTR_RDONLY, true).ctx(|| "making the tree read-only".into())?;
+        sys::mount_setattr(&root, sys::MOUNT_ATTR_RDONLY, true)
+            .ctx(|| "making the tree read-only".into())?;
     }
     refuse_odd_api_dirs(&root)?;
     let table = mounts::table(cfg);
@@ -77,12 +92,15 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         None,
     )
     .ctx(|| "creating the notify socket".into())?;
-    let addr = nix::sys::socket::UnixAddr::new(format!("{}/notify", sys::fd_path(&run_host)).as_str())
-        .ctx(|| "naming the notify socket".into())?;
-    nix::sys::socket::bind(notify.as_raw_fd(), &addr).ctx(|| format!("binding {}", runhost::NOTIFY))?;
+    let addr =
+        nix::sys::socket::UnixAddr::new(format!("{}/notify", sys::fd_path(&run_host)).as_str())
+            .ctx(|| "naming the notify socket".into())?;
+    nix::sys::socket::bind(notify.as_raw_fd(), &addr)
+        .ctx(|| format!("binding {}", runhost::NOTIFY))?;
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
-    ipc::send(&ctx.sock, &Msg::NotifySocket(notify)).ctx(|| "handing the notify socket to the launcher".into())?;
+    ipc::send(&ctx.sock, &Msg::NotifySocket(notify))
+        .ctx(|| "handing the notify socket to the launcher".into())?;
     runhost::seal(&root)?;
 
     // The console: a pty of the guest's own devpts instance.
@@ -92,27 +110,34 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     } else {
         let (master, slave) = open_pty(&root)?;
         dev::bind_console(&root, &slave)?;
-        ipc::send(&ctx.sock, &Msg::Pty(master, slave)).ctx(|| "handing the console to the launcher".into())?;
+        ipc::send(&ctx.sock, &Msg::Pty(master, slave))
+            .ctx(|| "handing the console to the launcher".into())?;
     }
 
     // The inner child: PID 1 of a new pid namespace, parented to the launcher.
     let launcher_fd = sys::pidfd_open(ctx.launcher).ctx(|| "watching the launcher".into())?;
-    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "creating the start pipe".into())?;
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .ctx(|| "creating the start pipe".into())?;
     let flags = (libc::CLONE_PARENT | libc::CLONE_NEWPID) as u64;
     // SAFETY: this process is single-threaded.
-    let cloned = unsafe { sys::clone3(flags, None, true) }.ctx(|| "creating the guest's pid namespace".into())?;
+    let cloned = unsafe { sys::clone3(flags, None, true) }
+        .ctx(|| "creating the guest's pid namespace".into())?;
     let Some(inner_child) = cloned else {
         drop(go_w);
         inner(ctx, go_r, launcher_fd);
     };
     drop(go_r);
-    ipc::send(&ctx.sock, &Msg::InnerPid(inner_child.pid)).ctx(|| "reporting the guest's pid".into())?;
-    let inner_fd = inner_child.pidfd.ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
+    ipc::send(&ctx.sock, &Msg::InnerPid(inner_child.pid))
+        .ctx(|| "reporting the guest's pid".into())?;
+    let inner_fd = inner_child
+        .pidfd
+        .ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
 
     // procfs must come from inside the guest's pid namespace, but be
     // mounted in this (host-owned) mount namespace so its masks are
     // inherited below everything the guest can unmount.
-    nix::sched::setns(&inner_fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the guest's pid namespace".into())?;
+    nix::sched::setns(&inner_fd, CloneFlags::CLONE_NEWPID)
+        .ctx(|| "joining the guest's pid namespace".into())?;
     // SAFETY: single-threaded.
     match unsafe { sys::clone3(0, None, false) }.ctx(|| "starting the proc helper".into())? {
         None => {
@@ -164,21 +189,37 @@ fn refuse_odd_api_dirs(root: &OwnedFd) -> Result<()> {
 }
 
 fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
-    let ptmx = sys::open_in_root(root, Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
-        .ctx(|| "opening the guest's /dev/pts/ptmx".into())?;
+    let ptmx = sys::open_in_root(
+        root,
+        Path::new("/dev/pts/ptmx"),
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+    )
+    .ctx(|| "opening the guest's /dev/pts/ptmx".into())?;
     // SAFETY: unlockpt/TIOCGPTN on a ptmx descriptor.
     let n = unsafe {
         if libc::unlockpt(ptmx.as_raw_fd()) < 0 {
-            return Err(Error::sys("unlocking the console pty", std::io::Error::last_os_error()));
+            return Err(Error::sys(
+                "unlocking the console pty",
+                std::io::Error::last_os_error(),
+            ));
         }
         let mut n: libc::c_int = 0;
         if libc::ioctl(ptmx.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0 {
-            return Err(Error::sys("naming the console pty", std::io::Error::last_os_error()));
+            return Err(Error::sys(
+                "naming the console pty",
+                std::io::Error::last_os_error(),
+            ));
         }
         n
     };
-    let slave = sys::open_in_root(root, Path::new(&format!("/dev/pts/{n}")), libc::O_RDWR | libc::O_NOCTTY, 0)
-        .ctx(|| "opening the console pty".into())?;
+    let slave = sys::open_in_root(
+        root,
+        Path::new(&format!("/dev/pts/{n}")),
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+    )
+    .ctx(|| "opening the console pty".into())?;
     Ok((ptmx, slave))
 }
 
@@ -186,29 +227,61 @@ fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config) -> Result<()> {
     mounts::apply(&mounts::table(cfg), Phase::Proc, root)?;
     // A fresh boot id: a file on the guest's /run, bound over the kernel's
     // and unlinked, so only the mount keeps it.
-    let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening /run".into())?;
+    let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| "opening /run".into())?;
     let name = format!(".berth-boot-id-{}", std::process::id());
     let fd = nix::fcntl::openat(
         Some(run.as_raw_fd()),
         name.as_str(),
-        nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::fcntl::OFlag::O_CREAT
+            | nix::fcntl::OFlag::O_EXCL
+            | nix::fcntl::OFlag::O_WRONLY
+            | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::from_bits_truncate(0o444),
     )
     .ctx(|| "creating the boot id file".into())?;
     // SAFETY: fresh descriptor.
     let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
     let res = (|| {
-        f.write_all(format!("{boot_id}\n").as_bytes()).ctx(|| "writing the boot id".into())?;
-        let target = sys::open_in_root(root, Path::new("/proc/sys/kernel/random/boot_id"), libc::O_PATH, 0)
-            .ctx(|| "opening /proc/sys/kernel/random/boot_id".into())?;
-        mount(Some(sys::fd_path(&f).as_str()), sys::fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .ctx(|| "mounting a fresh /proc/sys/kernel/random/boot_id".into())?;
-        let top = sys::open_in_root(root, Path::new("/proc/sys/kernel/random/boot_id"), libc::O_PATH, 0)
-            .ctx(|| "reopening boot_id".into())?;
-        sys::mount_setattr(&top, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC, false)
-            .ctx(|| "making boot_id read-only".into())
+        f.write_all(format!("{boot_id}\n").as_bytes())
+            .ctx(|| "writing the boot id".into())?;
+        let target = sys::open_in_root(
+            root,
+            Path::new("/proc/sys/kernel/random/boot_id"),
+            libc::O_PATH,
+            0,
+        )
+        .ctx(|| "opening /proc/sys/kernel/random/boot_id".into())?;
+        mount(
+            Some(sys::fd_path(&f).as_str()),
+            sys::fd_path(&target).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| "mounting a fresh /proc/sys/kernel/random/boot_id".into())?;
+        let top = sys::open_in_root(
+            root,
+            Path::new("/proc/sys/kernel/random/boot_id"),
+            libc::O_PATH,
+            0,
+        )
+        .ctx(|| "reopening boot_id".into())?;
+        sys::mount_setattr(
+            &top,
+            sys::MOUNT_ATTR_RDONLY
+                | sys::MOUNT_ATTR_NOSUID
+                | sys::MOUNT_ATTR_NODEV
+                | sys::MOUNT_ATTR_NOEXEC,
+            false,
+        )
+        .ctx(|| "making boot_id read-only".into())
     })();
-    let _ = nix::unistd::unlinkat(Some(run.as_raw_fd()), name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let _ = nix::unistd::unlinkat(
+        Some(run.as_raw_fd()),
+        name.as_str(),
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    );
     res
 }
 
@@ -220,7 +293,10 @@ fn inner(ctx: &ChildCtx, go: OwnedFd, launcher: OwnedFd) -> ! {
         Err(e) => e,
     };
     let msg = match &err {
-        Error::Exec { msg, missing } => Msg::ExecFailed(if *missing { libc::ENOENT } else { libc::EACCES }, msg.clone()),
+        Error::Exec { msg, missing } => Msg::ExecFailed(
+            if *missing { libc::ENOENT } else { libc::EACCES },
+            msg.clone(),
+        ),
         other => Msg::Error(other.to_string()),
     };
     let _ = ipc::send(&ctx.sock, &msg);
@@ -245,8 +321,13 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
         unsafe { libc::_exit(1) }
     }
     drop(go);
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWCGROUP)
-        .ctx(|| "creating the guest's mount, uts, ipc and cgroup namespaces".into())?;
+    unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWCGROUP,
+    )
+    .ctx(|| "creating the guest's mount, uts, ipc and cgroup namespaces".into())?;
     chdir(&cfg.root).ctx(|| "entering the tree".into())?;
     pivot_root(".", ".").ctx(|| "pivoting into the tree".into())?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".into())?;
@@ -276,11 +357,18 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
 }
 
 fn attach_console() -> Result<()> {
-    let fd = nix::fcntl::open("/dev/console", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY, nix::sys::stat::Mode::empty())
-        .ctx(|| "opening /dev/console".into())?;
+    let fd = nix::fcntl::open(
+        "/dev/console",
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "opening /dev/console".into())?;
     // SAFETY: TIOCSCTTY on our own fresh descriptor, as session leader.
     if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(Error::sys("making /dev/console the controlling terminal", std::io::Error::last_os_error()));
+        return Err(Error::sys(
+            "making /dev/console the controlling terminal",
+            std::io::Error::last_os_error(),
+        ));
     }
     for target in 0..=2 {
         nix::unistd::dup2(fd, target).ctx(|| "connecting stdio to the console".into())?;

@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "berth", version, about = "Boot OS trees and run commands in fresh namespaces")]
+#[command(
+    name = "berth",
+    version,
+    about = "Boot OS trees and run commands in fresh namespaces"
+)]
 pub struct Cli {
     /// Log more (repeat for more detail); BERTH_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]

@@ -12,7 +12,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 /// Character devices copied from the host by major/minor number.
-pub const NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "net/tun"];
+pub const NODES: &[&str] = &[
+    "null", "zero", "full", "random", "urandom", "tty", "net/tun",
+];
 pub const LINKS: &[(&str, &str)] = &[
     ("ptmx", "pts/ptmx"),
     ("fd", "/proc/self/fd"),
@@ -23,37 +25,71 @@ pub const LINKS: &[(&str, &str)] = &[
 
 /// Populates the freshly mounted /dev tmpfs below `root`.
 pub fn populate(root: &OwnedFd) -> Result<()> {
-    let dev = sys::open_in_root(root, Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening /dev".into())?;
+    let dev = sys::open_in_root(root, Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| "opening /dev".into())?;
     for node in NODES {
         let host = Path::new("/dev").join(node);
         let md = match std::fs::metadata(&host) {
             Ok(m) if m.file_type().is_char_device() => m,
             // /dev/net/tun is optional on the host; the others must exist.
             _ if *node == "net/tun" => continue,
-            _ => return Err(Error::Usage(format!("the host has no character device {}; cannot build the guest's /dev", host.display()))),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "the host has no character device {}; cannot build the guest's /dev",
+                    host.display()
+                )))
+            }
         };
         if let Some((parent, _)) = node.split_once('/') {
-            match nix::sys::stat::mkdirat(Some(dev.as_raw_fd()), parent, Mode::from_bits_truncate(0o755)) {
+            match nix::sys::stat::mkdirat(
+                Some(dev.as_raw_fd()),
+                parent,
+                Mode::from_bits_truncate(0o755),
+            ) {
                 Ok(()) | Err(nix::Error::EEXIST) => {}
                 Err(e) => return Err(Error::sys(format!("creating /dev/{parent}"), e)),
             }
         }
         let perm = Mode::from_bits_truncate(md.mode() & 0o7777);
-        match mknodat(Some(dev.as_raw_fd()), *node, SFlag::S_IFCHR, perm, md.rdev()) {
+        match mknodat(
+            Some(dev.as_raw_fd()),
+            *node,
+            SFlag::S_IFCHR,
+            perm,
+            md.rdev(),
+        ) {
             Ok(()) => {}
             // In a user namespace mknod is refused: bind the host's node.
             Err(nix::Error::EPERM) => {
                 let target = crate::mounts::ensure(root, &Path::new("/dev").join(node), true)?;
-                let src = std::fs::File::open(&host).ctx(|| format!("opening {}", host.display()))?;
-                mount(Some(sys::fd_path(&src).as_str()), sys::fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                    .ctx(|| format!("binding {}", host.display()))?;
+                let src =
+                    std::fs::File::open(&host).ctx(|| format!("opening {}", host.display()))?;
+                mount(
+                    Some(sys::fd_path(&src).as_str()),
+                    sys::fd_path(&target).as_str(),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .ctx(|| format!("binding {}", host.display()))?;
                 continue;
             }
             Err(e) => return Err(Error::sys(format!("creating /dev/{node}"), e)),
         }
-        fchmodat(Some(dev.as_raw_fd()), *node, perm, FchmodatFlags::NoFollowSymlink)
-            .or_else(|e| if e == nix::Error::EOPNOTSUPP { Ok(()) } else { Err(e) })
-            .ctx(|| format!("setting the mode of /dev/{node}"))?;
+        fchmodat(
+            Some(dev.as_raw_fd()),
+            *node,
+            perm,
+            FchmodatFlags::NoFollowSymlink,
+        )
+        .or_else(|e| {
+            if e == nix::Error::EOPNOTSUPP {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .ctx(|| format!("setting the mode of /dev/{node}"))?;
     }
     for (name, target) in LINKS {
         symlinkat(*target, Some(dev.as_raw_fd()), *name).ctx(|| format!("creating /dev/{name}"))?;
@@ -65,6 +101,12 @@ pub fn populate(root: &OwnedFd) -> Result<()> {
 /// fresh /dev/console.
 pub fn bind_console(root: &OwnedFd, source: &impl AsRawFd) -> Result<()> {
     let console = crate::mounts::ensure(root, Path::new("/dev/console"), true)?;
-    mount(Some(sys::fd_path(source).as_str()), sys::fd_path(&console).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .ctx(|| "binding the console pty onto /dev/console".into())
+    mount(
+        Some(sys::fd_path(source).as_str()),
+        sys::fd_path(&console).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| "binding the console pty onto /dev/console".into())
 }

@@ -9,12 +9,23 @@ fn main() {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| level.into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| level.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
 
     let (run, result) = match &cli.command {
-        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| berth::launcher::launch(&c))),
-        Command::Run(a) => (true, Config::from_run(a).and_then(|c| berth::launcher::launch(&c))),
+        Command::Boot(a) => (
+            false,
+            Config::from_boot(a).and_then(|c| berth::launcher::launch(&c)),
+        ),
+        Command::Run(a) => (
+            true,
+            Config::from_run(a).and_then(|c| berth::launcher::launch(&c)),
+        ),
         Command::Gc => {
             if unsafe { libc::geteuid() } != 0 {
                 eprintln!("berth: gc needs root; run it with sudo");

@@ -35,8 +35,12 @@ pub fn drain(sock: &OwnedFd, leader: i32) -> Vec<Notice> {
         let mut cbuf = nix::cmsg_space!(libc::ucred, [std::os::fd::RawFd; 8]);
         let (n, pid) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            let Ok(r) = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC)
-            else {
+            let Ok(r) = recvmsg::<()>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cbuf),
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+            ) else {
                 return out;
             };
             let mut pid = 0;
@@ -66,8 +70,22 @@ mod tests {
 
     #[test]
     fn parses_fields() {
-        assert_eq!(parse("READY=1\nSTATUS=Startup finished.\n"), Notice { ready: true, stopping: false, status: Some("Startup finished.".into()) });
-        assert_eq!(parse("STOPPING=1"), Notice { ready: false, stopping: true, status: None });
+        assert_eq!(
+            parse("READY=1\nSTATUS=Startup finished.\n"),
+            Notice {
+                ready: true,
+                stopping: false,
+                status: Some("Startup finished.".into())
+            }
+        );
+        assert_eq!(
+            parse("STOPPING=1"),
+            Notice {
+                ready: false,
+                stopping: true,
+                status: None
+            }
+        );
         assert_eq!(parse("READY=0\nX_Y=1"), Notice::default());
     }
 }

@@ -58,7 +58,9 @@ impl Leftovers {
         let name_lock = loop {
             match lock::lock_name(&self.name) {
                 Ok(l) => break l,
-                Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 Err(_) => return removed,
             }
         };
@@ -84,20 +86,39 @@ impl Leftovers {
 /// they left. Runs quietly before every start and loudly as `berth gc`.
 pub fn gc() -> Vec<String> {
     let mut removed = Vec::new();
-    let Ok(rd) = fs::read_dir(MACHINES_DIR) else { return removed };
+    let Ok(rd) = fs::read_dir(MACHINES_DIR) else {
+        return removed;
+    };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".tmp") {
             let _ = fs::remove_file(e.path());
             continue;
         }
-        let Some(rec) = read_record(&name) else { continue };
+        let Some(rec) = read_record(&name) else {
+            continue;
+        };
         let cgroups = rec.get("CGROUP").map(|scope| Cgroups {
             hierarchy: PathBuf::from(rec.get("HIERARCHY").cloned().unwrap_or_default()),
             scope: PathBuf::from(scope),
         });
-        let lock_files = rec.get("LOCKS").map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect()).unwrap_or_default();
-        removed.extend(Leftovers { name, cgroups, lock_files }.sweep(Duration::from_secs(2), Duration::ZERO));
+        let lock_files = rec
+            .get("LOCKS")
+            .map(|l| {
+                l.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        removed.extend(
+            Leftovers {
+                name,
+                cgroups,
+                lock_files,
+            }
+            .sweep(Duration::from_secs(2), Duration::ZERO),
+        );
     }
     removed
 }
@@ -122,7 +143,11 @@ impl Watcher {
                 // SAFETY: single-threaded child; dup2 onto fd 3.
                 unsafe { libc::dup2(keep, 3) };
                 crate::sys::close_from(4);
-                if let Ok(null) = fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+                if let Ok(null) = fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/null")
+                {
                     for fd in 0..3 {
                         // SAFETY: replacing our own stdio.
                         unsafe { libc::dup2(null.as_raw_fd(), fd) };

@@ -35,7 +35,10 @@ pub const KEEP: &[Capability] = &[
 /// Capabilities removed from the bounding set.
 pub fn dropped() -> Vec<Capability> {
     let keep: HashSet<Capability> = KEEP.iter().copied().collect();
-    let mut v: Vec<Capability> = caps::all().into_iter().filter(|c| !keep.contains(c)).collect();
+    let mut v: Vec<Capability> = caps::all()
+        .into_iter()
+        .filter(|c| !keep.contains(c))
+        .collect();
     v.sort_by_key(|c| c.index());
     v
 }
@@ -44,7 +47,8 @@ pub fn dropped() -> Vec<Capability> {
 /// Capabilities unknown to this build but known to the kernel are dropped
 /// too: the bounding set is only ever narrowed.
 pub fn bound() -> Result<(), String> {
-    let fail = |c: String, e: caps::errors::CapsError| format!("dropping {c} from the bounding set: {e}");
+    let fail =
+        |c: String, e: caps::errors::CapsError| format!("dropping {c} from the bounding set: {e}");
     for c in dropped() {
         caps::drop(None, CapSet::Bounding, c).map_err(|e| fail(c.to_string(), e))?;
     }
@@ -55,11 +59,16 @@ pub fn bound() -> Result<(), String> {
     for idx in (Capability::CAP_CHECKPOINT_RESTORE.index() as u32 + 1)..=last {
         // SAFETY: plain prctl on a capability number.
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, idx as libc::c_ulong, 0, 0, 0) } < 0 {
-            return Err(format!("dropping capability {idx} from the bounding set: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "dropping capability {idx} from the bounding set: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
-    caps::clear(None, CapSet::Ambient).map_err(|e| format!("clearing ambient capabilities: {e}"))?;
-    caps::clear(None, CapSet::Inheritable).map_err(|e| format!("clearing inheritable capabilities: {e}"))?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(|e| format!("clearing ambient capabilities: {e}"))?;
+    caps::clear(None, CapSet::Inheritable)
+        .map_err(|e| format!("clearing inheritable capabilities: {e}"))?;
     Ok(())
 }
 
@@ -70,13 +79,28 @@ mod tests {
     #[test]
     fn keeps_what_systemd_needs_and_drops_the_dangerous() {
         let d = dropped();
-        for c in [Capability::CAP_SYS_MODULE, Capability::CAP_SYS_RAWIO, Capability::CAP_SYS_TIME, Capability::CAP_MAC_ADMIN,
-            Capability::CAP_AUDIT_CONTROL, Capability::CAP_AUDIT_WRITE, Capability::CAP_BPF, Capability::CAP_NET_ADMIN,
-            Capability::CAP_SYSLOG, Capability::CAP_PERFMON, Capability::CAP_WAKE_ALARM, Capability::CAP_BLOCK_SUSPEND]
-        {
+        for c in [
+            Capability::CAP_SYS_MODULE,
+            Capability::CAP_SYS_RAWIO,
+            Capability::CAP_SYS_TIME,
+            Capability::CAP_MAC_ADMIN,
+            Capability::CAP_AUDIT_CONTROL,
+            Capability::CAP_AUDIT_WRITE,
+            Capability::CAP_BPF,
+            Capability::CAP_NET_ADMIN,
+            Capability::CAP_SYSLOG,
+            Capability::CAP_PERFMON,
+            Capability::CAP_WAKE_ALARM,
+            Capability::CAP_BLOCK_SUSPEND,
+        ] {
             assert!(d.contains(&c), "{c} must be dropped");
         }
-        for c in [Capability::CAP_SYS_ADMIN, Capability::CAP_MKNOD, Capability::CAP_SYS_BOOT, Capability::CAP_SETPCAP] {
+        for c in [
+            Capability::CAP_SYS_ADMIN,
+            Capability::CAP_MKNOD,
+            Capability::CAP_SYS_BOOT,
+            Capability::CAP_SETPCAP,
+        ] {
             assert!(!d.contains(&c), "{c} must be kept");
         }
         assert_eq!(d.len() + KEEP.len(), caps::all().len());
