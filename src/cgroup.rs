@@ -118,6 +118,33 @@ impl Cgroups {
         }
     }
 
+    /// Hands `payload/` to the guest's root in a user namespace, so its
+    /// init can build its own tree there: the directory and the files the
+    /// kernel lists as safe to delegate.
+    pub fn delegate_payload(&self, uid: u32, gid: u32) -> Result<()> {
+        let (u, g) = (
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        );
+        let listed = fs::read_to_string("/sys/kernel/cgroup/delegate")
+            .unwrap_or_else(|_| "cgroup.procs\ncgroup.threads\ncgroup.subtree_control\n".into());
+        let payload = self.payload();
+        nix::unistd::chown(&payload, u, g)
+            .ctx(|| format!("handing {} to the guest's root", payload.display()))?;
+        for f in listed.split_whitespace() {
+            match nix::unistd::chown(&payload.join(f), u, g) {
+                Ok(()) | Err(nix::Error::ENOENT) => {}
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("handing {} to the guest's root", payload.join(f).display()),
+                        e,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn payload_fd(&self) -> Result<OwnedFd> {
         fs::File::open(self.payload())
             .map(OwnedFd::from)

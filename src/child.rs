@@ -16,6 +16,7 @@ use crate::config::{Config, Mode};
 use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
 use crate::mounts::{self, Phase};
+use crate::userns::{self, Range};
 use crate::{dev, exec, runhost, security, sys};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
@@ -30,6 +31,10 @@ pub struct ChildCtx<'a> {
     pub sock: OwnedFd,
     pub launcher: libc::pid_t,
     pub boot_id: String,
+    /// The guest's id range, with a user namespace.
+    pub range: Option<Range>,
+    /// Whether the tree is idmapped onto the range.
+    pub idmap: bool,
 }
 
 /// Entry point of the outer child; never returns.
@@ -62,15 +67,71 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         None::<&str>,
     )
     .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
+
+    // The inner child first: PID 1 of a new pid (and user) namespace,
+    // parented to the launcher. It waits until the tree is ready; being
+    // cloned now, it inherits none of the descriptors opened below.
+    let launcher_fd = sys::pidfd_open(ctx.launcher).ctx(|| "watching the launcher".into())?;
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .ctx(|| "creating the start pipe".into())?;
+    let mut flags = (libc::CLONE_PARENT | libc::CLONE_NEWPID) as u64;
+    if ctx.range.is_some() {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    // SAFETY: this process is single-threaded.
+    let cloned = unsafe { sys::clone3(flags, None, true) }
+        .ctx(|| "creating the guest's pid and user namespaces".into())?;
+    let Some(inner_child) = cloned else {
+        drop(go_w);
+        inner(ctx, go_r, launcher_fd);
+    };
+    drop(go_r);
+    drop(launcher_fd);
+    ipc::send(&ctx.sock, &Msg::InnerPid(inner_child.pid))
+        .ctx(|| "reporting the guest's pid".into())?;
+    let inner_fd = inner_child
+        .pidfd
+        .ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
+    // Sync point: the launcher has written the id maps and handed the
+    // guest its cgroup.
+    match ipc::recv(&ctx.sock) {
+        Ok(Some(Msg::Proceed)) => {}
+        _ => {
+            return Err(Error::Setup(
+                "the launcher did not prepare the guest's namespaces".into(),
+            ))
+        }
+    }
+
     let root_path = &cfg.root;
-    mount(
-        Some(root_path),
-        root_path,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
+    match (&ctx.range, ctx.idmap) {
+        (Some(_), true) => {
+            let userns = std::fs::File::open(format!("/proc/{}/ns/user", inner_child.pid))
+                .ctx(|| "opening the guest's user namespace".into())?;
+            let tree = userns::idmapped_clone(root_path, &userns, 0).map_err(|e| {
+                if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)) {
+                    Error::Usage(format!(
+                        "the filesystem of {} cannot be idmapped ({e}); run with -U no, or put the tree on ext4, xfs or btrfs",
+                        root_path.display()
+                    ))
+                } else {
+                    Error::sys(format!("idmapping the tree {}", root_path.display()), e)
+                }
+            })?;
+            userns::move_mount(&tree, root_path)
+                .ctx(|| format!("mounting the idmapped tree on {}", root_path.display()))?;
+        }
+        _ => {
+            mount(
+                Some(root_path),
+                root_path,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
+        }
+    }
     let root: OwnedFd = std::fs::File::open(root_path)
         .ctx(|| format!("opening {}", root_path.display()))?
         .into();
@@ -79,10 +140,10 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             .ctx(|| "making the tree read-only".into())?;
     }
     refuse_odd_api_dirs(&root)?;
-    let table = mounts::table(cfg);
+    let table = mounts::table(cfg, ctx.range);
     mounts::apply(&table, Phase::Outer, &root)?;
-    dev::populate(&root)?;
-    let run_host = runhost::create(&root, cfg)?;
+    dev::populate(&root, ctx.range)?;
+    let run_host = runhost::create(&root, cfg, ctx.range)?;
 
     // The notify socket, bound through a descriptor so the path stays short.
     let notify = nix::sys::socket::socket(
@@ -97,6 +158,16 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             .ctx(|| "naming the notify socket".into())?;
     nix::sys::socket::bind(notify.as_raw_fd(), &addr)
         .ctx(|| format!("binding {}", runhost::NOTIFY))?;
+    if let Some(r) = ctx.range {
+        // The guest's root must be able to connect to it.
+        let _ = nix::unistd::fchownat(
+            Some(run_host.as_raw_fd()),
+            "notify",
+            Some(nix::unistd::Uid::from_raw(r.base)),
+            Some(nix::unistd::Gid::from_raw(r.base)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        );
+    }
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
     ipc::send(&ctx.sock, &Msg::NotifySocket(notify))
@@ -109,33 +180,21 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         dev::bind_console(&root, &null)?;
     } else {
         let (master, slave) = open_pty(&root)?;
+        if let Some(r) = ctx.range {
+            let _ = nix::unistd::fchown(
+                slave.as_raw_fd(),
+                Some(nix::unistd::Uid::from_raw(r.base)),
+                Some(nix::unistd::Gid::from_raw(r.host(5))),
+            );
+        }
         dev::bind_console(&root, &slave)?;
         ipc::send(&ctx.sock, &Msg::Pty(master, slave))
             .ctx(|| "handing the console to the launcher".into())?;
     }
 
-    // The inner child: PID 1 of a new pid namespace, parented to the launcher.
-    let launcher_fd = sys::pidfd_open(ctx.launcher).ctx(|| "watching the launcher".into())?;
-    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .ctx(|| "creating the start pipe".into())?;
-    let flags = (libc::CLONE_PARENT | libc::CLONE_NEWPID) as u64;
-    // SAFETY: this process is single-threaded.
-    let cloned = unsafe { sys::clone3(flags, None, true) }
-        .ctx(|| "creating the guest's pid namespace".into())?;
-    let Some(inner_child) = cloned else {
-        drop(go_w);
-        inner(ctx, go_r, launcher_fd);
-    };
-    drop(go_r);
-    ipc::send(&ctx.sock, &Msg::InnerPid(inner_child.pid))
-        .ctx(|| "reporting the guest's pid".into())?;
-    let inner_fd = inner_child
-        .pidfd
-        .ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
-
     // procfs must come from inside the guest's pid namespace, but be
     // mounted in this (host-owned) mount namespace so its masks are
-    // inherited below everything the guest can unmount.
+    // inherited, locked, below everything the guest can unmount.
     nix::sched::setns(&inner_fd, CloneFlags::CLONE_NEWPID)
         .ctx(|| "joining the guest's pid namespace".into())?;
     // SAFETY: single-threaded.
@@ -144,7 +203,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             sys::set_name("berth-proc");
             let r = sys::set_parent_death_signal(libc::SIGKILL)
                 .ctx(|| "setting the parent-death signal".into())
-                .and_then(|_| mount_proc(&root, &ctx.boot_id, cfg));
+                .and_then(|_| mount_proc(&root, &ctx.boot_id, cfg, ctx.range));
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
@@ -165,6 +224,16 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             }
         }
     }
+
+    // Pivot this whole mount namespace into the tree: the waiting guest's
+    // root moves with it, so it never needs to look at a host path.
+    drop(root);
+    drop(run_host);
+    chdir(root_path).ctx(|| "entering the tree".into())?;
+    pivot_root(".", ".").ctx(|| "pivoting into the tree".into())?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".into())?;
+    chdir("/").ctx(|| "entering /".into())?;
+
     let mut w = std::fs::File::from(go_w);
     w.write_all(b"g").ctx(|| "starting the guest".into())?;
     Ok(())
@@ -223,8 +292,8 @@ fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     Ok((ptmx, slave))
 }
 
-fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config) -> Result<()> {
-    mounts::apply(&mounts::table(cfg), Phase::Proc, root)?;
+fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>) -> Result<()> {
+    mounts::apply(&mounts::table(cfg, range), Phase::Proc, root)?;
     // A fresh boot id: a file on the guest's /run, bound over the kernel's
     // and unlinked, so only the mount keeps it.
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -321,6 +390,16 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
         unsafe { libc::_exit(1) }
     }
     drop(go);
+    if ctx.range.is_some() {
+        // Become the namespace's root (the maps are written by now).
+        let (u, g) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
+        nix::unistd::setresgid(g, g, g).ctx(|| "becoming root of the user namespace".into())?;
+        nix::unistd::setresuid(u, u, u).ctx(|| "becoming root of the user namespace".into())?;
+        sys::set_parent_death_signal(libc::SIGKILL)
+            .ctx(|| "setting the parent-death signal".into())?;
+    }
+    // A mount namespace of our own: with a user namespace, every mount
+    // made so far is now locked (cannot be unmounted or made writable).
     unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWUTS
@@ -328,20 +407,17 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
             | CloneFlags::CLONE_NEWCGROUP,
     )
     .ctx(|| "creating the guest's mount, uts, ipc and cgroup namespaces".into())?;
-    chdir(&cfg.root).ctx(|| "entering the tree".into())?;
-    pivot_root(".", ".").ctx(|| "pivoting into the tree".into())?;
-    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".into())?;
     chdir("/").ctx(|| "entering /".into())?;
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
-    mounts::apply(&mounts::table(cfg), Phase::Inner, &root)?;
+    mounts::apply(&mounts::table(cfg, ctx.range), Phase::Inner, &root)?;
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {
         attach_console()?;
     }
     security::bound().map_err(Error::Setup)?;
-    let argv0_env = exec::Plan::new(cfg)?;
-    argv0_env.switch_user()?;
+    let plan = exec::Plan::new(cfg)?;
+    plan.switch_user()?;
     // Credentials changed: the kernel cleared the parent-death signal.
     sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
     if !sys::pidfd_alive(launcher) {
@@ -351,8 +427,8 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     sys::cloexec_from(3).ctx(|| "closing descriptors the guest must not inherit".into())?;
     sys::reset_signals();
     match &cfg.mode {
-        Mode::Run { as_pid2: true, .. } => crate::stub::run(argv0_env, &ctx.sock),
-        _ => Err(argv0_env.exec()),
+        Mode::Run { as_pid2: true, .. } => crate::stub::run(plan, &ctx.sock),
+        _ => Err(plan.exec()),
     }
 }
 

@@ -104,6 +104,16 @@ pub struct CommonArgs {
     /// Same as --console=pipe.
     #[arg(short = 'P', long)]
     pub pipe: bool,
+    /// User namespace: pick (default), yes, identity, no, or BASE[:SIZE].
+    #[arg(short = 'U', long = "private-users", value_name = "MODE", num_args = 0..=1, default_missing_value = "pick")]
+    pub private_users: Option<String>,
+    /// How the tree's ownership meets the id range: map (idmapped mounts), off, or auto.
+    #[arg(
+        long = "private-users-ownership",
+        value_name = "MODE",
+        default_value = "auto"
+    )]
+    pub private_users_ownership: String,
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -3,7 +3,7 @@
 
 use crate::cli::{BootArgs, CommonArgs, ConsoleMode, RunArgs};
 use crate::error::{Error, Result};
-use crate::{name, signal, sys};
+use crate::{name, signal, sys, userns};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -71,6 +71,8 @@ pub struct Config {
     pub notify_ready: bool,
     pub console: ConsoleMode,
     pub quiet: bool,
+    pub userns: userns::Mode,
+    pub ownership: userns::Ownership,
 }
 
 impl Config {
@@ -295,7 +297,13 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
             )));
         }
     }
+    let userns = userns::parse_mode(c.private_users.as_deref().unwrap_or("pick"))
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let ownership = userns::parse_ownership(&c.private_users_ownership)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Config {
+        userns,
+        ownership,
         mode,
         root,
         name,

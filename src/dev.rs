@@ -24,7 +24,7 @@ pub const LINKS: &[(&str, &str)] = &[
 ];
 
 /// Populates the freshly mounted /dev tmpfs below `root`.
-pub fn populate(root: &OwnedFd) -> Result<()> {
+pub fn populate(root: &OwnedFd, range: Option<crate::userns::Range>) -> Result<()> {
     let dev = sys::open_in_root(root, Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "opening /dev".into())?;
     for node in NODES {
@@ -93,6 +93,35 @@ pub fn populate(root: &OwnedFd) -> Result<()> {
     }
     for (name, target) in LINKS {
         symlinkat(*target, Some(dev.as_raw_fd()), *name).ctx(|| format!("creating /dev/{name}"))?;
+    }
+    if let Some(r) = range.filter(|r| r.base != 0) {
+        // The guest's root owns its /dev, as it would on a real system.
+        let names = NODES
+            .iter()
+            .copied()
+            .chain(["net"])
+            .chain(LINKS.iter().map(|(n, _)| *n));
+        for name in names {
+            match nix::unistd::fchownat(
+                Some(dev.as_raw_fd()),
+                name,
+                Some(nix::unistd::Uid::from_raw(r.base)),
+                Some(nix::unistd::Gid::from_raw(if name == "tty" {
+                    r.host(5)
+                } else {
+                    r.base
+                })),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ) {
+                Ok(()) | Err(nix::Error::ENOENT) => {}
+                Err(e) => {
+                    return Err(Error::sys(
+                        format!("handing /dev/{name} to the guest's root"),
+                        e,
+                    ))
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -23,6 +23,8 @@ pub enum Msg {
     Error(String),
     /// execve of the command failed with this errno.
     ExecFailed(i32, String),
+    /// Launcher to outer child: the guest's namespaces are prepared.
+    Proceed,
 }
 
 const T_NOTIFY: u8 = 1;
@@ -30,6 +32,7 @@ const T_PTY: u8 = 2;
 const T_PID: u8 = 3;
 const T_ERROR: u8 = 4;
 const T_EXEC: u8 = 5;
+const T_PROCEED: u8 = 6;
 
 pub fn pair() -> nix::Result<(OwnedFd, OwnedFd)> {
     socketpair(
@@ -46,6 +49,7 @@ pub fn send(sock: &impl AsRawFd, msg: &Msg) -> nix::Result<()> {
         Msg::Pty(m, s) => (T_PTY, vec![], vec![m.as_raw_fd(), s.as_raw_fd()]),
         Msg::InnerPid(p) => (T_PID, p.to_le_bytes().to_vec(), vec![]),
         Msg::Error(s) => (T_ERROR, s.as_bytes().to_vec(), vec![]),
+        Msg::Proceed => (T_PROCEED, vec![], vec![]),
         Msg::ExecFailed(e, p) => {
             let mut b = e.to_le_bytes().to_vec();
             b.extend_from_slice(p.as_bytes());
@@ -98,6 +102,7 @@ pub fn recv(sock: &impl AsRawFd) -> nix::Result<Option<Msg>> {
             Msg::Pty(m, fds.next().ok_or(nix::Error::EBADMSG)?)
         }
         T_PID => Msg::InnerPid(int(body)),
+        T_PROCEED => Msg::Proceed,
         T_ERROR => Msg::Error(text()),
         T_EXEC => Msg::ExecFailed(
             int(body),

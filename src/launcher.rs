@@ -12,6 +12,7 @@ use crate::console::{Console, Input};
 use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
 use crate::runtime::{self, Leftovers, Watcher};
+use crate::userns::{self, Ownership, Range};
 use crate::{lock, notify, signal, sys};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -46,6 +47,7 @@ struct Held {
     name: String,
     _tree: lock::TreeLock,
     _name_lock: lock::LockFile,
+    _range_lock: Option<lock::LockFile>,
 }
 
 impl Held {
@@ -76,7 +78,9 @@ fn busy_tree(cfg: &Config) -> Error {
 /// Runs one container to its end; returns berth's exit status.
 pub fn launch(cfg: &Config) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
-        return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
+        return Err(Error::Usage(
+            "berth needs root to create namespaces and mounts; run it as root".into(),
+        ));
     }
     runtime::gc();
     let name_lock = match lock::lock_name(&cfg.name) {
@@ -98,6 +102,20 @@ pub fn launch(cfg: &Config) -> Result<i32> {
                 e,
             ))
         }
+    };
+    let reserved = userns::reserve(cfg.userns, &cfg.name).map_err(|e| {
+        Error::Busy(format!(
+            "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
+        ))
+    })?;
+    let (range, range_lock) = match reserved {
+        Some((r, l)) => (Some(r), l),
+        None => (None, None),
+    };
+    let idmap = match (range, cfg.ownership) {
+        (Some(r), Ownership::Auto) => r.base != 0,
+        (Some(_), Ownership::Map) => true,
+        _ => false,
     };
     let cgroups = Cgroups::for_machine(&cfg.name)?;
     let original_cgroup = cgroup::own_path("self").unwrap_or_default();
@@ -134,6 +152,10 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         ),
         ("STARTED", started.to_string()),
     ];
+    if let Some(r) = range {
+        record.push(("UID_BASE", r.base.to_string()));
+        record.push(("UID_SIZE", r.size.to_string()));
+    }
     runtime::write_record(&cfg.name, &record)
         .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
     let watcher = match Watcher::spawn(leftovers) {
@@ -151,11 +173,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         name: cfg.name.clone(),
         _tree: tree,
         _name_lock: name_lock,
+        _range_lock: range_lock,
     };
     let result = (|| {
         held.created_cgroups = true;
         held.cgroups.create()?;
-        let mut sup = Supervisor::start(cfg, &held.cgroups)?;
+        let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap)?;
         sup.run(cfg, &mut record)
     })();
     held.release();
@@ -168,6 +191,8 @@ struct Supervisor {
     notify: Option<OwnedFd>,
     console: Option<Console>,
     outer: libc::pid_t,
+    range: Option<Range>,
+    cgroups: Cgroups,
     inner: Option<(libc::pid_t, OwnedFd)>,
     error: Option<Error>,
     status: Option<WaitStatus>,
@@ -180,7 +205,12 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn start(cfg: &Config, cgroups: &Cgroups) -> Result<Supervisor> {
+    fn start(
+        cfg: &Config,
+        cgroups: &Cgroups,
+        range: Option<Range>,
+        idmap: bool,
+    ) -> Result<Supervisor> {
         let mut mask = SigSet::empty();
         HANDLED.iter().for_each(|s| mask.add(*s));
         mask.thread_block().ctx(|| "blocking signals".into())?;
@@ -201,6 +231,8 @@ impl Supervisor {
                 sock: theirs,
                 launcher,
                 boot_id,
+                range,
+                idmap,
             });
         };
         drop(theirs);
@@ -210,6 +242,8 @@ impl Supervisor {
             notify: None,
             console: None,
             outer: outer.pid,
+            range,
+            cgroups: cgroups.clone(),
             inner: None,
             error: None,
             status: None,
@@ -381,10 +415,17 @@ impl Supervisor {
             Ok(Some(Msg::InnerPid(pid))) => {
                 let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
                 self.inner = Some((pid, fd));
+                if let Err(e) = self.prepare_guest(pid) {
+                    self.fail(e);
+                    return Ok(());
+                }
                 record.push(("LEADER", pid.to_string()));
                 let _ = runtime::write_record(&cfg.name, record);
             }
             Ok(Some(Msg::Error(m))) => self.fail(Error::Setup(m)),
+            Ok(Some(Msg::Proceed)) => self.fail(Error::Setup(
+                "unexpected message from the container's setup".into(),
+            )),
             Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec {
                 msg: m,
                 missing: errno == libc::ENOENT,
@@ -411,6 +452,21 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+
+    /// The sync point between the guest's creation and its setup: id maps
+    /// and cgroup ownership for a user namespace, then the go-ahead.
+    fn prepare_guest(&self, pid: i32) -> Result<()> {
+        if let Some(r) = self.range {
+            userns::write_maps(pid, r)
+                .ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
+            self.cgroups.delegate_payload(r.base, r.base)?;
+        }
+        let sock = self
+            .setup
+            .as_ref()
+            .ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
+        ipc::send(sock, &Msg::Proceed).ctx(|| "releasing the container's setup".into())
     }
 
     fn fail(&mut self, e: Error) {

@@ -23,5 +23,6 @@ pub mod security;
 pub mod signal;
 pub mod stub;
 pub mod sys;
+pub mod userns;
 
 pub use error::{Error, Result};

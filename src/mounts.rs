@@ -6,6 +6,7 @@
 use crate::config::Config;
 use crate::error::{Context, Error, Result};
 use crate::sys;
+use crate::userns::Range;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
 use std::ffi::OsStr;
@@ -115,8 +116,17 @@ fn read_only(source: Source, target: &str, create: Create) -> Entry {
 }
 
 /// The whole table for one container, in the order it is applied.
-pub fn table(cfg: &Config) -> Vec<Entry> {
+pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
     use Phase::*;
+    // Filesystems the outer child mounts belong to the guest's root.
+    let own = |opts: &str| -> String {
+        match range {
+            Some(r) if r.base != 0 => format!("{opts},uid={},gid={}", r.base, r.base),
+            _ => opts.to_string(),
+        }
+    };
+    let tty_gid = range.map(|r| r.host(5)).unwrap_or(5);
+    let devpts = format!("newinstance,ptmxmode=0666,mode=0620,gid={tty_gid}");
     let mut t = vec![
         fs(
             "sysfs",
@@ -130,7 +140,7 @@ pub fn table(cfg: &Config) -> Vec<Entry> {
             "tmpfs",
             "/dev",
             MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-            Some("mode=0755,size=4m,nr_inodes=64k"),
+            Some(&own("mode=0755,size=4m,nr_inodes=64k")),
             Outer,
             Create::Dir,
         ),
@@ -138,7 +148,7 @@ pub fn table(cfg: &Config) -> Vec<Entry> {
             "devpts",
             "/dev/pts",
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+            Some(&devpts),
             Outer,
             Create::Dir,
         ),
@@ -146,7 +156,7 @@ pub fn table(cfg: &Config) -> Vec<Entry> {
             "tmpfs",
             "/dev/shm",
             NOSUID_NODEV | MsFlags::MS_STRICTATIME,
-            Some("mode=1777,size=50%"),
+            Some(&own("mode=1777,size=50%")),
             Outer,
             Create::Dir,
         ),
@@ -154,7 +164,7 @@ pub fn table(cfg: &Config) -> Vec<Entry> {
             "tmpfs",
             "/run",
             NOSUID_NODEV | MsFlags::MS_STRICTATIME,
-            Some("mode=0755,size=20%,nr_inodes=800k"),
+            Some(&own("mode=0755,size=20%,nr_inodes=800k")),
             Outer,
             Create::Dir,
         ),
@@ -162,7 +172,7 @@ pub fn table(cfg: &Config) -> Vec<Entry> {
             "tmpfs",
             "/tmp",
             NOSUID_NODEV | MsFlags::MS_STRICTATIME,
-            Some("mode=1777,size=50%"),
+            Some(&own("mode=1777,size=50%")),
             Outer,
             Create::Dir,
         ),
@@ -188,7 +198,7 @@ pub fn table(cfg: &Config) -> Vec<Entry> {
             source: Source::Fs("tmpfs"),
             target: tm.target.clone(),
             flags: NOSUID_NODEV,
-            data: Some(tm.options.clone()),
+            data: Some(own(&tm.options)),
             phase: Outer,
             read_only: false,
             recursive: false,
@@ -424,12 +434,14 @@ mod tests {
             notify_ready: false,
             console: ConsoleMode::Pipe,
             quiet: true,
+            userns: crate::userns::Mode::Pick,
+            ownership: crate::userns::Ownership::Auto,
         }
     }
 
     #[test]
     fn proc_masks_are_all_present_and_read_only() {
-        let t = table(&cfg());
+        let t = table(&cfg(), None);
         for p in PROC_MASKED {
             let e = t.iter().find(|e| e.target == Path::new(p)).expect(p);
             assert_eq!(
@@ -445,8 +457,40 @@ mod tests {
     }
 
     #[test]
+    fn guest_owns_its_tmpfs_under_a_user_namespace() {
+        let t = table(
+            &cfg(),
+            Some(Range {
+                base: 524288,
+                size: 65536,
+            }),
+        );
+        let data = |p: &str| {
+            t.iter()
+                .find(|e| e.target == Path::new(p))
+                .unwrap()
+                .data
+                .clone()
+                .unwrap()
+        };
+        for p in ["/dev", "/run", "/tmp", "/dev/shm", "/var/tmp"] {
+            assert!(
+                data(p).ends_with(",uid=524288,gid=524288"),
+                "{p}: {}",
+                data(p)
+            );
+        }
+        assert!(data("/dev/pts").contains("gid=524293"));
+        let t = table(&cfg(), None);
+        assert!(!t
+            .iter()
+            .filter_map(|e| e.data.as_ref())
+            .any(|d| d.contains("uid=")));
+    }
+
+    #[test]
     fn proc_comes_before_its_masks_and_sys_is_read_only() {
-        let t = table(&cfg());
+        let t = table(&cfg(), None);
         let pos = |p: &str| t.iter().position(|e| e.target == Path::new(p)).unwrap();
         assert!(pos("/proc") < pos("/proc/kcore"));
         assert!(pos("/dev") < pos("/dev/pts"));

@@ -38,7 +38,11 @@ fn host_os_release() -> Vec<u8> {
 
 /// Creates /run/host on the guest's fresh /run and returns a descriptor of
 /// it (for binding the notify socket). Made read-only by `seal`.
-pub fn create(root: &OwnedFd, cfg: &Config) -> Result<OwnedFd> {
+pub fn create(
+    root: &OwnedFd,
+    cfg: &Config,
+    range: Option<crate::userns::Range>,
+) -> Result<OwnedFd> {
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "opening /run".into())?;
     mkdirat(
@@ -91,6 +95,42 @@ pub fn create(root: &OwnedFd, cfg: &Config) -> Result<OwnedFd> {
     // masks use only reg and dir, so these are a courtesy.
     let _ = mknodat(Some(ina.as_raw_fd()), "chr", SFlag::S_IFCHR, zero, 0);
     let _ = mknodat(Some(ina.as_raw_fd()), "blk", SFlag::S_IFBLK, zero, 0);
+    if let Some(r) = range.filter(|r| r.base != 0) {
+        let (u, g) = (
+            Some(nix::unistd::Uid::from_raw(r.base)),
+            Some(nix::unistd::Gid::from_raw(r.base)),
+        );
+        let chown = |dir: &OwnedFd, name: &str| {
+            nix::unistd::fchownat(
+                Some(dir.as_raw_fd()),
+                name,
+                u,
+                g,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .ctx(|| format!("handing /run/host/{name} to the guest's root"))
+        };
+        for n in [
+            "os-release",
+            "container-manager",
+            "container-uuid",
+            "incoming",
+            "inaccessible",
+        ] {
+            chown(&host, n)?;
+        }
+        for n in ["reg", "dir", "fifo", "chr", "blk"] {
+            let _ = chown(&ina, n);
+        }
+        nix::unistd::fchownat(
+            Some(run.as_raw_fd()),
+            "host",
+            u,
+            g,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ctx(|| "handing /run/host to the guest's root".into())?;
+    }
     Ok(host)
 }
 

@@ -1,0 +1,301 @@
+//! User namespaces: the choice of the guest's id range, the uid/gid maps,
+//! and idmapped mounts that let the guest own its tree without anything
+//! changing on disk.
+
+use crate::lock::LockFile;
+use crate::sys;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Ranges `pick` chooses from (nspawn's convention).
+pub const PICK_MIN: u32 = 0x0008_0000;
+pub const PICK_MAX: u32 = 0x6FFF_0000;
+pub const RANGE: u32 = 0x1_0000;
+pub const LOCK_DIR: &str = "/run/berth/userns";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No user namespace: the guest's root is the host's root.
+    No,
+    /// A free 65536-id range derived from the machine name.
+    Pick,
+    /// A user namespace mapping ids 0-65535 onto themselves.
+    Identity,
+    /// A fixed range.
+    Fixed { base: u32, size: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Idmapped mounts: the guest sees its ids, the disk keeps the tree's.
+    Map,
+    /// Nothing is shifted: the tree must already be owned by the range.
+    Off,
+    /// Map where the range is not the identity.
+    Auto,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum UsernsError {
+    #[error("--private-users={0} is invalid; use pick, yes, identity, no, or BASE[:SIZE]")]
+    BadMode(String),
+    #[error("--private-users range {base}:{size} is invalid; the range must be non-empty and end below 2^32-1")]
+    BadRange { base: u32, size: u32 },
+    #[error("--private-users-ownership={0} is invalid; use map, off or auto")]
+    BadOwnership(String),
+}
+
+pub fn parse_mode(s: &str) -> Result<Mode, UsernsError> {
+    match s {
+        "pick" | "yes" | "1" | "true" | "on" => return Ok(Mode::Pick),
+        "no" | "0" | "false" | "off" => return Ok(Mode::No),
+        "identity" => return Ok(Mode::Identity),
+        _ => {}
+    }
+    let (b, sz) = s.split_once(':').unwrap_or((s, "65536"));
+    let base: u32 = b.parse().map_err(|_| UsernsError::BadMode(s.into()))?;
+    let size: u32 = sz.parse().map_err(|_| UsernsError::BadMode(s.into()))?;
+    if size == 0 || base.checked_add(size).is_none_or(|end| end == u32::MAX) {
+        return Err(UsernsError::BadRange { base, size });
+    }
+    Ok(Mode::Fixed { base, size })
+}
+
+pub fn parse_ownership(s: &str) -> Result<Ownership, UsernsError> {
+    match s {
+        "map" => Ok(Ownership::Map),
+        "off" => Ok(Ownership::Off),
+        "auto" => Ok(Ownership::Auto),
+        _ => Err(UsernsError::BadOwnership(s.into())),
+    }
+}
+
+/// The guest's id range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub base: u32,
+    pub size: u32,
+}
+
+impl Range {
+    pub fn map_line(&self) -> String {
+        format!("0 {} {}\n", self.base, self.size)
+    }
+    /// The host id of guest id `id`.
+    pub fn host(&self, id: u32) -> u32 {
+        self.base + id
+    }
+}
+
+/// A stable 64-bit FNV-1a hash: the same name gets the same range on
+/// every host and berth version.
+pub fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+pub fn slots() -> u32 {
+    (PICK_MAX - PICK_MIN) / RANGE
+}
+
+/// The n-th candidate range for `name`: its hash slot, then the following
+/// ones, wrapping around.
+pub fn candidate(name: &str, n: u32) -> Range {
+    let slot = ((fnv1a(name) % slots() as u64) as u32 + n) % slots();
+    Range {
+        base: PICK_MIN + slot * RANGE,
+        size: RANGE,
+    }
+}
+
+fn lock_path(base: u32) -> PathBuf {
+    Path::new(LOCK_DIR).join(format!("{base}.lock"))
+}
+
+/// Reserves a range for the machine's lifetime: the hashed one, or the
+/// next free one when another running machine holds it.
+pub fn reserve(mode: Mode, name: &str) -> io::Result<Option<(Range, Option<LockFile>)>> {
+    match mode {
+        Mode::No => Ok(None),
+        Mode::Identity => Ok(Some((
+            Range {
+                base: 0,
+                size: RANGE,
+            },
+            None,
+        ))),
+        Mode::Fixed { base, size } => {
+            fs::create_dir_all(LOCK_DIR)?;
+            let lock = LockFile::acquire(&lock_path(base), true).map_err(|e| {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!("id range {base}:{size} is used by another running machine"),
+                    )
+                } else {
+                    e
+                }
+            })?;
+            Ok(Some((Range { base, size }, Some(lock))))
+        }
+        Mode::Pick => {
+            fs::create_dir_all(LOCK_DIR)?;
+            for n in 0..slots() {
+                let r = candidate(name, n);
+                match LockFile::acquire(&lock_path(r.base), true) {
+                    Ok(l) => return Ok(Some((r, Some(l)))),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "every id range is in use",
+            ))
+        }
+    }
+}
+
+/// Writes the maps of a process that sits in a fresh user namespace. The
+/// launcher is root in the parent namespace, so setgroups stays allowed
+/// (the guest needs it).
+pub fn write_maps(pid: i32, r: Range) -> io::Result<()> {
+    fs::write(format!("/proc/{pid}/uid_map"), r.map_line())?;
+    fs::write(format!("/proc/{pid}/gid_map"), r.map_line())
+}
+
+const OPEN_TREE_CLONE: u32 = 1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Clones the mount tree at `path` detached, idmapped through `userns`.
+pub fn idmapped_clone(path: &Path, userns: &impl AsRawFd, extra: u64) -> io::Result<OwnedFd> {
+    let c = sys::cstr(path)?;
+    const AT_RECURSIVE: u32 = 0x8000;
+    // SAFETY: plain syscalls with valid pointers.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | AT_RECURSIVE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP | extra,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    // SAFETY: as above.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(tree)
+}
+
+/// Attaches a detached mount at `target`.
+pub fn move_mount(tree: &impl AsRawFd, target: &Path) -> io::Result<()> {
+    let t = sys::cstr(target)?;
+    // SAFETY: plain syscall.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("pick"), Ok(Mode::Pick));
+        assert_eq!(parse_mode("yes"), Ok(Mode::Pick));
+        assert_eq!(parse_mode("no"), Ok(Mode::No));
+        assert_eq!(parse_mode("identity"), Ok(Mode::Identity));
+        assert_eq!(
+            parse_mode("1000000"),
+            Ok(Mode::Fixed {
+                base: 1_000_000,
+                size: 65536
+            })
+        );
+        assert_eq!(
+            parse_mode("1000000:1000"),
+            Ok(Mode::Fixed {
+                base: 1_000_000,
+                size: 1000
+            })
+        );
+        assert!(parse_mode("debian").is_err());
+        assert!(parse_mode("5:0").is_err());
+        assert!(parse_mode("4294967295:2").is_err());
+        assert_eq!(parse_ownership("map"), Ok(Ownership::Map));
+        assert!(parse_ownership("chmod").is_err());
+    }
+
+    #[test]
+    fn picked_ranges_are_aligned_and_in_bounds() {
+        for name in ["a", "debian", "bookworm-x", "z.z"] {
+            for n in [0, 1, slots() - 1, slots(), 5 * slots() + 3] {
+                let r = candidate(name, n);
+                assert_eq!(r.base % RANGE, 0);
+                assert!(
+                    r.base >= PICK_MIN && r.base + r.size <= PICK_MAX,
+                    "{name} {n} {r:?}"
+                );
+            }
+            assert_eq!(candidate(name, 0), candidate(name, slots()), "wraps around");
+            assert_ne!(candidate(name, 0), candidate(name, 1));
+        }
+        assert_eq!(candidate("debian", 0), candidate("debian", 0), "stable");
+        assert_eq!(fnv1a(""), 0xcbf29ce484222325);
+        assert_eq!(
+            Range {
+                base: 524288,
+                size: 65536
+            }
+            .map_line(),
+            "0 524288 65536\n"
+        );
+    }
+}
