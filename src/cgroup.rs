@@ -90,6 +90,15 @@ impl Cgroups {
             }
         }
         self.delegate_controllers();
+        let payload = fs::File::open(self.payload())
+            .ctx(|| format!("opening {}", self.payload().display()))?;
+        if let Err(e) = crate::devices::restrict(&payload) {
+            self.remove(Duration::ZERO);
+            return Err(Error::sys(
+                "attaching the device policy to the guest's cgroup",
+                e,
+            ));
+        }
         fs::write(
             self.supervisor().join("cgroup.procs"),
             std::process::id().to_string(),

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod dev;
+pub mod devices;
 pub mod error;
 pub mod exec;
 pub mod ipc;
