@@ -20,6 +20,7 @@ pub mod osrelease;
 pub mod passwd;
 pub mod runhost;
 pub mod runtime;
+pub mod sealed;
 pub mod security;
 pub mod signal;
 pub mod stub;

@@ -24,7 +24,16 @@ fn main() {
         ),
         Command::Run(a) => (
             true,
-            Config::from_run(a).and_then(|c| berth::launcher::launch(&c)),
+            Config::from_run(a).and_then(|c| {
+                // The stub init is berth's own code running inside the
+                // guest: let it run from an immutable copy.
+                if a.as_pid2 {
+                    berth::sealed::ensure().map_err(|e| {
+                        berth::Error::sys("re-executing berth from a sealed copy", e)
+                    })?;
+                }
+                berth::launcher::launch(&c)
+            }),
         ),
         Command::Gc => {
             if unsafe { libc::geteuid() } != 0 {
