@@ -18,9 +18,7 @@ pub struct Cgroups {
 }
 
 fn is_cgroup2(p: &Path) -> bool {
-    nix::sys::statfs::statfs(p)
-        .map(|s| s.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false)
+    nix::sys::statfs::statfs(p).map(|s| s.filesystem_type().0 == CGROUP2_SUPER_MAGIC).unwrap_or(false)
 }
 
 /// Where the cgroup2 hierarchy is mounted on this host.
@@ -39,9 +37,7 @@ pub fn hierarchy() -> Result<PathBuf> {
 /// /proc/PID/cgroup's `0::` line.
 pub fn own_path(pid: &str) -> Option<PathBuf> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .map(|p| PathBuf::from(p.trim_start_matches('/')))
+    text.lines().find_map(|l| l.strip_prefix("0::")).map(|p| PathBuf::from(p.trim_start_matches('/')))
 }
 
 pub fn scope_name(machine: &str) -> String {
@@ -82,39 +78,26 @@ impl Cgroups {
                 Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
                 Err(e) => {
                     self.remove(Duration::ZERO);
-                    return Err(Error::sys(
-                        format!("creating cgroup {}", self.scope.display()),
-                        e,
-                    ));
+                    return Err(Error::sys(format!("creating cgroup {}", self.scope.display()), e));
                 }
             }
         }
         self.delegate_controllers();
-        let payload = fs::File::open(self.payload())
-            .ctx(|| format!("opening {}", self.payload().display()))?;
+        let payload = fs::File::open(self.payload()).ctx(|| format!("opening {}", self.payload().display()))?;
         if let Err(e) = crate::devices::restrict(&payload) {
             self.remove(Duration::ZERO);
-            return Err(Error::sys(
-                "attaching the device policy to the guest's cgroup",
-                e,
-            ));
+            return Err(Error::sys("attaching the device policy to the guest's cgroup", e));
         }
-        fs::write(
-            self.supervisor().join("cgroup.procs"),
-            std::process::id().to_string(),
-        )
-        .ctx(|| format!("moving the launcher into {}", self.supervisor().display()))
+        fs::write(self.supervisor().join("cgroup.procs"), std::process::id().to_string())
+            .ctx(|| format!("moving the launcher into {}", self.supervisor().display()))
     }
 
     /// Makes the controllers available to the guest's own subtree where the
     /// host offers them (none on a hybrid host's empty cgroup2).
     fn delegate_controllers(&self) {
         let mut dir = self.hierarchy.clone();
-        let rel: Vec<_> = self
-            .scope
-            .strip_prefix(&self.hierarchy)
-            .map(|r| r.components().collect())
-            .unwrap_or_default();
+        let rel: Vec<_> =
+            self.scope.strip_prefix(&self.hierarchy).map(|r| r.components().collect()).unwrap_or_default();
         for c in rel {
             let ctrl = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
             let enable: Vec<String> = ctrl.split_whitespace().map(|c| format!("+{c}")).collect();
@@ -131,23 +114,16 @@ impl Cgroups {
     /// init can build its own tree there: the directory and the files the
     /// kernel lists as safe to delegate.
     pub fn delegate_payload(&self, uid: u32, gid: u32) -> Result<()> {
-        let (u, g) = (
-            Some(nix::unistd::Uid::from_raw(uid)),
-            Some(nix::unistd::Gid::from_raw(gid)),
-        );
+        let (u, g) = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
         let listed = fs::read_to_string("/sys/kernel/cgroup/delegate")
             .unwrap_or_else(|_| "cgroup.procs\ncgroup.threads\ncgroup.subtree_control\n".into());
         let payload = self.payload();
-        nix::unistd::chown(&payload, u, g)
-            .ctx(|| format!("handing {} to the guest's root", payload.display()))?;
+        nix::unistd::chown(&payload, u, g).ctx(|| format!("handing {} to the guest's root", payload.display()))?;
         for f in listed.split_whitespace() {
             match nix::unistd::chown(&payload.join(f), u, g) {
                 Ok(()) | Err(nix::Error::ENOENT) => {}
                 Err(e) => {
-                    return Err(Error::sys(
-                        format!("handing {} to the guest's root", payload.join(f).display()),
-                        e,
-                    ))
+                    return Err(Error::sys(format!("handing {} to the guest's root", payload.join(f).display()), e))
                 }
             }
         }
@@ -155,9 +131,7 @@ impl Cgroups {
     }
 
     pub fn payload_fd(&self) -> Result<OwnedFd> {
-        fs::File::open(self.payload())
-            .map(OwnedFd::from)
-            .ctx(|| format!("opening {}", self.payload().display()))
+        fs::File::open(self.payload()).map(OwnedFd::from).ctx(|| format!("opening {}", self.payload().display()))
     }
 
     /// Moves the calling process back to `to` (a path relative to the
@@ -182,10 +156,7 @@ impl Cgroups {
                 break;
             }
             if Instant::now() >= deadline {
-                tracing::warn!(
-                    "cgroup {} is still busy; 'berth gc' removes it later",
-                    self.scope.display()
-                );
+                tracing::warn!("cgroup {} is still busy; 'berth gc' removes it later", self.scope.display());
                 return false;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -209,10 +180,7 @@ fn kill_all(dir: &Path) {
     for entry in subdirs_deepest_first(dir) {
         if let Ok(procs) = fs::read_to_string(entry.join("cgroup.procs")) {
             for pid in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
     }

@@ -59,48 +59,34 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     // Nothing mounted from here on may propagate back to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
+        .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
 
     // The inner child first: PID 1 of a new pid (and user) namespace,
     // parented to the launcher. It waits until the tree is ready; being
     // cloned now, it inherits none of the descriptors opened below.
     let launcher_fd = sys::pidfd_open(ctx.launcher).ctx(|| "watching the launcher".into())?;
-    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .ctx(|| "creating the start pipe".into())?;
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "creating the start pipe".into())?;
     let mut flags = (libc::CLONE_PARENT | libc::CLONE_NEWPID) as u64;
     if ctx.range.is_some() {
         flags |= libc::CLONE_NEWUSER as u64;
     }
     // SAFETY: this process is single-threaded.
-    let cloned = unsafe { sys::clone3(flags, None, true) }
-        .ctx(|| "creating the guest's pid and user namespaces".into())?;
+    let cloned =
+        unsafe { sys::clone3(flags, None, true) }.ctx(|| "creating the guest's pid and user namespaces".into())?;
     let Some(inner_child) = cloned else {
         drop(go_w);
         inner(ctx, go_r, launcher_fd);
     };
     drop(go_r);
     drop(launcher_fd);
-    ipc::send(&ctx.sock, &Msg::InnerPid(inner_child.pid))
-        .ctx(|| "reporting the guest's pid".into())?;
-    let inner_fd = inner_child
-        .pidfd
-        .ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
+    ipc::send(&ctx.sock, &Msg::InnerPid(inner_child.pid)).ctx(|| "reporting the guest's pid".into())?;
+    let inner_fd = inner_child.pidfd.ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
     // Sync point: the launcher has written the id maps and handed the
     // guest its cgroup.
     match ipc::recv(&ctx.sock) {
         Ok(Some(Msg::Proceed)) => {}
-        _ => {
-            return Err(Error::Setup(
-                "the launcher did not prepare the guest's namespaces".into(),
-            ))
-        }
+        _ => return Err(Error::Setup("the launcher did not prepare the guest's namespaces".into())),
     }
 
     let root_path = &cfg.root;
@@ -122,22 +108,13 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
                 .ctx(|| format!("mounting the idmapped tree on {}", root_path.display()))?;
         }
         _ => {
-            mount(
-                Some(root_path),
-                root_path,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
+            mount(Some(root_path), root_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
         }
     }
-    let root: OwnedFd = std::fs::File::open(root_path)
-        .ctx(|| format!("opening {}", root_path.display()))?
-        .into();
+    let root: OwnedFd = std::fs::File::open(root_path).ctx(|| format!("opening {}", root_path.display()))?.into();
     if cfg.read_only {
-        sys::mount_setattr(&root, sys::MOUNT_ATTR_RDONLY, true)
-            .ctx(|| "making the tree read-only".into())?;
+        sys::mount_setattr(&root, sys::MOUNT_ATTR_RDONLY, true).ctx(|| "making the tree read-only".into())?;
     }
     refuse_odd_api_dirs(&root)?;
     let table = mounts::table(cfg, ctx.range);
@@ -153,11 +130,9 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         None,
     )
     .ctx(|| "creating the notify socket".into())?;
-    let addr =
-        nix::sys::socket::UnixAddr::new(format!("{}/notify", sys::fd_path(&run_host)).as_str())
-            .ctx(|| "naming the notify socket".into())?;
-    nix::sys::socket::bind(notify.as_raw_fd(), &addr)
-        .ctx(|| format!("binding {}", runhost::NOTIFY))?;
+    let addr = nix::sys::socket::UnixAddr::new(format!("{}/notify", sys::fd_path(&run_host)).as_str())
+        .ctx(|| "naming the notify socket".into())?;
+    nix::sys::socket::bind(notify.as_raw_fd(), &addr).ctx(|| format!("binding {}", runhost::NOTIFY))?;
     if let Some(r) = ctx.range {
         // The guest's root must be able to connect to it.
         let _ = nix::unistd::fchownat(
@@ -170,8 +145,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
-    ipc::send(&ctx.sock, &Msg::NotifySocket(notify))
-        .ctx(|| "handing the notify socket to the launcher".into())?;
+    ipc::send(&ctx.sock, &Msg::NotifySocket(notify)).ctx(|| "handing the notify socket to the launcher".into())?;
     runhost::seal(&root)?;
 
     // The console: a pty of the guest's own devpts instance.
@@ -188,15 +162,13 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             );
         }
         dev::bind_console(&root, &slave)?;
-        ipc::send(&ctx.sock, &Msg::Pty(master, slave))
-            .ctx(|| "handing the console to the launcher".into())?;
+        ipc::send(&ctx.sock, &Msg::Pty(master, slave)).ctx(|| "handing the console to the launcher".into())?;
     }
 
     // procfs must come from inside the guest's pid namespace, but be
     // mounted in this (host-owned) mount namespace so its masks are
     // inherited, locked, below everything the guest can unmount.
-    nix::sched::setns(&inner_fd, CloneFlags::CLONE_NEWPID)
-        .ctx(|| "joining the guest's pid namespace".into())?;
+    nix::sched::setns(&inner_fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the guest's pid namespace".into())?;
     // SAFETY: single-threaded.
     match unsafe { sys::clone3(0, None, false) }.ctx(|| "starting the proc helper".into())? {
         None => {
@@ -258,37 +230,21 @@ fn refuse_odd_api_dirs(root: &OwnedFd) -> Result<()> {
 }
 
 fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
-    let ptmx = sys::open_in_root(
-        root,
-        Path::new("/dev/pts/ptmx"),
-        libc::O_RDWR | libc::O_NOCTTY,
-        0,
-    )
-    .ctx(|| "opening the guest's /dev/pts/ptmx".into())?;
+    let ptmx = sys::open_in_root(root, Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
+        .ctx(|| "opening the guest's /dev/pts/ptmx".into())?;
     // SAFETY: unlockpt/TIOCGPTN on a ptmx descriptor.
     let n = unsafe {
         if libc::unlockpt(ptmx.as_raw_fd()) < 0 {
-            return Err(Error::sys(
-                "unlocking the console pty",
-                std::io::Error::last_os_error(),
-            ));
+            return Err(Error::sys("unlocking the console pty", std::io::Error::last_os_error()));
         }
         let mut n: libc::c_int = 0;
         if libc::ioctl(ptmx.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0 {
-            return Err(Error::sys(
-                "naming the console pty",
-                std::io::Error::last_os_error(),
-            ));
+            return Err(Error::sys("naming the console pty", std::io::Error::last_os_error()));
         }
         n
     };
-    let slave = sys::open_in_root(
-        root,
-        Path::new(&format!("/dev/pts/{n}")),
-        libc::O_RDWR | libc::O_NOCTTY,
-        0,
-    )
-    .ctx(|| "opening the console pty".into())?;
+    let slave = sys::open_in_root(root, Path::new(&format!("/dev/pts/{n}")), libc::O_RDWR | libc::O_NOCTTY, 0)
+        .ctx(|| "opening the console pty".into())?;
     Ok((ptmx, slave))
 }
 
@@ -312,15 +268,9 @@ fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>)
     // SAFETY: fresh descriptor.
     let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
     let res = (|| {
-        f.write_all(format!("{boot_id}\n").as_bytes())
-            .ctx(|| "writing the boot id".into())?;
-        let target = sys::open_in_root(
-            root,
-            Path::new("/proc/sys/kernel/random/boot_id"),
-            libc::O_PATH,
-            0,
-        )
-        .ctx(|| "opening /proc/sys/kernel/random/boot_id".into())?;
+        f.write_all(format!("{boot_id}\n").as_bytes()).ctx(|| "writing the boot id".into())?;
+        let target = sys::open_in_root(root, Path::new("/proc/sys/kernel/random/boot_id"), libc::O_PATH, 0)
+            .ctx(|| "opening /proc/sys/kernel/random/boot_id".into())?;
         mount(
             Some(sys::fd_path(&f).as_str()),
             sys::fd_path(&target).as_str(),
@@ -329,28 +279,16 @@ fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>)
             None::<&str>,
         )
         .ctx(|| "mounting a fresh /proc/sys/kernel/random/boot_id".into())?;
-        let top = sys::open_in_root(
-            root,
-            Path::new("/proc/sys/kernel/random/boot_id"),
-            libc::O_PATH,
-            0,
-        )
-        .ctx(|| "reopening boot_id".into())?;
+        let top = sys::open_in_root(root, Path::new("/proc/sys/kernel/random/boot_id"), libc::O_PATH, 0)
+            .ctx(|| "reopening boot_id".into())?;
         sys::mount_setattr(
             &top,
-            sys::MOUNT_ATTR_RDONLY
-                | sys::MOUNT_ATTR_NOSUID
-                | sys::MOUNT_ATTR_NODEV
-                | sys::MOUNT_ATTR_NOEXEC,
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
             false,
         )
         .ctx(|| "making boot_id read-only".into())
     })();
-    let _ = nix::unistd::unlinkat(
-        Some(run.as_raw_fd()),
-        name.as_str(),
-        nix::unistd::UnlinkatFlags::NoRemoveDir,
-    );
+    let _ = nix::unistd::unlinkat(Some(run.as_raw_fd()), name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     res
 }
 
@@ -362,10 +300,9 @@ fn inner(ctx: &ChildCtx, go: OwnedFd, launcher: OwnedFd) -> ! {
         Err(e) => e,
     };
     let msg = match &err {
-        Error::Exec { msg, missing } => Msg::ExecFailed(
-            if *missing { libc::ENOENT } else { libc::EACCES },
-            msg.clone(),
-        ),
+        Error::Exec { msg, missing } => {
+            Msg::ExecFailed(if *missing { libc::ENOENT } else { libc::EACCES }, msg.clone())
+        }
         other => Msg::Error(other.to_string()),
     };
     let _ = ipc::send(&ctx.sock, &msg);
@@ -395,16 +332,12 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
         let (u, g) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
         nix::unistd::setresgid(g, g, g).ctx(|| "becoming root of the user namespace".into())?;
         nix::unistd::setresuid(u, u, u).ctx(|| "becoming root of the user namespace".into())?;
-        sys::set_parent_death_signal(libc::SIGKILL)
-            .ctx(|| "setting the parent-death signal".into())?;
+        sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
     }
     // A mount namespace of our own: with a user namespace, every mount
     // made so far is now locked (cannot be unmounted or made writable).
     unshare(
-        CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWIPC
-            | CloneFlags::CLONE_NEWCGROUP,
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWCGROUP,
     )
     .ctx(|| "creating the guest's mount, uts, ipc and cgroup namespaces".into())?;
     chdir("/").ctx(|| "entering /".into())?;
@@ -441,10 +374,7 @@ fn attach_console() -> Result<()> {
     .ctx(|| "opening /dev/console".into())?;
     // SAFETY: TIOCSCTTY on our own fresh descriptor, as session leader.
     if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(Error::sys(
-            "making /dev/console the controlling terminal",
-            std::io::Error::last_os_error(),
-        ));
+        return Err(Error::sys("making /dev/console the controlling terminal", std::io::Error::last_os_error()));
     }
     for target in 0..=2 {
         nix::unistd::dup2(fd, target).ctx(|| "connecting stdio to the console".into())?;

@@ -5,11 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "berth",
-    version,
-    about = "Boot OS trees and run commands in fresh namespaces"
-)]
+#[command(name = "berth", version, about = "Boot OS trees and run commands in fresh namespaces")]
 pub struct Cli {
     /// Log more (repeat for more detail); BERTH_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
@@ -108,11 +104,7 @@ pub struct CommonArgs {
     #[arg(short = 'U', long = "private-users", value_name = "MODE", num_args = 0..=1, default_missing_value = "pick")]
     pub private_users: Option<String>,
     /// How the tree's ownership meets the id range: map (idmapped mounts), off, or auto.
-    #[arg(
-        long = "private-users-ownership",
-        value_name = "MODE",
-        default_value = "auto"
-    )]
+    #[arg(long = "private-users-ownership", value_name = "MODE", default_value = "auto")]
     pub private_users_ownership: String,
     /// Say nothing but errors.
     #[arg(short = 'q', long)]

@@ -11,11 +11,7 @@ use std::time::Duration;
 
 pub const IMAGE_ROOT: &str = "/var/lib/machines";
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const INIT_CANDIDATES: &[&str] = &[
-    "/usr/lib/systemd/systemd",
-    "/lib/systemd/systemd",
-    "/sbin/init",
-];
+const INIT_CANDIDATES: &[&str] = &["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
 
 /// Which init runs as PID 1 decides how it is asked to shut down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,15 +24,8 @@ pub enum InitKind {
 
 #[derive(Debug, Clone)]
 pub enum Mode {
-    Boot {
-        init: PathBuf,
-        kind: InitKind,
-        args: Vec<String>,
-    },
-    Run {
-        argv: Vec<String>,
-        as_pid2: bool,
-    },
+    Boot { init: PathBuf, kind: InitKind, args: Vec<String> },
+    Run { argv: Vec<String>, as_pid2: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,69 +92,41 @@ impl Config {
             })?;
         let kind = init_kind(&init, &target);
         if a.common.user.is_some() {
-            return Err(Error::Usage("--user applies to 'berth run'; a booted init starts as root and runs its own logins".into()));
+            return Err(Error::Usage(
+                "--user applies to 'berth run'; a booted init starts as root and runs its own logins".into(),
+            ));
         }
-        finish(
-            &a.common,
-            root,
-            Mode::Boot {
-                init,
-                kind,
-                args: a.args.clone(),
-            },
-            a.image.as_deref(),
-        )
+        finish(&a.common, root, Mode::Boot { init, kind, args: a.args.clone() }, a.image.as_deref())
     }
 
     pub fn from_run(a: &RunArgs) -> Result<Config> {
         let root = resolve_root(&a.common, a.image.as_deref())?;
         open_root(&root)?;
         if a.command.is_empty() || a.command[0].is_empty() {
-            return Err(Error::Usage(
-                "no command given; put it after '--', e.g. berth run -D DIR -- /bin/sh".into(),
-            ));
+            return Err(Error::Usage("no command given; put it after '--', e.g. berth run -D DIR -- /bin/sh".into()));
         }
-        finish(
-            &a.common,
-            root,
-            Mode::Run {
-                argv: a.command.clone(),
-                as_pid2: a.as_pid2,
-            },
-            a.image.as_deref(),
-        )
+        finish(&a.common, root, Mode::Run { argv: a.command.clone(), as_pid2: a.as_pid2 }, a.image.as_deref())
     }
 }
 
 fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
     let raw = match (&c.directory, image) {
         (Some(_), Some(img)) => {
-            return Err(Error::Usage(format!(
-                "both -D and the image name '{img}' were given; pass only one"
-            )));
+            return Err(Error::Usage(format!("both -D and the image name '{img}' were given; pass only one")));
         }
         (Some(d), None) => d.clone(),
         (None, Some(img)) => {
             name::validate(img).map_err(|_| {
-                Error::Usage(format!(
-                    "'{img}' is not a valid image name; pass a directory with -D instead"
-                ))
+                Error::Usage(format!("'{img}' is not a valid image name; pass a directory with -D instead"))
             })?;
             Path::new(IMAGE_ROOT).join(img)
         }
         (None, None) => {
-            return Err(Error::Usage(
-                "no tree given; pass -D DIR or the NAME of an image in /var/lib/machines".into(),
-            ));
+            return Err(Error::Usage("no tree given; pass -D DIR or the NAME of an image in /var/lib/machines".into()));
         }
     };
-    let root = std::fs::canonicalize(&raw).map_err(|e| {
-        Error::Usage(format!(
-            "cannot use tree {}: {}; check the path given with -D",
-            raw.display(),
-            e
-        ))
-    })?;
+    let root = std::fs::canonicalize(&raw)
+        .map_err(|e| Error::Usage(format!("cannot use tree {}: {}; check the path given with -D", raw.display(), e)))?;
     if !root.is_dir() {
         return Err(Error::Usage(format!(
             "tree {} is not a directory; pass the root directory of an OS tree",
@@ -173,7 +134,9 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
         )));
     }
     if root == Path::new("/") {
-        return Err(Error::Usage("refusing to use the host's own root as a container tree; pass another directory with -D".into()));
+        return Err(Error::Usage(
+            "refusing to use the host's own root as a container tree; pass another directory with -D".into(),
+        ));
     }
     Ok(root)
 }
@@ -192,9 +155,7 @@ fn find_in_root(root: &OwnedFd, path: &str) -> Option<PathBuf> {
 }
 
 fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 fn init_kind(candidate: &Path, target: &Path) -> InitKind {
@@ -213,27 +174,20 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
             m.clone()
         }
         None => {
-            let base = image.map(str::to_string).unwrap_or_else(|| {
-                root.file_name()
-                    .map(|b| b.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
+            let base = image
+                .map(str::to_string)
+                .unwrap_or_else(|| root.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default());
             let n = name::cleanup(&base);
             if n.is_empty() {
-                return Err(Error::Usage(format!(
-                    "cannot derive a machine name from '{base}'; pass one with -M NAME"
-                )));
+                return Err(Error::Usage(format!("cannot derive a machine name from '{base}'; pass one with -M NAME")));
             }
             n
         }
     };
     let hostname = match &c.hostname {
         Some(h) => {
-            name::validate(h).map_err(|_| {
-                Error::Usage(format!(
-                    "hostname '{h}' is invalid; use letters, digits, '-' and '.'"
-                ))
-            })?;
+            name::validate(h)
+                .map_err(|_| Error::Usage(format!("hostname '{h}' is invalid; use letters, digits, '-' and '.'")))?;
             h.clone()
         }
         None => name.clone(),
@@ -242,25 +196,12 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         Some(u) => parse_uuid(u)?,
         None => random_uuid()?,
     };
-    let env = c
-        .setenv
-        .iter()
-        .map(|s| parse_env(s))
-        .collect::<Result<Vec<_>>>()?;
+    let env = c.setenv.iter().map(|s| parse_env(s)).collect::<Result<Vec<_>>>()?;
     let mut binds = Vec::new();
-    for (spec, ro) in c
-        .bind
-        .iter()
-        .map(|s| (s, false))
-        .chain(c.bind_ro.iter().map(|s| (s, true)))
-    {
+    for (spec, ro) in c.bind.iter().map(|s| (s, false)).chain(c.bind_ro.iter().map(|s| (s, true))) {
         binds.push(parse_bind(spec, ro)?);
     }
-    let tmpfs = c
-        .tmpfs
-        .iter()
-        .map(|s| parse_tmpfs(s))
-        .collect::<Result<Vec<_>>>()?;
+    let tmpfs = c.tmpfs.iter().map(|s| parse_tmpfs(s)).collect::<Result<Vec<_>>>()?;
     if let Some(d) = &c.chdir {
         if !d.is_absolute() {
             return Err(Error::Usage(format!(
@@ -270,16 +211,14 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         }
     }
     if !(c.stop_timeout.is_finite() && c.stop_timeout >= 0.0) {
-        return Err(Error::Usage(format!(
-            "--stop-timeout {} is invalid; give a number of seconds",
-            c.stop_timeout
-        )));
+        return Err(Error::Usage(format!("--stop-timeout {} is invalid; give a number of seconds", c.stop_timeout)));
     }
     let kill_signal = c.kill_signal.as_deref().map(signal::parse).transpose()?;
     let notify_ready = match c.notify_ready.as_deref() {
         None => false,
-        Some(v) => parse_bool(v)
-            .ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?,
+        Some(v) => {
+            parse_bool(v).ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?
+        }
     };
     let console = if c.pipe {
         ConsoleMode::Pipe
@@ -292,15 +231,12 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     };
     if let Some(u) = &c.user {
         if u.is_empty() || u.contains(':') || u.contains('/') {
-            return Err(Error::Usage(format!(
-                "--user '{u}' is invalid; give a user name or uid of the guest"
-            )));
+            return Err(Error::Usage(format!("--user '{u}' is invalid; give a user name or uid of the guest")));
         }
     }
-    let userns = userns::parse_mode(c.private_users.as_deref().unwrap_or("pick"))
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let ownership = userns::parse_ownership(&c.private_users_ownership)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let userns =
+        userns::parse_mode(c.private_users.as_deref().unwrap_or("pick")).map_err(|e| Error::Usage(e.to_string()))?;
+    let ownership = userns::parse_ownership(&c.private_users_ownership).map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Config {
         userns,
         ownership,
@@ -332,12 +268,10 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 }
 
 fn parse_env(s: &str) -> Result<(String, String)> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| Error::Usage(format!("--setenv '{s}' has no '='; write NAME=VALUE")))?;
-    let valid = !k.is_empty()
-        && !k.as_bytes()[0].is_ascii_digit()
-        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let (k, v) =
+        s.split_once('=').ok_or_else(|| Error::Usage(format!("--setenv '{s}' has no '='; write NAME=VALUE")))?;
+    let valid =
+        !k.is_empty() && !k.as_bytes()[0].is_ascii_digit() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !valid {
         return Err(Error::Usage(format!(
             "--setenv '{s}': '{k}' is not a valid variable name; use letters, digits and '_'"
@@ -360,70 +294,38 @@ pub fn parse_bind(spec: &str, read_only: bool) -> Result<Bind> {
                 "rbind" => recursive = true,
                 "norbind" => recursive = false,
                 other => {
-                    return Err(Error::Usage(format!(
-                        "{flag} {spec}: unknown option '{other}'; use rbind or norbind"
-                    )));
+                    return Err(Error::Usage(format!("{flag} {spec}: unknown option '{other}'; use rbind or norbind")));
                 }
             }
         }
     }
     let (src, dst) = (PathBuf::from(src), PathBuf::from(dst));
     if !src.is_absolute() || !dst.is_absolute() {
-        return Err(Error::Usage(format!(
-            "{flag} {spec}: both paths must be absolute (SRC[:DST])"
-        )));
+        return Err(Error::Usage(format!("{flag} {spec}: both paths must be absolute (SRC[:DST])")));
     }
-    let source = std::fs::canonicalize(&src).map_err(|e| {
-        Error::Usage(format!(
-            "{flag} {spec}: source {} is unusable: {}",
-            src.display(),
-            e
-        ))
-    })?;
-    Ok(Bind {
-        source,
-        target: dst,
-        read_only,
-        recursive,
-    })
+    let source = std::fs::canonicalize(&src)
+        .map_err(|e| Error::Usage(format!("{flag} {spec}: source {} is unusable: {}", src.display(), e)))?;
+    Ok(Bind { source, target: dst, read_only, recursive })
 }
 
 fn parse_tmpfs(spec: &str) -> Result<Tmpfs> {
     let (path, opts) = spec.split_once(':').unwrap_or((spec, ""));
     let target = PathBuf::from(path);
     if !target.is_absolute() || target == Path::new("/") {
-        return Err(Error::Usage(format!(
-            "--tmpfs {spec}: give an absolute guest path other than /"
-        )));
+        return Err(Error::Usage(format!("--tmpfs {spec}: give an absolute guest path other than /")));
     }
-    let options = if opts.is_empty() {
-        "mode=0755".to_string()
-    } else {
-        opts.to_string()
-    };
+    let options = if opts.is_empty() { "mode=0755".to_string() } else { opts.to_string() };
     Ok(Tmpfs { target, options })
 }
 
 /// Accepts a UUID with or without dashes; returns the canonical form.
 pub fn parse_uuid(u: &str) -> Result<String> {
     let hex: String = u.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32
-        || !hex.bytes().all(|b| b.is_ascii_hexdigit())
-        || hex.bytes().all(|b| b == b'0')
-    {
-        return Err(Error::Usage(format!(
-            "--uuid '{u}' is not a valid non-zero UUID (32 hex digits)"
-        )));
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || hex.bytes().all(|b| b == b'0') {
+        return Err(Error::Usage(format!("--uuid '{u}' is not a valid non-zero UUID (32 hex digits)")));
     }
     let h = hex.to_ascii_lowercase();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    ))
+    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
 }
 
 pub fn random_uuid() -> Result<String> {
@@ -438,10 +340,7 @@ mod tests {
 
     #[test]
     fn uuids() {
-        assert_eq!(
-            parse_uuid("0123456789ABCDEF0123456789abcdef").unwrap(),
-            "01234567-89ab-cdef-0123-456789abcdef"
-        );
+        assert_eq!(parse_uuid("0123456789ABCDEF0123456789abcdef").unwrap(), "01234567-89ab-cdef-0123-456789abcdef");
         assert!(parse_uuid("xyz").is_err());
         assert!(parse_uuid("00000000-0000-0000-0000-000000000000").is_err());
         assert_eq!(random_uuid().unwrap().len(), 36);
@@ -453,42 +352,21 @@ mod tests {
         assert!(parse_env("1A=x").is_err());
         assert!(parse_env("noequals").is_err());
         let b = parse_bind("/tmp:/mnt/x:norbind", true).unwrap();
-        assert_eq!(
-            (b.target.as_path(), b.read_only, b.recursive),
-            (Path::new("/mnt/x"), true, false)
-        );
-        assert_eq!(
-            parse_bind("/tmp", false).unwrap().target,
-            PathBuf::from("/tmp")
-        );
+        assert_eq!((b.target.as_path(), b.read_only, b.recursive), (Path::new("/mnt/x"), true, false));
+        assert_eq!(parse_bind("/tmp", false).unwrap().target, PathBuf::from("/tmp"));
         assert!(parse_bind("relative:/x", false).is_err());
         assert!(parse_bind("/tmp:/x:idmapx", false).is_err());
         assert!(parse_bind("/nonexistent-berth-src", false).is_err());
         assert_eq!(parse_tmpfs("/var/tmp").unwrap().options, "mode=0755");
-        assert_eq!(
-            parse_tmpfs("/x:mode=1777,size=1m").unwrap().options,
-            "mode=1777,size=1m"
-        );
+        assert_eq!(parse_tmpfs("/x:mode=1777,size=1m").unwrap().options, "mode=1777,size=1m");
         assert!(parse_tmpfs("rel").is_err());
     }
 
     #[test]
     fn init_kinds() {
-        assert_eq!(
-            init_kind(Path::new("/sbin/init"), Path::new("/t/lib/systemd/systemd")),
-            InitKind::Systemd
-        );
-        assert_eq!(
-            init_kind(Path::new("/sbin/init"), Path::new("/t/bin/busybox")),
-            InitKind::Busybox
-        );
-        assert_eq!(
-            init_kind(Path::new("/sbin/init"), Path::new("/t/sbin/init")),
-            InitKind::SysV
-        );
-        assert_eq!(
-            init_kind(Path::new("/sbin/init"), Path::new("/t/sbin/runit-init")),
-            InitKind::Unknown
-        );
+        assert_eq!(init_kind(Path::new("/sbin/init"), Path::new("/t/lib/systemd/systemd")), InitKind::Systemd);
+        assert_eq!(init_kind(Path::new("/sbin/init"), Path::new("/t/bin/busybox")), InitKind::Busybox);
+        assert_eq!(init_kind(Path::new("/sbin/init"), Path::new("/t/sbin/init")), InitKind::SysV);
+        assert_eq!(init_kind(Path::new("/sbin/init"), Path::new("/t/sbin/runit-init")), InitKind::Unknown);
     }
 }

@@ -32,10 +32,7 @@ pub enum Input {
 
 impl Console {
     pub fn new(mode: ConsoleMode, master: OwnedFd, slave: OwnedFd) -> Console {
-        let _ = nix::fcntl::fcntl(
-            master.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        );
+        let _ = nix::fcntl::fcntl(master.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
         let mut c = Console {
             mode,
             master,
@@ -64,9 +61,7 @@ impl Console {
         // SAFETY: winsize ioctls on valid descriptors.
         unsafe {
             let mut ws: libc::winsize = std::mem::zeroed();
-            if libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0
-                || libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0
-            {
+            if libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0 || libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
                 libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
             }
         }
@@ -156,8 +151,7 @@ impl Escape {
             self.presses.clear();
             return false;
         }
-        self.presses
-            .retain(|t| now.duration_since(*t) < ESCAPE_WINDOW);
+        self.presses.retain(|t| now.duration_since(*t) < ESCAPE_WINDOW);
         self.presses.push(now);
         self.presses.len() >= ESCAPE_COUNT
     }

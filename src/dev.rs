@@ -12,9 +12,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 /// Character devices copied from the host by major/minor number.
-pub const NODES: &[&str] = &[
-    "null", "zero", "full", "random", "urandom", "tty", "net/tun",
-];
+pub const NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "net/tun"];
 pub const LINKS: &[(&str, &str)] = &[
     ("ptmx", "pts/ptmx"),
     ("fd", "/proc/self/fd"),
@@ -41,29 +39,18 @@ pub fn populate(root: &OwnedFd, range: Option<crate::userns::Range>) -> Result<(
             }
         };
         if let Some((parent, _)) = node.split_once('/') {
-            match nix::sys::stat::mkdirat(
-                Some(dev.as_raw_fd()),
-                parent,
-                Mode::from_bits_truncate(0o755),
-            ) {
+            match nix::sys::stat::mkdirat(Some(dev.as_raw_fd()), parent, Mode::from_bits_truncate(0o755)) {
                 Ok(()) | Err(nix::Error::EEXIST) => {}
                 Err(e) => return Err(Error::sys(format!("creating /dev/{parent}"), e)),
             }
         }
         let perm = Mode::from_bits_truncate(md.mode() & 0o7777);
-        match mknodat(
-            Some(dev.as_raw_fd()),
-            *node,
-            SFlag::S_IFCHR,
-            perm,
-            md.rdev(),
-        ) {
+        match mknodat(Some(dev.as_raw_fd()), *node, SFlag::S_IFCHR, perm, md.rdev()) {
             Ok(()) => {}
             // In a user namespace mknod is refused: bind the host's node.
             Err(nix::Error::EPERM) => {
                 let target = crate::mounts::ensure(root, &Path::new("/dev").join(node), true)?;
-                let src =
-                    std::fs::File::open(&host).ctx(|| format!("opening {}", host.display()))?;
+                let src = std::fs::File::open(&host).ctx(|| format!("opening {}", host.display()))?;
                 mount(
                     Some(sys::fd_path(&src).as_str()),
                     sys::fd_path(&target).as_str(),
@@ -76,50 +63,26 @@ pub fn populate(root: &OwnedFd, range: Option<crate::userns::Range>) -> Result<(
             }
             Err(e) => return Err(Error::sys(format!("creating /dev/{node}"), e)),
         }
-        fchmodat(
-            Some(dev.as_raw_fd()),
-            *node,
-            perm,
-            FchmodatFlags::NoFollowSymlink,
-        )
-        .or_else(|e| {
-            if e == nix::Error::EOPNOTSUPP {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .ctx(|| format!("setting the mode of /dev/{node}"))?;
+        fchmodat(Some(dev.as_raw_fd()), *node, perm, FchmodatFlags::NoFollowSymlink)
+            .or_else(|e| if e == nix::Error::EOPNOTSUPP { Ok(()) } else { Err(e) })
+            .ctx(|| format!("setting the mode of /dev/{node}"))?;
     }
     for (name, target) in LINKS {
         symlinkat(*target, Some(dev.as_raw_fd()), *name).ctx(|| format!("creating /dev/{name}"))?;
     }
     if let Some(r) = range.filter(|r| r.base != 0) {
         // The guest's root owns its /dev, as it would on a real system.
-        let names = NODES
-            .iter()
-            .copied()
-            .chain(["net"])
-            .chain(LINKS.iter().map(|(n, _)| *n));
+        let names = NODES.iter().copied().chain(["net"]).chain(LINKS.iter().map(|(n, _)| *n));
         for name in names {
             match nix::unistd::fchownat(
                 Some(dev.as_raw_fd()),
                 name,
                 Some(nix::unistd::Uid::from_raw(r.base)),
-                Some(nix::unistd::Gid::from_raw(if name == "tty" {
-                    r.host(5)
-                } else {
-                    r.base
-                })),
+                Some(nix::unistd::Gid::from_raw(if name == "tty" { r.host(5) } else { r.base })),
                 nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
             ) {
                 Ok(()) | Err(nix::Error::ENOENT) => {}
-                Err(e) => {
-                    return Err(Error::sys(
-                        format!("handing /dev/{name} to the guest's root"),
-                        e,
-                    ))
-                }
+                Err(e) => return Err(Error::sys(format!("handing /dev/{name} to the guest's root"), e)),
             }
         }
     }

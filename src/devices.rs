@@ -24,12 +24,7 @@ pub struct Rule {
 }
 
 const fn chr(major: u32, minor: Option<u32>) -> Rule {
-    Rule {
-        kind: DEV_CHAR,
-        major,
-        minor,
-        access: ACC_ALL,
-    }
+    Rule { kind: DEV_CHAR, major, minor, access: ACC_ALL }
 }
 
 /// null, zero, full, random, urandom, tty, ptmx, the devpts slaves
@@ -64,12 +59,7 @@ pub struct Insn {
 }
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | dst,
-        off,
-        imm,
-    }
+    Insn { code, regs: (src << 4) | dst, off, imm }
 }
 
 // Opcodes (BPF_CLASS | BPF_SIZE/OP | BPF_SRC).
@@ -94,10 +84,7 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
         insn(LDX_W, 5, 1, 8, 0),
     ];
     for r in rules {
-        let mut block = vec![
-            insn(JNE_K, 2, 0, 0, r.kind as i32),
-            insn(JNE_K, 4, 0, 0, r.major as i32),
-        ];
+        let mut block = vec![insn(JNE_K, 2, 0, 0, r.kind as i32), insn(JNE_K, 4, 0, 0, r.major as i32)];
         if let Some(m) = r.minor {
             block.push(insn(JNE_K, 5, 0, 0, m as i32));
         }
@@ -169,12 +156,7 @@ pub fn restrict(cgroup: &impl AsRawFd) -> io::Result<()> {
     };
     // SAFETY: bpf(2) with a fully initialised attribute block.
     let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_LOAD,
-            &load as *const ProgLoad,
-            std::mem::size_of::<ProgLoad>(),
-        )
+        libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &load as *const ProgLoad, std::mem::size_of::<ProgLoad>())
     };
     if fd < 0 {
         return Err(io::Error::last_os_error());
@@ -191,12 +173,7 @@ pub fn restrict(cgroup: &impl AsRawFd) -> io::Result<()> {
     };
     // SAFETY: as above; the cgroup keeps its own reference to the program.
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attach as *const ProgAttach,
-            std::mem::size_of::<ProgAttach>(),
-        )
+        libc::syscall(libc::SYS_bpf, BPF_PROG_ATTACH, &attach as *const ProgAttach, std::mem::size_of::<ProgAttach>())
     };
     if r < 0 {
         return Err(io::Error::last_os_error());

@@ -31,10 +31,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn sys(what: impl Into<String>, source: impl Into<io::Error>) -> Self {
-        Error::Sys {
-            what: what.into(),
-            source: source.into(),
-        }
+        Error::Sys { what: what.into(), source: source.into() }
     }
 
     /// Exit status for `berth run` (podman's convention) and `berth boot`.

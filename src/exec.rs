@@ -44,29 +44,19 @@ impl Plan {
             }
         };
         let groups = match &user {
-            Some(u) => passwd::groups_of(
-                &std::fs::read_to_string("/etc/group").unwrap_or_default(),
-                &u.name,
-                u.gid,
-            ),
+            Some(u) => passwd::groups_of(&std::fs::read_to_string("/etc/group").unwrap_or_default(), &u.name, u.gid),
             None => vec![0],
         };
         let (home, uname, shell) = match &user {
             Some(u) => (u.home.clone(), u.name.clone(), u.shell.clone()),
-            None => (
-                "/root".to_string(),
-                "root".to_string(),
-                "/bin/sh".to_string(),
-            ),
+            None => ("/root".to_string(), "root".to_string(), "/bin/sh".to_string()),
         };
         let term = match cfg.console {
             ConsoleMode::Interactive => std::env::var("TERM").unwrap_or_else(|_| "vt220".into()),
             ConsoleMode::Pipe => std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
             _ => "vt220".into(),
         };
-        let host = crate::osrelease::parse(
-            &std::fs::read_to_string("/run/host/os-release").unwrap_or_default(),
-        );
+        let host = crate::osrelease::parse(&std::fs::read_to_string("/run/host/os-release").unwrap_or_default());
         let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), DEFAULT_PATH.into()),
             ("container".into(), "berth".into()),
@@ -83,11 +73,7 @@ impl Plan {
             env.retain(|(ek, _)| ek != k);
             env.push((k.clone(), v.clone()));
         }
-        let path = env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
         let chdir = match (&cfg.chdir, &user) {
             (Some(d), _) => d.clone(),
             (None, Some(_)) if Path::new(&home).is_dir() => PathBuf::from(&home),
@@ -95,10 +81,7 @@ impl Plan {
         };
         Ok(Plan {
             argv: argv.iter().map(|a| cstring(a)).collect::<Result<_>>()?,
-            env: env
-                .iter()
-                .map(|(k, v)| cstring(&format!("{k}={v}")))
-                .collect::<Result<_>>()?,
+            env: env.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect::<Result<_>>()?,
             path,
             user,
             groups,
@@ -110,27 +93,17 @@ impl Plan {
     /// is always inside the guest's root: we are past pivot_root).
     pub fn switch_user(&self) -> Result<()> {
         if let Some(u) = &self.user {
-            let gids: Vec<nix::unistd::Gid> = self
-                .groups
-                .iter()
-                .map(|g| nix::unistd::Gid::from_raw(*g))
-                .collect();
+            let gids: Vec<nix::unistd::Gid> = self.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
             nix::unistd::setgroups(&gids).ctx(|| format!("setting the groups of {}", u.name))?;
             let g = nix::unistd::Gid::from_raw(u.gid);
             nix::unistd::setresgid(g, g, g).ctx(|| format!("switching to group {}", u.gid))?;
             let uid = nix::unistd::Uid::from_raw(u.uid);
-            nix::unistd::setresuid(uid, uid, uid)
-                .ctx(|| format!("switching to user {}", u.name))?;
+            nix::unistd::setresuid(uid, uid, uid).ctx(|| format!("switching to user {}", u.name))?;
         } else {
-            nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(0)])
-                .ctx(|| "resetting supplementary groups".into())?;
+            nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(0)]).ctx(|| "resetting supplementary groups".into())?;
         }
         nix::unistd::chdir(&self.chdir).map_err(|e| {
-            Error::Usage(format!(
-                "cannot change to --chdir {} inside the guest: {}",
-                self.chdir.display(),
-                e
-            ))
+            Error::Usage(format!("cannot change to --chdir {} inside the guest: {}", self.chdir.display(), e))
         })
     }
 
@@ -140,11 +113,7 @@ impl Plan {
         let candidates: Vec<PathBuf> = if cmd.contains('/') {
             vec![PathBuf::from(&cmd)]
         } else {
-            self.path
-                .split(':')
-                .filter(|d| !d.is_empty())
-                .map(|d| Path::new(d).join(&cmd))
-                .collect()
+            self.path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&cmd)).collect()
         };
         let mut denied: Option<(PathBuf, nix::Error)> = None;
         for c in &candidates {
@@ -163,7 +132,10 @@ impl Plan {
                 missing: false,
             },
             None => Error::Exec {
-                msg: format!("command '{cmd}' not found in the guest (PATH={}); check the tree and the command", self.path),
+                msg: format!(
+                    "command '{cmd}' not found in the guest (PATH={}); check the tree and the command",
+                    self.path
+                ),
                 missing: true,
             },
         }

@@ -3,8 +3,7 @@
 //! shows up as EOF, so no side ever waits on a process that is gone.
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -35,12 +34,7 @@ const T_EXEC: u8 = 5;
 const T_PROCEED: u8 = 6;
 
 pub fn pair() -> nix::Result<(OwnedFd, OwnedFd)> {
-    socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
 }
 
 pub fn send(sock: &impl AsRawFd, msg: &Msg) -> nix::Result<()> {
@@ -69,12 +63,7 @@ pub fn recv(sock: &impl AsRawFd) -> nix::Result<Option<Msg>> {
     let mut cbuf = nix::cmsg_space!([RawFd; 2]);
     let (n, fds) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
-        let r = recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cbuf),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )?;
+        let r = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC)?;
         let mut fds = Vec::new();
         for c in r.cmsgs()? {
             if let ControlMessageOwned::ScmRights(v) = c {
@@ -90,11 +79,7 @@ pub fn recv(sock: &impl AsRawFd) -> nix::Result<Option<Msg>> {
     let body = &buf[1..n];
     let mut fds = fds.into_iter();
     let text = || String::from_utf8_lossy(body).into_owned();
-    let int = |b: &[u8]| {
-        b.get(..4)
-            .map(|x| i32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-            .unwrap_or(0)
-    };
+    let int = |b: &[u8]| b.get(..4).map(|x| i32::from_le_bytes([x[0], x[1], x[2], x[3]])).unwrap_or(0);
     let msg = match buf[0] {
         T_NOTIFY => Msg::NotifySocket(fds.next().ok_or(nix::Error::EBADMSG)?),
         T_PTY => {
@@ -104,10 +89,7 @@ pub fn recv(sock: &impl AsRawFd) -> nix::Result<Option<Msg>> {
         T_PID => Msg::InnerPid(int(body)),
         T_PROCEED => Msg::Proceed,
         T_ERROR => Msg::Error(text()),
-        T_EXEC => Msg::ExecFailed(
-            int(body),
-            String::from_utf8_lossy(body.get(4..).unwrap_or_default()).into_owned(),
-        ),
+        T_EXEC => Msg::ExecFailed(int(body), String::from_utf8_lossy(body.get(4..).unwrap_or_default()).into_owned()),
         _ => return Err(nix::Error::EBADMSG),
     };
     Ok(Some(msg))

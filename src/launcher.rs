@@ -63,11 +63,7 @@ impl Held {
 }
 
 fn busy_tree(cfg: &Config) -> Error {
-    let how = if cfg.read_only {
-        "read-write"
-    } else {
-        "already"
-    };
+    let how = if cfg.read_only { "read-write" } else { "already" };
     Error::Busy(format!(
         "tree {} is {how} in use by another machine (berth or systemd-nspawn); stop that machine first{}",
         cfg.root.display(),
@@ -78,9 +74,7 @@ fn busy_tree(cfg: &Config) -> Error {
 /// Runs one container to its end; returns berth's exit status.
 pub fn launch(cfg: &Config) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
-        return Err(Error::Usage(
-            "berth needs root to create namespaces and mounts; run it as root".into(),
-        ));
+        return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
     }
     runtime::gc();
     let name_lock = match lock::lock_name(&cfg.name) {
@@ -96,17 +90,10 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     let tree = match lock::lock_tree(&cfg.root, !cfg.read_only) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
-        Err(e) => {
-            return Err(Error::sys(
-                format!("locking tree {}", cfg.root.display()),
-                e,
-            ))
-        }
+        Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
     };
     let reserved = userns::reserve(cfg.userns, &cfg.name).map_err(|e| {
-        Error::Busy(format!(
-            "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
-        ))
+        Error::Busy(format!("cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"))
     })?;
     let (range, range_lock) = match reserved {
         Some((r, l)) => (Some(r), l),
@@ -119,21 +106,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     };
     let cgroups = Cgroups::for_machine(&cfg.name)?;
     let original_cgroup = cgroup::own_path("self").unwrap_or_default();
-    let (local, global) =
-        lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
-    let lock_files: Vec<_> = local
-        .into_iter()
-        .chain([global, name_lock.path().to_path_buf()])
-        .collect();
-    let leftovers = Leftovers {
-        name: cfg.name.clone(),
-        cgroups: Some(cgroups.clone()),
-        lock_files: lock_files.clone(),
-    };
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0);
+    let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
+    let lock_files: Vec<_> = local.into_iter().chain([global, name_lock.path().to_path_buf()]).collect();
+    let leftovers =
+        Leftovers { name: cfg.name.clone(), cgroups: Some(cgroups.clone()), lock_files: lock_files.clone() };
+    let started =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
     let mut record = vec![
         ("NAME", cfg.name.clone()),
         ("UUID", cfg.uuid.clone()),
@@ -142,14 +120,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         ("LAUNCHER", std::process::id().to_string()),
         ("HIERARCHY", cgroups.hierarchy.display().to_string()),
         ("CGROUP", cgroups.scope.display().to_string()),
-        (
-            "LOCKS",
-            lock_files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(":"),
-        ),
+        ("LOCKS", lock_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")),
         ("STARTED", started.to_string()),
     ];
     if let Some(r) = range {
@@ -205,12 +176,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn start(
-        cfg: &Config,
-        cgroups: &Cgroups,
-        range: Option<Range>,
-        idmap: bool,
-    ) -> Result<Supervisor> {
+    fn start(cfg: &Config, cgroups: &Cgroups, range: Option<Range>, idmap: bool) -> Result<Supervisor> {
         let mut mask = SigSet::empty();
         HANDLED.iter().for_each(|s| mask.add(*s));
         mask.thread_block().ctx(|| "blocking signals".into())?;
@@ -221,19 +187,11 @@ impl Supervisor {
         let boot_id = crate::config::random_uuid()?;
         let launcher = std::process::id() as libc::pid_t;
         // SAFETY: the launcher is single-threaded.
-        let cloned =
-            unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
-                .ctx(|| "creating the container's mount namespace".into())?;
+        let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
+            .ctx(|| "creating the container's mount namespace".into())?;
         let Some(outer) = cloned else {
             drop(ours);
-            child::outer(ChildCtx {
-                cfg,
-                sock: theirs,
-                launcher,
-                boot_id,
-                range,
-                idmap,
-            });
+            child::outer(ChildCtx { cfg, sock: theirs, launcher, boot_id, range, idmap });
         };
         drop(theirs);
         Ok(Supervisor {
@@ -263,11 +221,7 @@ impl Supervisor {
             } else {
                 ""
             };
-            eprint!(
-                "Spawning container {} on {}.{hint}\r\n",
-                cfg.name,
-                cfg.root.display()
-            );
+            eprint!("Spawning container {} on {}.{hint}\r\n", cfg.name, cfg.root.display());
         }
         while self.status.is_none() {
             self.step(cfg, record)?;
@@ -298,9 +252,7 @@ impl Supervisor {
             };
         }
         match status {
-            WaitStatus::Exited(_, 0) | WaitStatus::Signaled(_, Signal::SIGINT, _)
-                if self.killed.is_none() =>
-            {
+            WaitStatus::Exited(_, 0) | WaitStatus::Signaled(_, Signal::SIGINT, _) if self.killed.is_none() => {
                 say(format!("Container {} exited successfully.", cfg.name));
                 0
             }
@@ -309,19 +261,12 @@ impl Supervisor {
                 EXIT_REBOOT
             }
             WaitStatus::Exited(_, c) => {
-                say(format!(
-                    "Container {} failed with error code {c}.",
-                    cfg.name
-                ));
+                say(format!("Container {} failed with error code {c}.", cfg.name));
                 c
             }
             WaitStatus::Signaled(_, s, _) => {
                 let why = self.killed.map(|k| format!(" ({k})")).unwrap_or_default();
-                say(format!(
-                    "Container {} terminated by signal {}{why}.",
-                    cfg.name,
-                    signal::name(s as i32)
-                ));
+                say(format!("Container {} terminated by signal {}{why}.", cfg.name, signal::name(s as i32)));
                 1
             }
             _ => 1,
@@ -330,13 +275,10 @@ impl Supervisor {
 
     fn step(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
         let timeout = match self.deadline {
-            Some(d) => PollTimeout::try_from(
-                d.saturating_duration_since(Instant::now())
-                    .as_millis()
-                    .min(60_000) as u32
-                    + 1,
-            )
-            .unwrap_or(PollTimeout::MAX),
+            Some(d) => {
+                PollTimeout::try_from(d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as u32 + 1)
+                    .unwrap_or(PollTimeout::MAX)
+            }
             None => PollTimeout::NONE,
         };
         let stdin = std::io::stdin();
@@ -363,17 +305,9 @@ impl Supervisor {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(e) => return Err(Error::sys("waiting for events", e)),
             }
-            let ready = |i: Option<usize>| {
-                i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false))
-                    .unwrap_or(false)
-            };
-            (
-                ready(Some(0)),
-                ready(idx[0]),
-                ready(idx[1]),
-                ready(idx[2]),
-                ready(idx[3]),
-            )
+            let ready =
+                |i: Option<usize>| i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false);
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]))
         };
         if setup_r {
             self.on_setup(cfg, record)?;
@@ -423,18 +357,15 @@ impl Supervisor {
                 let _ = runtime::write_record(&cfg.name, record);
             }
             Ok(Some(Msg::Error(m))) => self.fail(Error::Setup(m)),
-            Ok(Some(Msg::Proceed)) => self.fail(Error::Setup(
-                "unexpected message from the container's setup".into(),
-            )),
-            Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec {
-                msg: m,
-                missing: errno == libc::ENOENT,
-            }),
+            Ok(Some(Msg::Proceed)) => self.fail(Error::Setup("unexpected message from the container's setup".into())),
+            Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec { msg: m, missing: errno == libc::ENOENT }),
             Ok(None) | Err(_) => {
                 self.setup = None;
                 if self.error.is_none() {
                     if self.inner.is_none() {
-                        self.fail(Error::Setup("the container's setup ended without starting the guest; run with -v for details".into()));
+                        self.fail(Error::Setup(
+                            "the container's setup ended without starting the guest; run with -v for details".into(),
+                        ));
                     } else {
                         self.started = true;
                         let status = format!("Container {} running.", cfg.name);
@@ -442,10 +373,7 @@ impl Supervisor {
                             let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);
                         } else {
                             self.ready = true;
-                            let _ = sd_notify::notify(
-                                false,
-                                &[NotifyState::Ready, NotifyState::Status(&status)],
-                            );
+                            let _ = sd_notify::notify(false, &[NotifyState::Ready, NotifyState::Status(&status)]);
                         }
                     }
                 }
@@ -458,14 +386,10 @@ impl Supervisor {
     /// and cgroup ownership for a user namespace, then the go-ahead.
     fn prepare_guest(&self, pid: i32) -> Result<()> {
         if let Some(r) = self.range {
-            userns::write_maps(pid, r)
-                .ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
+            userns::write_maps(pid, r).ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
             self.cgroups.delegate_payload(r.base, r.base)?;
         }
-        let sock = self
-            .setup
-            .as_ref()
-            .ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
+        let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
         ipc::send(sock, &Msg::Proceed).ctx(|| "releasing the container's setup".into())
     }
 
@@ -480,8 +404,7 @@ impl Supervisor {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.outer), Signal::SIGKILL);
         if self.inner.is_none() {
             // No guest: the outer child's exit ends the loop.
-            self.deadline
-                .get_or_insert(Instant::now() + Duration::from_secs(5));
+            self.deadline.get_or_insert(Instant::now() + Duration::from_secs(5));
         }
     }
 
@@ -537,9 +460,7 @@ impl Supervisor {
                         if let WaitStatus::Exited(_, 0) = st {
                         } else if self.error.is_none() {
                             // Died without a word: drain the socket first.
-                            self.error = Some(Error::Setup(format!(
-                                "the container's setup process died ({st:?})"
-                            )));
+                            self.error = Some(Error::Setup(format!("the container's setup process died ({st:?})")));
                         }
                         if self.error.is_some() {
                             self.status = Some(st);
@@ -564,9 +485,7 @@ impl Supervisor {
 
     fn on_stop_request(&mut self, cfg: &Config, sig: i32) {
         if !self.started || self.inner.is_none() {
-            self.fail(Error::Setup(
-                "interrupted while starting the container".into(),
-            ));
+            self.fail(Error::Setup("interrupted while starting the container".into()));
             return;
         }
         self.stop_requests += 1;
@@ -574,13 +493,7 @@ impl Supervisor {
             self.kill(libc::SIGKILL, "killed on a second stop request");
             return;
         }
-        let _ = sd_notify::notify(
-            false,
-            &[
-                NotifyState::Stopping,
-                NotifyState::Status("Stopping the container."),
-            ],
-        );
+        let _ = sd_notify::notify(false, &[NotifyState::Stopping, NotifyState::Status("Stopping the container.")]);
         self.deadline = Some(Instant::now() + cfg.stop_timeout);
         match &cfg.mode {
             Mode::Run { .. } => self.send(sig),
@@ -613,12 +526,8 @@ impl Supervisor {
         req[8..12].copy_from_slice(&(b'0' as i32).to_ne_bytes());
         // The fifo lives in the guest's /run; reach it through its root.
         let root = std::fs::File::open(format!("/proc/{pid}/root"))?;
-        let fifo = sys::open_in_root(
-            &root,
-            std::path::Path::new("/run/initctl"),
-            libc::O_WRONLY | libc::O_NONBLOCK,
-            0,
-        )?;
+        let fifo =
+            sys::open_in_root(&root, std::path::Path::new("/run/initctl"), libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
         std::fs::File::from(fifo).write_all(&req)
     }
 
@@ -627,23 +536,12 @@ impl Supervisor {
         if self.inner.is_none() || self.status.is_some() {
             // Setup failed and the outer child is stuck: give up on it.
             if self.status.is_none() {
-                self.status = Some(WaitStatus::Exited(
-                    nix::unistd::Pid::from_raw(self.outer),
-                    1,
-                ));
+                self.status = Some(WaitStatus::Exited(nix::unistd::Pid::from_raw(self.outer), 1));
             }
             return;
         }
-        let sig = if cfg.is_run() {
-            cfg.kill_signal.unwrap_or(libc::SIGKILL)
-        } else {
-            libc::SIGKILL
-        };
-        let sig = if self.last_signal_sent == Some(sig) {
-            libc::SIGKILL
-        } else {
-            sig
-        };
+        let sig = if cfg.is_run() { cfg.kill_signal.unwrap_or(libc::SIGKILL) } else { libc::SIGKILL };
+        let sig = if self.last_signal_sent == Some(sig) { libc::SIGKILL } else { sig };
         self.kill(sig, "did not stop within --stop-timeout");
         if sig != libc::SIGKILL {
             self.deadline = Some(Instant::now() + cfg.stop_timeout);

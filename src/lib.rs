@@ -22,6 +22,7 @@ pub mod runhost;
 pub mod runtime;
 pub mod sealed;
 pub mod security;
+pub mod shift;
 pub mod signal;
 pub mod stub;
 pub mod sys;

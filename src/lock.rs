@@ -21,11 +21,7 @@ pub struct LockFile {
 fn ofd_lock(file: &File, exclusive: bool) -> io::Result<()> {
     // SAFETY: zeroed flock is a valid "whole file" request once typed.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = if exclusive {
-        libc::F_WRLCK
-    } else {
-        libc::F_RDLCK
-    } as i16;
+    fl.l_type = if exclusive { libc::F_WRLCK } else { libc::F_RDLCK } as i16;
     fl.l_whence = libc::SEEK_SET as i16;
     // SAFETY: valid fd and flock.
     if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) } < 0 {
@@ -47,19 +43,14 @@ impl LockFile {
                 .open(path)?;
             if let Err(e) = ofd_lock(&file, exclusive) {
                 return Err(match e.raw_os_error() {
-                    Some(libc::EAGAIN) | Some(libc::EACCES) => {
-                        io::Error::from(io::ErrorKind::WouldBlock)
-                    }
+                    Some(libc::EAGAIN) | Some(libc::EACCES) => io::Error::from(io::ErrorKind::WouldBlock),
                     _ => e,
                 });
             }
             // The previous holder may have unlinked the file between our
             // open and our lock; then this lock protects nothing.
             if file.metadata()?.nlink() > 0 {
-                return Ok(LockFile {
-                    path: path.to_path_buf(),
-                    file,
-                });
+                return Ok(LockFile { path: path.to_path_buf(), file });
             }
         }
     }
@@ -123,22 +114,12 @@ pub fn lock_tree(tree: &Path, exclusive: bool) -> io::Result<TreeLock> {
             Ok(l) => Some(l),
             // A tree on a read-only or foreign-owned parent: the global lock
             // still guards it on this host.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)
-                ) =>
-            {
-                None
-            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)) => None,
             Err(e) => return Err(e),
         },
         None => None,
     };
-    Ok(TreeLock {
-        _local: local,
-        _global: global,
-    })
+    Ok(TreeLock { _local: local, _global: global })
 }
 
 pub fn name_lock_path(name: &str) -> PathBuf {
@@ -161,19 +142,13 @@ mod tests {
         let p = dir.join("x.lck");
         let a = LockFile::acquire(&p, false).unwrap();
         let b = LockFile::acquire(&p, false).unwrap();
-        assert_eq!(
-            LockFile::acquire(&p, true).unwrap_err().kind(),
-            io::ErrorKind::WouldBlock
-        );
+        assert_eq!(LockFile::acquire(&p, true).unwrap_err().kind(), io::ErrorKind::WouldBlock);
         drop(a);
         assert!(p.exists(), "a shared holder remains, so the file stays");
         drop(b);
         assert!(!p.exists(), "the last holder removes the file");
         let c = LockFile::acquire(&p, true).unwrap();
-        assert_eq!(
-            LockFile::acquire(&p, false).unwrap_err().kind(),
-            io::ErrorKind::WouldBlock
-        );
+        assert_eq!(LockFile::acquire(&p, false).unwrap_err().kind(), io::ErrorKind::WouldBlock);
         drop(c);
         assert!(remove_if_unheld(&p));
         fs::remove_dir_all(&dir).unwrap();
@@ -183,9 +158,6 @@ mod tests {
     fn nspawn_lock_paths() {
         let (local, global) = tree_lock_paths(Path::new("/tmp")).unwrap();
         assert_eq!(local.unwrap(), PathBuf::from("/.#tmp.lck"));
-        assert!(global
-            .to_str()
-            .unwrap()
-            .starts_with("/run/systemd/nspawn/locks/inode-"));
+        assert!(global.to_str().unwrap().starts_with("/run/systemd/nspawn/locks/inode-"));
     }
 }

@@ -64,32 +64,13 @@ const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 const API: MsFlags = NOSUID_NODEV.union(MsFlags::MS_NOEXEC);
 
 /// Files of /proc that leak kernel internals or the host's state.
-pub const PROC_MASKED: &[&str] = &[
-    "/proc/kallsyms",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/sysrq-trigger",
-    "/proc/timer_list",
-];
+pub const PROC_MASKED: &[&str] =
+    &["/proc/kallsyms", "/proc/kcore", "/proc/keys", "/proc/sysrq-trigger", "/proc/timer_list"];
 /// Directories of /proc with hardware tunables the guest only reads.
-pub const PROC_READ_ONLY: &[&str] = &[
-    "/proc/acpi",
-    "/proc/apm",
-    "/proc/asound",
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/scsi",
-];
+pub const PROC_READ_ONLY: &[&str] =
+    &["/proc/acpi", "/proc/apm", "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/scsi"];
 
-fn fs(
-    fstype: &'static str,
-    target: &str,
-    flags: MsFlags,
-    data: Option<&str>,
-    phase: Phase,
-    create: Create,
-) -> Entry {
+fn fs(fstype: &'static str, target: &str, flags: MsFlags, data: Option<&str>, phase: Phase, create: Create) -> Entry {
     Entry {
         source: Source::Fs(fstype),
         target: PathBuf::from(target),
@@ -128,14 +109,7 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
     let tty_gid = range.map(|r| r.host(5)).unwrap_or(5);
     let devpts = format!("newinstance,ptmxmode=0666,mode=0620,gid={tty_gid}");
     let mut t = vec![
-        fs(
-            "sysfs",
-            "/sys",
-            API | MsFlags::MS_RDONLY,
-            None,
-            Outer,
-            Create::Dir,
-        ),
+        fs("sysfs", "/sys", API | MsFlags::MS_RDONLY, None, Outer, Create::Dir),
         fs(
             "tmpfs",
             "/dev",
@@ -144,14 +118,7 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
             Outer,
             Create::Dir,
         ),
-        fs(
-            "devpts",
-            "/dev/pts",
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-            Some(&devpts),
-            Outer,
-            Create::Dir,
-        ),
+        fs("devpts", "/dev/pts", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(&devpts), Outer, Create::Dir),
         fs(
             "tmpfs",
             "/dev/shm",
@@ -186,11 +153,7 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
             phase: Outer,
             read_only: b.read_only,
             recursive: b.recursive,
-            create: if b.source.is_dir() {
-                Create::Dir
-            } else {
-                Create::File
-            },
+            create: if b.source.is_dir() { Create::Dir } else { Create::File },
         });
     }
     for tm in &cfg.tmpfs {
@@ -207,25 +170,10 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
     }
     t.push(fs("proc", "/proc", API, None, Proc, Create::Dir));
     t.push(read_only(Source::Itself, "/proc/sys", Create::Skip));
-    t.extend(
-        PROC_MASKED
-            .iter()
-            .map(|p| read_only(Source::Mask, p, Create::Skip)),
-    );
-    t.extend(
-        PROC_READ_ONLY
-            .iter()
-            .map(|p| read_only(Source::Itself, p, Create::Skip)),
-    );
+    t.extend(PROC_MASKED.iter().map(|p| read_only(Source::Mask, p, Create::Skip)));
+    t.extend(PROC_READ_ONLY.iter().map(|p| read_only(Source::Itself, p, Create::Skip)));
     t.push(fs("mqueue", "/dev/mqueue", API, None, Inner, Create::Dir));
-    t.push(fs(
-        "cgroup2",
-        "/sys/fs/cgroup",
-        API,
-        None,
-        Inner,
-        Create::Skip,
-    ));
+    t.push(fs("cgroup2", "/sys/fs/cgroup", API, None, Inner, Create::Skip));
     t
 }
 
@@ -233,9 +181,7 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
 pub fn apply(entries: &[Entry], phase: Phase, root: &OwnedFd) -> Result<()> {
     for e in entries.iter().filter(|e| e.phase == phase) {
         apply_one(e, root).map_err(|err| match err {
-            Error::Sys { what, source } => {
-                Error::sys(format!("mounting {}: {}", e.target.display(), what), source)
-            }
+            Error::Sys { what, source } => Error::sys(format!("mounting {}: {}", e.target.display(), what), source),
             other => other,
         })?;
     }
@@ -255,79 +201,38 @@ fn apply_one(e: &Entry, root: &OwnedFd) -> Result<()> {
     let tpath = sys::fd_path(&target);
     match &e.source {
         Source::Fs(fstype) => {
-            mount(
-                Some(*fstype),
-                tpath.as_str(),
-                Some(*fstype),
-                e.flags,
-                e.data.as_deref(),
-            )
-            .ctx(|| format!("mounting a fresh {fstype}"))?;
+            mount(Some(*fstype), tpath.as_str(), Some(*fstype), e.flags, e.data.as_deref())
+                .ctx(|| format!("mounting a fresh {fstype}"))?;
         }
         Source::Host(src) => {
             use std::os::unix::fs::OpenOptionsExt;
-            let s = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH)
-                .open(src);
+            let s = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(src);
             let s = s.ctx(|| format!("opening bind source {}", src.display()))?;
-            let rec = if e.recursive {
-                MsFlags::MS_REC
-            } else {
-                MsFlags::empty()
-            };
-            mount(
-                Some(sys::fd_path(&s).as_str()),
-                tpath.as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND | rec,
-                None::<&str>,
-            )
-            .ctx(|| format!("binding {}", src.display()))?;
+            let rec = if e.recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+            mount(Some(sys::fd_path(&s).as_str()), tpath.as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
+                .ctx(|| format!("binding {}", src.display()))?;
         }
         Source::Itself => {
-            mount(
-                Some(tpath.as_str()),
-                tpath.as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .ctx(|| "binding onto itself".to_string())?;
+            mount(Some(tpath.as_str()), tpath.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .ctx(|| "binding onto itself".to_string())?;
         }
         Source::Mask => {
             let is_dir = nix::sys::stat::fstat(target.as_raw_fd())
                 .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
                 .ctx(|| "inspecting the file to mask".to_string())?;
-            let node = if is_dir {
-                "/run/host/inaccessible/dir"
-            } else {
-                "/run/host/inaccessible/reg"
-            };
-            let src = sys::open_in_root(root, Path::new(node), libc::O_PATH, 0)
-                .ctx(|| format!("opening {node}"))?;
-            mount(
-                Some(sys::fd_path(&src).as_str()),
-                tpath.as_str(),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .ctx(|| "masking".to_string())?;
+            let node = if is_dir { "/run/host/inaccessible/dir" } else { "/run/host/inaccessible/reg" };
+            let src = sys::open_in_root(root, Path::new(node), libc::O_PATH, 0).ctx(|| format!("opening {node}"))?;
+            mount(Some(sys::fd_path(&src).as_str()), tpath.as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .ctx(|| "masking".to_string())?;
         }
     }
     if e.read_only {
         // Re-resolve: the old descriptor still names the covered mount.
-        let top = sys::open_in_root(root, &e.target, libc::O_PATH, 0)
-            .ctx(|| "reopening the new mount".to_string())?;
+        let top = sys::open_in_root(root, &e.target, libc::O_PATH, 0).ctx(|| "reopening the new mount".to_string())?;
         let attrs = sys::MOUNT_ATTR_RDONLY
             | sys::MOUNT_ATTR_NOSUID
             | sys::MOUNT_ATTR_NODEV
-            | if matches!(e.source, Source::Host(_)) {
-                0
-            } else {
-                sys::MOUNT_ATTR_NOEXEC
-            };
+            | if matches!(e.source, Source::Host(_)) { 0 } else { sys::MOUNT_ATTR_NOEXEC };
         sys::mount_setattr(&top, attrs, e.recursive || e.source == Source::Itself)
             .ctx(|| "making it read-only".to_string())?;
     }
@@ -372,28 +277,20 @@ pub fn ensure(root: &OwnedFd, path: &Path, file: bool) -> Result<OwnedFd> {
             .map(|fd| drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }))
             .map_err(io::Error::from)
         } else {
-            nix::sys::stat::mkdirat(
-                Some(parent.as_raw_fd()),
-                *c,
-                Mode::from_bits_truncate(0o755),
-            )
-            .map_err(io::Error::from)
+            nix::sys::stat::mkdirat(Some(parent.as_raw_fd()), *c, Mode::from_bits_truncate(0o755))
+                .map_err(io::Error::from)
         };
         match made {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
             Err(e) => {
                 return Err(Error::sys(
-                    format!(
-                        "creating mount point {} in the tree (is it read-only?)",
-                        prefix.display()
-                    ),
+                    format!("creating mount point {} in the tree (is it read-only?)", prefix.display()),
                     e,
                 ))
             }
         }
-        parent = sys::open_in_root(root, &prefix, libc::O_PATH, 0)
-            .ctx(|| format!("opening {}", prefix.display()))?;
+        parent = sys::open_in_root(root, &prefix, libc::O_PATH, 0).ctx(|| format!("opening {}", prefix.display()))?;
     }
     Ok(parent)
 }
@@ -407,10 +304,7 @@ mod tests {
 
     fn cfg() -> Config {
         Config {
-            mode: Mode::Run {
-                argv: vec!["/bin/true".into()],
-                as_pid2: false,
-            },
+            mode: Mode::Run { argv: vec!["/bin/true".into()], as_pid2: false },
             root: "/t".into(),
             name: "t".into(),
             hostname: "t".into(),
@@ -418,16 +312,8 @@ mod tests {
             env: vec![],
             user: None,
             chdir: None,
-            binds: vec![Bind {
-                source: "/etc".into(),
-                target: "/mnt".into(),
-                read_only: true,
-                recursive: true,
-            }],
-            tmpfs: vec![Tmpfs {
-                target: "/var/tmp".into(),
-                options: "mode=0755".into(),
-            }],
+            binds: vec![Bind { source: "/etc".into(), target: "/mnt".into(), read_only: true, recursive: true }],
+            tmpfs: vec![Tmpfs { target: "/var/tmp".into(), options: "mode=0755".into() }],
             read_only: false,
             kill_signal: None,
             stop_timeout: Duration::from_secs(10),
@@ -444,11 +330,7 @@ mod tests {
         let t = table(&cfg(), None);
         for p in PROC_MASKED {
             let e = t.iter().find(|e| e.target == Path::new(p)).expect(p);
-            assert_eq!(
-                (e.source.clone(), e.phase, e.read_only),
-                (Source::Mask, Phase::Proc, true),
-                "{p}"
-            );
+            assert_eq!((e.source.clone(), e.phase, e.read_only), (Source::Mask, Phase::Proc, true), "{p}");
         }
         for p in PROC_READ_ONLY.iter().chain(["/proc/sys"].iter()) {
             let e = t.iter().find(|e| e.target == Path::new(p)).expect(p);
@@ -458,34 +340,14 @@ mod tests {
 
     #[test]
     fn guest_owns_its_tmpfs_under_a_user_namespace() {
-        let t = table(
-            &cfg(),
-            Some(Range {
-                base: 524288,
-                size: 65536,
-            }),
-        );
-        let data = |p: &str| {
-            t.iter()
-                .find(|e| e.target == Path::new(p))
-                .unwrap()
-                .data
-                .clone()
-                .unwrap()
-        };
+        let t = table(&cfg(), Some(Range { base: 524288, size: 65536 }));
+        let data = |p: &str| t.iter().find(|e| e.target == Path::new(p)).unwrap().data.clone().unwrap();
         for p in ["/dev", "/run", "/tmp", "/dev/shm", "/var/tmp"] {
-            assert!(
-                data(p).ends_with(",uid=524288,gid=524288"),
-                "{p}: {}",
-                data(p)
-            );
+            assert!(data(p).ends_with(",uid=524288,gid=524288"), "{p}: {}", data(p));
         }
         assert!(data("/dev/pts").contains("gid=524293"));
         let t = table(&cfg(), None);
-        assert!(!t
-            .iter()
-            .filter_map(|e| e.data.as_ref())
-            .any(|d| d.contains("uid=")));
+        assert!(!t.iter().filter_map(|e| e.data.as_ref()).any(|d| d.contains("uid=")));
     }
 
     #[test]
@@ -500,9 +362,6 @@ mod tests {
         assert_eq!(t[pos("/dev/mqueue")].phase, Phase::Inner);
         let bind = &t[pos("/mnt")];
         assert!(bind.read_only && bind.phase == Phase::Outer);
-        assert!(
-            t.iter().all(|e| e.source != Source::Fs("cgroup")),
-            "no v1 hierarchy is ever mounted"
-        );
+        assert!(t.iter().all(|e| e.source != Source::Fs("cgroup")), "no v1 hierarchy is ever mounted");
     }
 }

@@ -99,14 +99,9 @@ mod tests {
     #[test]
     fn invalid_names() {
         assert_eq!(validate(""), Err(NameError::Empty));
-        assert!(matches!(
-            validate(&"a".repeat(65)),
-            Err(NameError::TooLong(_))
-        ));
+        assert!(matches!(validate(&"a".repeat(65)), Err(NameError::TooLong(_))));
         assert!(matches!(validate(".host"), Err(NameError::Reserved(_))));
-        for n in [
-            "a_b", "-a", "a-", "a..b", ".a", "a.", "a.-b", "ä", "a b", "a/b",
-        ] {
+        for n in ["a_b", "-a", "a-", "a..b", ".a", "a.", "a.-b", "ä", "a b", "a/b"] {
             assert!(matches!(validate(n), Err(NameError::Invalid(_))), "{n}");
         }
     }

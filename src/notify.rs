@@ -72,20 +72,9 @@ mod tests {
     fn parses_fields() {
         assert_eq!(
             parse("READY=1\nSTATUS=Startup finished.\n"),
-            Notice {
-                ready: true,
-                stopping: false,
-                status: Some("Startup finished.".into())
-            }
+            Notice { ready: true, stopping: false, status: Some("Startup finished.".into()) }
         );
-        assert_eq!(
-            parse("STOPPING=1"),
-            Notice {
-                ready: false,
-                stopping: true,
-                status: None
-            }
-        );
+        assert_eq!(parse("STOPPING=1"), Notice { ready: false, stopping: true, status: None });
         assert_eq!(parse("READY=0\nX_Y=1"), Notice::default());
     }
 }

@@ -25,10 +25,7 @@ pub fn parse(text: &str) -> BTreeMap<String, String> {
 
 fn unquote(v: &str) -> String {
     let bytes = v.as_bytes();
-    if bytes.len() >= 2
-        && (bytes[0] == b'"' || bytes[0] == b'\'')
-        && bytes[bytes.len() - 1] == bytes[0]
-    {
+    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
         let inner = &v[1..v.len() - 1];
         if bytes[0] == b'\'' {
             return inner.to_string();

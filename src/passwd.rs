@@ -22,13 +22,7 @@ pub fn find_user(passwd: &str, spec: &str) -> Option<User> {
             continue;
         };
         if f[0] == spec || numeric == Some(uid) {
-            return Some(User {
-                name: f[0].to_string(),
-                uid,
-                gid,
-                home: f[5].to_string(),
-                shell: f[6].to_string(),
-            });
+            return Some(User { name: f[0].to_string(), uid, gid, home: f[5].to_string(), shell: f[6].to_string() });
         }
     }
     None
@@ -57,17 +51,13 @@ pub fn groups_of(group: &str, user: &str, primary: u32) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    const PASSWD: &str =
-        "root:x:0:0:root:/root:/bin/bash\nbroken\ntester:x:1000:1000:T:/home/tester:/bin/sh\n";
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\nbroken\ntester:x:1000:1000:T:/home/tester:/bin/sh\n";
     const GROUP: &str = "root:x:0:\nsudo:x:27:tester,other\ntester:x:1000:\naudio:x:29:other\n";
 
     #[test]
     fn finds_by_name_and_number() {
         let u = find_user(PASSWD, "tester").unwrap();
-        assert_eq!(
-            (u.uid, u.gid, u.home.as_str()),
-            (1000, 1000, "/home/tester")
-        );
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (1000, 1000, "/home/tester"));
         assert_eq!(find_user(PASSWD, "0").unwrap().name, "root");
         assert!(find_user(PASSWD, "nobody").is_none());
     }

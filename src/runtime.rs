@@ -33,12 +33,7 @@ pub fn write_record(name: &str, fields: &[(&str, String)]) -> std::io::Result<()
 
 pub fn read_record(name: &str) -> Option<BTreeMap<String, String>> {
     let text = fs::read_to_string(record_path(name)).ok()?;
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+    Some(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
 /// What a dead launcher's clean-up must remove.
@@ -58,9 +53,7 @@ impl Leftovers {
         let name_lock = loop {
             match lock::lock_name(&self.name) {
                 Ok(l) => break l,
-                Err(_) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
+                Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 Err(_) => return removed,
             }
         };
@@ -104,21 +97,9 @@ pub fn gc() -> Vec<String> {
         });
         let lock_files = rec
             .get("LOCKS")
-            .map(|l| {
-                l.split(':')
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-                    .collect()
-            })
+            .map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
             .unwrap_or_default();
-        removed.extend(
-            Leftovers {
-                name,
-                cgroups,
-                lock_files,
-            }
-            .sweep(Duration::from_secs(2), Duration::ZERO),
-        );
+        removed.extend(Leftovers { name, cgroups, lock_files }.sweep(Duration::from_secs(2), Duration::ZERO));
     }
     removed
 }
@@ -143,11 +124,7 @@ impl Watcher {
                 // SAFETY: single-threaded child; dup2 onto fd 3.
                 unsafe { libc::dup2(keep, 3) };
                 crate::sys::close_from(4);
-                if let Ok(null) = fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open("/dev/null")
-                {
+                if let Ok(null) = fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
                     for fd in 0..3 {
                         // SAFETY: replacing our own stdio.
                         unsafe { libc::dup2(null.as_raw_fd(), fd) };

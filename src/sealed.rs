@@ -11,9 +11,7 @@ const MARK: &str = "BERTH_SEALED";
 
 /// Whether this process already runs from the sealed copy.
 pub fn is_sealed() -> bool {
-    std::fs::read_link("/proc/self/exe")
-        .map(|p| p.to_string_lossy().starts_with("/memfd:berth"))
-        .unwrap_or(false)
+    std::fs::read_link("/proc/self/exe").map(|p| p.to_string_lossy().starts_with("/memfd:berth")).unwrap_or(false)
 }
 
 /// Re-executes the current command line from a sealed memfd copy of the
@@ -22,13 +20,11 @@ pub fn reexec() -> io::Error {
     let run = || -> io::Result<std::convert::Infallible> {
         let memfd = nix::sys::memfd::memfd_create(
             c"berth",
-            nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC
-                | nix::sys::memfd::MemFdCreateFlag::MFD_ALLOW_SEALING,
+            nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC | nix::sys::memfd::MemFdCreateFlag::MFD_ALLOW_SEALING,
         )?;
         let mut file = std::fs::File::from(memfd);
         std::io::copy(&mut std::fs::File::open("/proc/self/exe")?, &mut file)?;
-        let seals =
-            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
         // SAFETY: fcntl on our own descriptor.
         if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
             return Err(io::Error::last_os_error());
@@ -61,9 +57,7 @@ pub fn ensure() -> io::Result<()> {
         return Ok(());
     }
     if std::env::var_os(MARK).is_some() {
-        return Err(io::Error::other(
-            "re-executing from a sealed copy did not take effect",
-        ));
+        return Err(io::Error::other("re-executing from a sealed copy did not take effect"));
     }
     Err(reexec())
 }

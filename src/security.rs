@@ -35,10 +35,7 @@ pub const KEEP: &[Capability] = &[
 /// Capabilities removed from the bounding set.
 pub fn dropped() -> Vec<Capability> {
     let keep: HashSet<Capability> = KEEP.iter().copied().collect();
-    let mut v: Vec<Capability> = caps::all()
-        .into_iter()
-        .filter(|c| !keep.contains(c))
-        .collect();
+    let mut v: Vec<Capability> = caps::all().into_iter().filter(|c| !keep.contains(c)).collect();
     v.sort_by_key(|c| c.index());
     v
 }
@@ -47,8 +44,7 @@ pub fn dropped() -> Vec<Capability> {
 /// Capabilities unknown to this build but known to the kernel are dropped
 /// too: the bounding set is only ever narrowed.
 pub fn bound() -> Result<(), String> {
-    let fail =
-        |c: String, e: caps::errors::CapsError| format!("dropping {c} from the bounding set: {e}");
+    let fail = |c: String, e: caps::errors::CapsError| format!("dropping {c} from the bounding set: {e}");
     for c in dropped() {
         caps::drop(None, CapSet::Bounding, c).map_err(|e| fail(c.to_string(), e))?;
     }
@@ -65,10 +61,8 @@ pub fn bound() -> Result<(), String> {
             ));
         }
     }
-    caps::clear(None, CapSet::Ambient)
-        .map_err(|e| format!("clearing ambient capabilities: {e}"))?;
-    caps::clear(None, CapSet::Inheritable)
-        .map_err(|e| format!("clearing inheritable capabilities: {e}"))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| format!("clearing ambient capabilities: {e}"))?;
+    caps::clear(None, CapSet::Inheritable).map_err(|e| format!("clearing inheritable capabilities: {e}"))?;
     Ok(())
 }
 
@@ -95,12 +89,7 @@ mod tests {
         ] {
             assert!(d.contains(&c), "{c} must be dropped");
         }
-        for c in [
-            Capability::CAP_SYS_ADMIN,
-            Capability::CAP_MKNOD,
-            Capability::CAP_SYS_BOOT,
-            Capability::CAP_SETPCAP,
-        ] {
+        for c in [Capability::CAP_SYS_ADMIN, Capability::CAP_MKNOD, Capability::CAP_SYS_BOOT, Capability::CAP_SETPCAP] {
             assert!(!d.contains(&c), "{c} must be kept");
         }
         assert_eq!(d.len() + KEEP.len(), caps::all().len());

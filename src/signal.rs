@@ -53,11 +53,7 @@ pub fn parse(s: &str) -> Result<i32, BadSignal> {
     let bad = || BadSignal(s.to_string());
     let t = s.trim();
     if let Ok(n) = t.parse::<i32>() {
-        return if (1..=rtmax()).contains(&n) {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
+        return if (1..=rtmax()).contains(&n) { Ok(n) } else { Err(bad()) };
     }
     let up = t.to_ascii_uppercase();
     let bare = up.strip_prefix("SIG").unwrap_or(&up);
@@ -65,11 +61,7 @@ pub fn parse(s: &str) -> Result<i32, BadSignal> {
         return Ok(n);
     }
     let rt = |base: i32, rest: &str, sign: i32| -> Result<i32, BadSignal> {
-        let off: i32 = if rest.is_empty() {
-            0
-        } else {
-            rest.parse().map_err(|_| bad())?
-        };
+        let off: i32 = if rest.is_empty() { 0 } else { rest.parse().map_err(|_| bad())? };
         let n = base + sign * off;
         if (rtmin()..=rtmax()).contains(&n) && off >= 0 {
             Ok(n)
@@ -78,20 +70,10 @@ pub fn parse(s: &str) -> Result<i32, BadSignal> {
         }
     };
     if let Some(rest) = bare.strip_prefix("RTMIN") {
-        return rt(
-            rtmin(),
-            rest.strip_prefix('+')
-                .unwrap_or(if rest.is_empty() { "" } else { "x" }),
-            1,
-        );
+        return rt(rtmin(), rest.strip_prefix('+').unwrap_or(if rest.is_empty() { "" } else { "x" }), 1);
     }
     if let Some(rest) = bare.strip_prefix("RTMAX") {
-        return rt(
-            rtmax(),
-            rest.strip_prefix('-')
-                .unwrap_or(if rest.is_empty() { "" } else { "x" }),
-            -1,
-        );
+        return rt(rtmax(), rest.strip_prefix('-').unwrap_or(if rest.is_empty() { "" } else { "x" }), -1);
     }
     Err(bad())
 }

@@ -40,22 +40,15 @@ pub fn run(plan: Plan, sock: &OwnedFd) -> ! {
             sys::reset_signals();
             let err = plan.exec();
             let msg = match &err {
-                crate::error::Error::Exec { msg, missing } => Msg::ExecFailed(
-                    if *missing { libc::ENOENT } else { libc::EACCES },
-                    msg.clone(),
-                ),
+                crate::error::Error::Exec { msg, missing } => {
+                    Msg::ExecFailed(if *missing { libc::ENOENT } else { libc::EACCES }, msg.clone())
+                }
                 other => Msg::Error(other.to_string()),
             };
             let _ = ipc::send(sock, &msg);
             // SAFETY: leave without destructors.
             unsafe {
-                libc::_exit(
-                    if matches!(err, crate::error::Error::Exec { missing: true, .. }) {
-                        127
-                    } else {
-                        126
-                    },
-                )
+                libc::_exit(if matches!(err, crate::error::Error::Exec { missing: true, .. }) { 127 } else { 126 })
             }
         }
         Ok(Some(c)) => Pid::from_raw(c.pid),
@@ -75,9 +68,7 @@ pub fn run(plan: Plan, sock: &OwnedFd) -> ! {
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) if pid == child => unsafe { libc::_exit(code) },
-                Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => unsafe {
-                    libc::_exit(128 + s as i32)
-                },
+                Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => unsafe { libc::_exit(128 + s as i32) },
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => continue,
             }

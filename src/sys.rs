@@ -38,26 +38,13 @@ pub struct Cloned {
 /// Like fork: the caller must be single-threaded, and the child must only
 /// call async-signal-safe code until it execs or exits. berth's launcher
 /// and children are single-threaded at every clone.
-pub unsafe fn clone3(
-    flags: u64,
-    cgroup: Option<RawFd>,
-    want_pidfd: bool,
-) -> io::Result<Option<Cloned>> {
+pub unsafe fn clone3(flags: u64, cgroup: Option<RawFd>, want_pidfd: bool) -> io::Result<Option<Cloned>> {
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
-        flags: flags
-            | if want_pidfd {
-                libc::CLONE_PIDFD as u64
-            } else {
-                0
-            },
+        flags: flags | if want_pidfd { libc::CLONE_PIDFD as u64 } else { 0 },
         // With CLONE_PARENT the kernel takes the caller's own exit signal
         // and refuses any other.
-        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
-            0
-        } else {
-            libc::SIGCHLD as u64
-        },
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 },
         ..Default::default()
     };
     if want_pidfd {
@@ -67,11 +54,7 @@ pub unsafe fn clone3(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
     }
-    let ret = libc::syscall(
-        libc::SYS_clone3,
-        &mut args as *mut CloneArgs,
-        std::mem::size_of::<CloneArgs>(),
-    );
+    let ret = libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>());
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(None),
@@ -94,15 +77,7 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
 
 pub fn pidfd_send_signal(pidfd: &impl AsRawFd, sig: i32) -> io::Result<()> {
     // SAFETY: plain syscall with a null siginfo.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<u8>(),
-            0,
-        )
-    };
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -113,11 +88,7 @@ pub fn pidfd_send_signal(pidfd: &impl AsRawFd, sig: i32) -> io::Result<()> {
 /// Whether the process behind `pidfd` is still running. Works across pid
 /// namespaces (unlike pidfd_send_signal, which refuses an ancestor's).
 pub fn pidfd_alive(pidfd: &impl AsRawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd, no wait.
     let r = unsafe { libc::poll(&mut p, 1, 0) };
     r == 0
@@ -153,26 +124,13 @@ const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// Opens `path` as if `root` were `/`: symlinks (absolute or `..`) can
 /// never lead out of the tree.
-pub fn open_in_root(
-    root: &impl AsRawFd,
-    path: &Path,
-    flags: i32,
-    mode: u32,
-) -> io::Result<OwnedFd> {
+pub fn open_in_root(root: &impl AsRawFd, path: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let rel = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
+    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
     let c = cstr(rel)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: if flags & libc::O_CREAT != 0 {
-            mode as u64
-        } else {
-            0
-        },
+        mode: if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 },
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: `how` and `c` outlive the call.
@@ -210,12 +168,7 @@ pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 /// mount below it). Unlike MS_REMOUNT this never needs to restate the
 /// flags a mount already carries.
 pub fn mount_setattr(fd: &impl AsRawFd, set: u64, recursive: bool) -> io::Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
     const AT_RECURSIVE: u32 = 0x8000;
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: pointers valid for the call.

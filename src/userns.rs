@@ -93,9 +93,7 @@ impl Range {
 /// A stable 64-bit FNV-1a hash: the same name gets the same range on
 /// every host and berth version.
 pub fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 pub fn slots() -> u32 {
@@ -106,10 +104,7 @@ pub fn slots() -> u32 {
 /// ones, wrapping around.
 pub fn candidate(name: &str, n: u32) -> Range {
     let slot = ((fnv1a(name) % slots() as u64) as u32 + n) % slots();
-    Range {
-        base: PICK_MIN + slot * RANGE,
-        size: RANGE,
-    }
+    Range { base: PICK_MIN + slot * RANGE, size: RANGE }
 }
 
 fn lock_path(base: u32) -> PathBuf {
@@ -121,13 +116,7 @@ fn lock_path(base: u32) -> PathBuf {
 pub fn reserve(mode: Mode, name: &str) -> io::Result<Option<(Range, Option<LockFile>)>> {
     match mode {
         Mode::No => Ok(None),
-        Mode::Identity => Ok(Some((
-            Range {
-                base: 0,
-                size: RANGE,
-            },
-            None,
-        ))),
+        Mode::Identity => Ok(Some((Range { base: 0, size: RANGE }, None))),
         Mode::Fixed { base, size } => {
             fs::create_dir_all(LOCK_DIR)?;
             let lock = LockFile::acquire(&lock_path(base), true).map_err(|e| {
@@ -152,10 +141,7 @@ pub fn reserve(mode: Mode, name: &str) -> io::Result<Option<(Range, Option<LockF
                     Err(e) => return Err(e),
                 }
             }
-            Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                "every id range is in use",
-            ))
+            Err(io::Error::new(io::ErrorKind::AddrInUse, "every id range is in use"))
         }
     }
 }
@@ -252,20 +238,8 @@ mod tests {
         assert_eq!(parse_mode("yes"), Ok(Mode::Pick));
         assert_eq!(parse_mode("no"), Ok(Mode::No));
         assert_eq!(parse_mode("identity"), Ok(Mode::Identity));
-        assert_eq!(
-            parse_mode("1000000"),
-            Ok(Mode::Fixed {
-                base: 1_000_000,
-                size: 65536
-            })
-        );
-        assert_eq!(
-            parse_mode("1000000:1000"),
-            Ok(Mode::Fixed {
-                base: 1_000_000,
-                size: 1000
-            })
-        );
+        assert_eq!(parse_mode("1000000"), Ok(Mode::Fixed { base: 1_000_000, size: 65536 }));
+        assert_eq!(parse_mode("1000000:1000"), Ok(Mode::Fixed { base: 1_000_000, size: 1000 }));
         assert!(parse_mode("debian").is_err());
         assert!(parse_mode("5:0").is_err());
         assert!(parse_mode("4294967295:2").is_err());
@@ -279,23 +253,13 @@ mod tests {
             for n in [0, 1, slots() - 1, slots(), 5 * slots() + 3] {
                 let r = candidate(name, n);
                 assert_eq!(r.base % RANGE, 0);
-                assert!(
-                    r.base >= PICK_MIN && r.base + r.size <= PICK_MAX,
-                    "{name} {n} {r:?}"
-                );
+                assert!(r.base >= PICK_MIN && r.base + r.size <= PICK_MAX, "{name} {n} {r:?}");
             }
             assert_eq!(candidate(name, 0), candidate(name, slots()), "wraps around");
             assert_ne!(candidate(name, 0), candidate(name, 1));
         }
         assert_eq!(candidate("debian", 0), candidate("debian", 0), "stable");
         assert_eq!(fnv1a(""), 0xcbf29ce484222325);
-        assert_eq!(
-            Range {
-                base: 524288,
-                size: 65536
-            }
-            .map_line(),
-            "0 524288 65536\n"
-        );
+        assert_eq!(Range { base: 524288, size: 65536 }.map_line(), "0 524288 65536\n");
     }
 }
