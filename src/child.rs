@@ -90,11 +90,17 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
 
     let root_path = &cfg.root;
-    match (&ctx.range, ctx.idmap) {
-        (Some(_), true) => {
-            let userns = std::fs::File::open(format!("/proc/{}/ns/user", inner_child.pid))
-                .ctx(|| "opening the guest's user namespace".into())?;
-            let tree = userns::idmapped_clone(root_path, &userns, 0).map_err(|e| {
+    let userns: Option<OwnedFd> = match ctx.range {
+        Some(_) => Some(
+            std::fs::File::open(format!("/proc/{}/ns/user", inner_child.pid))
+                .ctx(|| "opening the guest's user namespace".into())?
+                .into(),
+        ),
+        None => None,
+    };
+    match (&userns, ctx.idmap) {
+        (Some(userns), true) => {
+            let tree = userns::idmapped_clone(root_path, userns, 0).map_err(|e| {
                 if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)) {
                     Error::Usage(format!(
                         "the filesystem of {} cannot be idmapped ({e}); run with -U no, or put the tree on ext4, xfs or btrfs",
@@ -104,7 +110,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
                     Error::sys(format!("idmapping the tree {}", root_path.display()), e)
                 }
             })?;
-            userns::move_mount(&tree, root_path)
+            let target = std::fs::File::open(root_path).ctx(|| format!("opening {}", root_path.display()))?;
+            userns::move_mount(&tree, &target)
                 .ctx(|| format!("mounting the idmapped tree on {}", root_path.display()))?;
         }
         _ => {
@@ -118,7 +125,11 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     refuse_odd_api_dirs(&root)?;
     let table = mounts::table(cfg, ctx.range);
-    mounts::apply(&table, Phase::Outer, &root)?;
+    let idmapping = match (&userns, ctx.range) {
+        (Some(ns), Some(range)) => Some(mounts::Idmapping { userns: ns, range }),
+        _ => None,
+    };
+    mounts::apply_idmapped(&table, Phase::Outer, &root, idmapping.as_ref())?;
     dev::populate(&root, ctx.range)?;
     let run_host = runhost::create(&root, cfg, ctx.range)?;
 
@@ -359,6 +370,8 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     drop(root);
     sys::cloexec_from(3).ctx(|| "closing descriptors the guest must not inherit".into())?;
     sys::reset_signals();
+    // The outer child worked with umask 0; the guest starts with the usual.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     match &cfg.mode {
         Mode::Run { as_pid2: true, .. } => crate::stub::run(plan, &ctx.sock),
         _ => Err(plan.exec()),

@@ -34,6 +34,18 @@ pub struct Bind {
     pub target: PathBuf,
     pub read_only: bool,
     pub recursive: bool,
+    pub idmap: BindIdmap,
+}
+
+/// How a bind mount's ownership meets the guest's user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindIdmap {
+    /// Ids pass through unchanged (guest sees host ids, mostly nobody).
+    None,
+    /// Host ids 0-65535 appear as the same guest ids.
+    Idmap,
+    /// The owner of the source appears as the guest's root, others as nobody.
+    RootIdmap,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +249,14 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     let userns =
         userns::parse_mode(c.private_users.as_deref().unwrap_or("pick")).map_err(|e| Error::Usage(e.to_string()))?;
     let ownership = userns::parse_ownership(&c.private_users_ownership).map_err(|e| Error::Usage(e.to_string()))?;
+    if userns == userns::Mode::No {
+        if let Some(b) = binds.iter().find(|b| b.idmap != BindIdmap::None) {
+            return Err(Error::Usage(format!(
+                "bind {} asks for an idmap, which needs a user namespace; drop the option or -U no",
+                b.source.display()
+            )));
+        }
+    }
     Ok(Config {
         userns,
         ownership,
@@ -288,13 +308,19 @@ pub fn parse_bind(spec: &str, read_only: bool) -> Result<Bind> {
     let src = parts.next().unwrap_or_default();
     let dst = parts.next().filter(|d| !d.is_empty()).unwrap_or(src);
     let mut recursive = true;
+    let mut idmap = BindIdmap::None;
     if let Some(opts) = parts.next() {
         for o in opts.split(',').filter(|o| !o.is_empty()) {
             match o {
                 "rbind" => recursive = true,
                 "norbind" => recursive = false,
+                "idmap" => idmap = BindIdmap::Idmap,
+                "rootidmap" => idmap = BindIdmap::RootIdmap,
+                "noidmap" => idmap = BindIdmap::None,
                 other => {
-                    return Err(Error::Usage(format!("{flag} {spec}: unknown option '{other}'; use rbind or norbind")));
+                    return Err(Error::Usage(format!(
+                        "{flag} {spec}: unknown option '{other}'; use rbind, norbind, idmap, rootidmap or noidmap"
+                    )));
                 }
             }
         }
@@ -305,7 +331,7 @@ pub fn parse_bind(spec: &str, read_only: bool) -> Result<Bind> {
     }
     let source = std::fs::canonicalize(&src)
         .map_err(|e| Error::Usage(format!("{flag} {spec}: source {} is unusable: {}", src.display(), e)))?;
-    Ok(Bind { source, target: dst, read_only, recursive })
+    Ok(Bind { source, target: dst, read_only, recursive, idmap })
 }
 
 fn parse_tmpfs(spec: &str) -> Result<Tmpfs> {

@@ -13,7 +13,7 @@ use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
 use crate::runtime::{self, Leftovers, Watcher};
 use crate::userns::{self, Ownership, Range};
-use crate::{lock, notify, signal, sys};
+use crate::{lock, notify, shift, signal, sys};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -92,22 +92,53 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
         Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
     };
-    let reserved = userns::reserve(cfg.userns, &cfg.name).map_err(|e| {
+    // A tree shifted on disk before keeps its range if it is free.
+    let prefer = match cfg.ownership {
+        Ownership::Chown | Ownership::Auto => shift::existing_base(&cfg.root),
+        _ => None,
+    };
+    let reserved = userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
         Error::Busy(format!("cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"))
     })?;
     let (range, range_lock) = match reserved {
         Some((r, l)) => (Some(r), l),
         None => (None, None),
     };
-    let idmap = match (range, cfg.ownership) {
-        (Some(r), Ownership::Auto) => r.base != 0,
-        (Some(_), Ownership::Map) => true,
-        _ => false,
+    let (idmap, chown) = match (range, cfg.ownership) {
+        (Some(r), _) if r.base == 0 => (false, false),
+        (Some(_), Ownership::Map) => (true, false),
+        (Some(_), Ownership::Chown) => (false, true),
+        // Already shifted onto this range: use it as it is; half shifted:
+        // finish the job.
+        (Some(r), Ownership::Auto) if shift::state(&cfg.root).ok() == Some(shift::State::Done(r.base)) => {
+            (false, false)
+        }
+        (Some(_), Ownership::Auto) if matches!(shift::state(&cfg.root), Ok(shift::State::Partial(_))) => (false, true),
+        (Some(r), Ownership::Auto) => {
+            let can = userns::can_idmap(&cfg.root, r);
+            (can, !can)
+        }
+        _ => (false, false),
     };
+    if let (Some(r), true) = (range, chown) {
+        let t0 = Instant::now();
+        if shift::ensure(&cfg.root, r.base, cfg.read_only).map_err(|e| Error::Usage(e.to_string()))? && !cfg.quiet {
+            eprint!(
+                "Shifted the ownership of {} to {} in {:.1}s.\r\n",
+                cfg.root.display(),
+                r.base,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
     let cgroups = Cgroups::for_machine(&cfg.name)?;
     let original_cgroup = cgroup::own_path("self").unwrap_or_default();
     let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
-    let lock_files: Vec<_> = local.into_iter().chain([global, name_lock.path().to_path_buf()]).collect();
+    let lock_files: Vec<_> = local
+        .into_iter()
+        .chain([global, name_lock.path().to_path_buf()])
+        .chain(range_lock.as_ref().map(|l| l.path().to_path_buf()))
+        .collect();
     let leftovers =
         Leftovers { name: cfg.name.clone(), cgroups: Some(cgroups.clone()), lock_files: lock_files.clone() };
     let started =

@@ -3,6 +3,7 @@
 //! RESOLVE_IN_ROOT) and mounted through its descriptor, so a guest symlink
 //! can never redirect a mount onto the host. Every entry is fatal.
 
+use crate::config::BindIdmap;
 use crate::config::Config;
 use crate::error::{Context, Error, Result};
 use crate::sys;
@@ -12,6 +13,7 @@ use nix::sys::stat::Mode;
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Which process applies an entry (see launcher.rs for the topology).
@@ -32,7 +34,7 @@ pub enum Source {
     /// A fresh instance of a filesystem.
     Fs(&'static str),
     /// A host path bound into the guest.
-    Host(PathBuf),
+    Host(PathBuf, BindIdmap),
     /// The target bound onto itself, so it can be made read-only.
     Itself,
     /// The mode-0 node from /run/host/inaccessible of the target's type.
@@ -146,7 +148,7 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
     ];
     for b in &cfg.binds {
         t.push(Entry {
-            source: Source::Host(b.source.clone()),
+            source: Source::Host(b.source.clone(), b.idmap),
             target: b.target.clone(),
             flags: MsFlags::empty(),
             data: None,
@@ -178,9 +180,19 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
 }
 
 /// Applies the entries of one phase below `root`.
+/// The guest's user namespace, for binds that ask for an idmap.
+pub struct Idmapping<'a> {
+    pub userns: &'a OwnedFd,
+    pub range: Range,
+}
+
 pub fn apply(entries: &[Entry], phase: Phase, root: &OwnedFd) -> Result<()> {
+    apply_idmapped(entries, phase, root, None)
+}
+
+pub fn apply_idmapped(entries: &[Entry], phase: Phase, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()> {
     for e in entries.iter().filter(|e| e.phase == phase) {
-        apply_one(e, root).map_err(|err| match err {
+        apply_one(e, root, idmap).map_err(|err| match err {
             Error::Sys { what, source } => Error::sys(format!("mounting {}: {}", e.target.display(), what), source),
             other => other,
         })?;
@@ -188,7 +200,7 @@ pub fn apply(entries: &[Entry], phase: Phase, root: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-fn apply_one(e: &Entry, root: &OwnedFd) -> Result<()> {
+fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()> {
     let target = match sys::open_in_root(root, &e.target, libc::O_PATH, 0) {
         Ok(fd) => fd,
         Err(err) if err.raw_os_error() == Some(libc::ENOENT) => match e.create {
@@ -204,7 +216,29 @@ fn apply_one(e: &Entry, root: &OwnedFd) -> Result<()> {
             mount(Some(*fstype), tpath.as_str(), Some(*fstype), e.flags, e.data.as_deref())
                 .ctx(|| format!("mounting a fresh {fstype}"))?;
         }
-        Source::Host(src) => {
+        Source::Host(src, mode) if *mode != BindIdmap::None => {
+            let m =
+                idmap.ok_or_else(|| Error::Usage(format!("bind {}: idmap needs a user namespace", src.display())))?;
+            let tree = match mode {
+                BindIdmap::RootIdmap => {
+                    // The source's owner becomes the guest's root; every
+                    // other id stays unmapped (nobody).
+                    let md = std::fs::metadata(src).ctx(|| format!("inspecting bind source {}", src.display()))?;
+                    let ns = crate::userns::detached(
+                        &format!("{} {} 1\n", md.uid(), m.range.base),
+                        &format!("{} {} 1\n", md.gid(), m.range.base),
+                    )
+                    .ctx(|| "creating the user namespace for rootidmap".into())?;
+                    crate::userns::idmapped_clone(src, &ns, 0)
+                }
+                _ => crate::userns::idmapped_clone(src, m.userns, 0),
+            }
+            .ctx(|| {
+                format!("idmapping bind source {} (does its filesystem support idmapped mounts?)", src.display())
+            })?;
+            crate::userns::move_mount(&tree, &target).ctx(|| format!("binding {}", src.display()))?;
+        }
+        Source::Host(src, _) => {
             use std::os::unix::fs::OpenOptionsExt;
             let s = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(src);
             let s = s.ctx(|| format!("opening bind source {}", src.display()))?;
@@ -232,7 +266,7 @@ fn apply_one(e: &Entry, root: &OwnedFd) -> Result<()> {
         let attrs = sys::MOUNT_ATTR_RDONLY
             | sys::MOUNT_ATTR_NOSUID
             | sys::MOUNT_ATTR_NODEV
-            | if matches!(e.source, Source::Host(_)) { 0 } else { sys::MOUNT_ATTR_NOEXEC };
+            | if matches!(e.source, Source::Host(..)) { 0 } else { sys::MOUNT_ATTR_NOEXEC };
         sys::mount_setattr(&top, attrs, e.recursive || e.source == Source::Itself)
             .ctx(|| "making it read-only".to_string())?;
     }
@@ -263,22 +297,32 @@ pub fn ensure(root: &OwnedFd, path: &Path, file: bool) -> Result<OwnedFd> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(Error::sys(format!("resolving {}", prefix.display()), e)),
         }
-        let made: io::Result<()> = if last && file {
-            nix::fcntl::openat(
-                Some(parent.as_raw_fd()),
-                *c,
-                nix::fcntl::OFlag::O_CREAT
-                    | nix::fcntl::OFlag::O_EXCL
-                    | nix::fcntl::OFlag::O_WRONLY
-                    | nix::fcntl::OFlag::O_NOFOLLOW
-                    | nix::fcntl::OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )
-            .map(|fd| drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }))
-            .map_err(io::Error::from)
-        } else {
-            nix::sys::stat::mkdirat(Some(parent.as_raw_fd()), *c, Mode::from_bits_truncate(0o755))
-                .map_err(io::Error::from)
+        let create = || -> io::Result<()> {
+            if last && file {
+                let fd = nix::fcntl::openat(
+                    Some(parent.as_raw_fd()),
+                    *c,
+                    nix::fcntl::OFlag::O_CREAT
+                        | nix::fcntl::OFlag::O_EXCL
+                        | nix::fcntl::OFlag::O_WRONLY
+                        | nix::fcntl::OFlag::O_NOFOLLOW
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o644),
+                )?;
+                nix::unistd::close(fd)?;
+                Ok(())
+            } else {
+                Ok(nix::sys::stat::mkdirat(Some(parent.as_raw_fd()), *c, Mode::from_bits_truncate(0o755))?)
+            }
+        };
+        let made = match create() {
+            // On an idmapped tree our own ids have no mapping: create the
+            // mount point as the owner of its parent (as the guest sees it).
+            Err(e) if e.raw_os_error() == Some(libc::EOVERFLOW) => {
+                let st = nix::sys::stat::fstat(parent.as_raw_fd()).map_err(io::Error::from);
+                st.and_then(|st| as_fs_ids(st.st_uid, st.st_gid, create))
+            }
+            other => other,
         };
         match made {
             Ok(()) => {}
@@ -293,6 +337,16 @@ pub fn ensure(root: &OwnedFd, path: &Path, file: bool) -> Result<OwnedFd> {
         parent = sys::open_in_root(root, &prefix, libc::O_PATH, 0).ctx(|| format!("opening {}", prefix.display()))?;
     }
     Ok(parent)
+}
+
+/// Runs `f` with the filesystem ids set to `uid`/`gid`, then restores them.
+fn as_fs_ids(uid: u32, gid: u32, f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    let old_gid = nix::unistd::setfsgid(nix::unistd::Gid::from_raw(gid));
+    let old_uid = nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid));
+    let r = f();
+    nix::unistd::setfsuid(old_uid);
+    nix::unistd::setfsgid(old_gid);
+    r
 }
 
 #[cfg(test)]
@@ -312,7 +366,13 @@ mod tests {
             env: vec![],
             user: None,
             chdir: None,
-            binds: vec![Bind { source: "/etc".into(), target: "/mnt".into(), read_only: true, recursive: true }],
+            binds: vec![Bind {
+                source: "/etc".into(),
+                target: "/mnt".into(),
+                read_only: true,
+                recursive: true,
+                idmap: BindIdmap::None,
+            }],
             tmpfs: vec![Tmpfs { target: "/var/tmp".into(), options: "mode=0755".into() }],
             read_only: false,
             kill_signal: None,

@@ -34,7 +34,9 @@ pub enum Ownership {
     Map,
     /// Nothing is shifted: the tree must already be owned by the range.
     Off,
-    /// Map where the range is not the identity.
+    /// Shift the tree's owners on disk (for filesystems without idmap).
+    Chown,
+    /// Map where the filesystem can, chown where it cannot.
     Auto,
 }
 
@@ -44,7 +46,7 @@ pub enum UsernsError {
     BadMode(String),
     #[error("--private-users range {base}:{size} is invalid; the range must be non-empty and end below 2^32-1")]
     BadRange { base: u32, size: u32 },
-    #[error("--private-users-ownership={0} is invalid; use map, off or auto")]
+    #[error("--private-users-ownership={0} is invalid; use map, chown, off or auto")]
     BadOwnership(String),
 }
 
@@ -69,6 +71,7 @@ pub fn parse_ownership(s: &str) -> Result<Ownership, UsernsError> {
         "map" => Ok(Ownership::Map),
         "off" => Ok(Ownership::Off),
         "auto" => Ok(Ownership::Auto),
+        "chown" => Ok(Ownership::Chown),
         _ => Err(UsernsError::BadOwnership(s.into())),
     }
 }
@@ -113,7 +116,7 @@ fn lock_path(base: u32) -> PathBuf {
 
 /// Reserves a range for the machine's lifetime: the hashed one, or the
 /// next free one when another running machine holds it.
-pub fn reserve(mode: Mode, name: &str) -> io::Result<Option<(Range, Option<LockFile>)>> {
+pub fn reserve(mode: Mode, name: &str, prefer: Option<u32>) -> io::Result<Option<(Range, Option<LockFile>)>> {
     match mode {
         Mode::No => Ok(None),
         Mode::Identity => Ok(Some((Range { base: 0, size: RANGE }, None))),
@@ -133,6 +136,11 @@ pub fn reserve(mode: Mode, name: &str) -> io::Result<Option<(Range, Option<LockF
         }
         Mode::Pick => {
             fs::create_dir_all(LOCK_DIR)?;
+            if let Some(base) = prefer.filter(|b| (PICK_MIN..PICK_MAX).contains(b) && b % RANGE == 0) {
+                if let Ok(l) = LockFile::acquire(&lock_path(base), true) {
+                    return Ok(Some((Range { base, size: RANGE }, Some(l))));
+                }
+            }
             for n in 0..slots() {
                 let r = candidate(name, n);
                 match LockFile::acquire(&lock_path(r.base), true) {
@@ -207,18 +215,18 @@ pub fn idmapped_clone(path: &Path, userns: &impl AsRawFd, extra: u64) -> io::Res
     Ok(tree)
 }
 
-/// Attaches a detached mount at `target`.
-pub fn move_mount(tree: &impl AsRawFd, target: &Path) -> io::Result<()> {
-    let t = sys::cstr(target)?;
+/// Attaches a detached mount on the directory or file `target` names.
+pub fn move_mount(tree: &impl AsRawFd, target: &impl AsRawFd) -> io::Result<()> {
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
     // SAFETY: plain syscall.
     let r = unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             tree.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
     if r < 0 {
@@ -226,6 +234,38 @@ pub fn move_mount(tree: &impl AsRawFd, target: &Path) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// A user namespace with the given maps and no process in it, for
+/// idmapped mounts: a child is parked in a fresh namespace just long
+/// enough to write its maps and take a reference.
+pub fn detached(uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: callers are single-threaded (launcher, outer child).
+    let child = match unsafe { sys::clone3(libc::CLONE_NEWUSER as u64, None, false) }? {
+        None => {
+            drop(w);
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(r.as_raw_fd(), &mut b);
+            // SAFETY: leave without destructors.
+            unsafe { libc::_exit(0) }
+        }
+        Some(c) => c.pid,
+    };
+    drop(r);
+    let res = (|| {
+        fs::write(format!("/proc/{child}/uid_map"), uid_map)?;
+        fs::write(format!("/proc/{child}/gid_map"), gid_map)?;
+        Ok(OwnedFd::from(fs::File::open(format!("/proc/{child}/ns/user"))?))
+    })();
+    drop(w);
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+    res
+}
+
+/// Whether the filesystem holding `path` supports idmapped mounts.
+pub fn can_idmap(path: &Path, r: Range) -> bool {
+    detached(&r.map_line(), &r.map_line()).and_then(|ns| idmapped_clone(path, &ns, 0)).is_ok()
 }
 
 #[cfg(test)]
