@@ -16,8 +16,8 @@ use crate::config::{Config, Mode};
 use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
 use crate::mounts::{self, Phase};
-use crate::userns::{self, Range};
-use crate::{dev, exec, runhost, security, sys};
+use crate::userns::Range;
+use crate::{dev, exec, rootfs, runhost, security, sys};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{chdir, pivot_root, sethostname};
@@ -35,6 +35,10 @@ pub struct ChildCtx<'a> {
     pub range: Option<Range>,
     /// Whether the tree is idmapped onto the range.
     pub idmap: bool,
+    /// The machine's layer directory (for -x, --volatile=overlay, --overlay).
+    pub layer: Option<std::path::PathBuf>,
+    pub upper_tmpfs: bool,
+    pub overlay_work: Vec<std::path::PathBuf>,
 }
 
 /// Entry point of the outer child; never returns.
@@ -98,31 +102,16 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         ),
         None => None,
     };
-    match (&userns, ctx.idmap) {
-        (Some(userns), true) => {
-            let tree = userns::idmapped_clone(root_path, userns, 0).map_err(|e| {
-                if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)) {
-                    Error::Usage(format!(
-                        "the filesystem of {} cannot be idmapped ({e}); run with -U no, or put the tree on ext4, xfs or btrfs",
-                        root_path.display()
-                    ))
-                } else {
-                    Error::sys(format!("idmapping the tree {}", root_path.display()), e)
-                }
-            })?;
-            let target = std::fs::File::open(root_path).ctx(|| format!("opening {}", root_path.display()))?;
-            userns::move_mount(&tree, &target)
-                .ctx(|| format!("mounting the idmapped tree on {}", root_path.display()))?;
-        }
-        _ => {
-            mount(Some(root_path), root_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .ctx(|| format!("binding the tree {} onto itself", root_path.display()))?;
-        }
-    }
-    let root: OwnedFd = std::fs::File::open(root_path).ctx(|| format!("opening {}", root_path.display()))?.into();
-    if cfg.read_only {
-        sys::mount_setattr(&root, sys::MOUNT_ATTR_RDONLY, true).ctx(|| "making the tree read-only".into())?;
-    }
+    let rctx = rootfs::RootCtx {
+        cfg,
+        range: ctx.range,
+        idmap: ctx.idmap,
+        userns: userns.as_ref(),
+        layer: ctx.layer.as_deref(),
+        upper_tmpfs: ctx.upper_tmpfs,
+        overlay_work: &ctx.overlay_work,
+    };
+    let root = rootfs::mount_root(&rctx)?;
     refuse_odd_api_dirs(&root)?;
     let table = mounts::table(cfg, ctx.range);
     let idmapping = match (&userns, ctx.range) {
@@ -130,6 +119,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         _ => None,
     };
     mounts::apply_idmapped(&table, Phase::Outer, &root, idmapping.as_ref())?;
+    rootfs::mount_overlays(&rctx, &root)?;
     dev::populate(&root, ctx.range)?;
     let run_host = runhost::create(&root, cfg, ctx.range)?;
 

@@ -106,6 +106,24 @@ pub struct CommonArgs {
     /// How the tree's ownership meets the id range: map (idmapped mounts), off, or auto.
     #[arg(long = "private-users-ownership", value_name = "MODE", default_value = "auto")]
     pub private_users_ownership: String,
+    /// Run on an overlay of the tree whose changes vanish at exit.
+    #[arg(short = 'x', long)]
+    pub ephemeral: bool,
+    /// Where the writable layer of -x lives: a directory (default /var/tmp) or "tmpfs".
+    #[arg(long = "layer-dir", value_name = "DIR|tmpfs")]
+    pub layer_dir: Option<String>,
+    /// Volatile root: yes (tmpfs root with the tree's /usr), state (tmpfs /var), overlay (tmpfs overlay), no.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "yes")]
+    pub volatile: Option<String>,
+    /// Overlay host directories at a guest path: LOWER[:LOWER...]:UPPER:DEST (empty UPPER: tmpfs).
+    #[arg(long, value_name = "LOWER:UPPER:DEST")]
+    pub overlay: Vec<String>,
+    /// Read-only overlay of host directories at a guest path: LOWER[:LOWER...]:DEST.
+    #[arg(long = "overlay-ro", value_name = "LOWER:DEST")]
+    pub overlay_ro: Vec<String>,
+    /// Create a missing -D tree as a copy (reflink where possible) of this one.
+    #[arg(long, value_name = "DIR")]
+    pub template: Option<PathBuf>,
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -3,7 +3,7 @@
 
 use crate::cli::{BootArgs, CommonArgs, ConsoleMode, RunArgs};
 use crate::error::{Error, Result};
-use crate::{name, signal, sys, userns};
+use crate::{ephemeral, name, signal, sys, userns};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -74,6 +74,17 @@ pub struct Config {
     pub quiet: bool,
     pub userns: userns::Mode,
     pub ownership: userns::Ownership,
+    pub ephemeral: bool,
+    pub layer_upper: ephemeral::Upper,
+    pub volatile: ephemeral::Volatile,
+    pub overlays: Vec<ephemeral::OverlaySpec>,
+}
+
+impl Config {
+    /// Whether the tree itself is never written (so others may share it).
+    pub fn tree_read_only(&self) -> bool {
+        self.read_only || self.ephemeral || self.volatile != ephemeral::Volatile::No
+    }
 }
 
 impl Config {
@@ -126,7 +137,12 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
         (Some(_), Some(img)) => {
             return Err(Error::Usage(format!("both -D and the image name '{img}' were given; pass only one")));
         }
-        (Some(d), None) => d.clone(),
+        (Some(d), None) => {
+            if let (Some(t), false) = (&c.template, d.exists()) {
+                ephemeral::from_template(t, d).map_err(Error::Usage)?;
+            }
+            d.clone()
+        }
         (None, Some(img)) => {
             name::validate(img).map_err(|_| {
                 Error::Usage(format!("'{img}' is not a valid image name; pass a directory with -D instead"))
@@ -189,9 +205,17 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
             let base = image
                 .map(str::to_string)
                 .unwrap_or_else(|| root.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default());
-            let n = name::cleanup(&base);
+            let mut n = name::cleanup(&base);
             if n.is_empty() {
                 return Err(Error::Usage(format!("cannot derive a machine name from '{base}'; pass one with -M NAME")));
+            }
+            if c.ephemeral {
+                // Several throw-away machines of one tree run side by side.
+                n.truncate(name::NAME_MAX - 9);
+                while n.ends_with(['-', '.']) {
+                    n.pop();
+                }
+                n = format!("{n}-{}", ephemeral::name_suffix());
             }
             n
         }
@@ -257,7 +281,40 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
             )));
         }
     }
+    let volatile = match c.volatile.as_deref() {
+        Some(v) => ephemeral::parse_volatile(v).map_err(|e| Error::Usage(e.to_string()))?,
+        None => ephemeral::Volatile::No,
+    };
+    if c.ephemeral && volatile != ephemeral::Volatile::No {
+        return Err(Error::Usage("-x and --volatile both replace the root; pick one".into()));
+    }
+    if (c.ephemeral || volatile == ephemeral::Volatile::Overlay) && ownership == userns::Ownership::Chown {
+        return Err(Error::Usage(
+            "-x with --private-users-ownership=chown would copy up every file; use map (the default) or -U no".into(),
+        ));
+    }
+    if c.ephemeral || volatile == ephemeral::Volatile::Overlay {
+        ephemeral::check_lower(&root)
+            .map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
+    }
+    let layer_upper = ephemeral::parse_upper(c.layer_dir.as_deref().unwrap_or(ephemeral::DEFAULT_LAYER_PARENT));
+    if let ephemeral::Upper::Under(p) = &layer_upper {
+        if !p.is_absolute() {
+            return Err(Error::Usage(format!(
+                "--layer-dir {} is not absolute; give a host directory or tmpfs",
+                p.display()
+            )));
+        }
+    }
+    let mut overlays = Vec::new();
+    for (spec, ro) in c.overlay.iter().map(|s| (s, false)).chain(c.overlay_ro.iter().map(|s| (s, true))) {
+        overlays.push(ephemeral::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
+    }
     Ok(Config {
+        ephemeral: c.ephemeral,
+        layer_upper,
+        volatile,
+        overlays,
         userns,
         ownership,
         mode,

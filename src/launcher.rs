@@ -9,6 +9,7 @@ use crate::child::{self, ChildCtx};
 use crate::cli::ConsoleMode;
 use crate::config::{Config, InitKind, Mode};
 use crate::console::{Console, Input};
+use crate::ephemeral::{Layer, Upper, Volatile};
 use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
 use crate::runtime::{self, Leftovers, Watcher};
@@ -21,6 +22,8 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use sd_notify::NotifyState;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const HANDLED: &[Signal] = &[
@@ -48,6 +51,7 @@ struct Held {
     _tree: lock::TreeLock,
     _name_lock: lock::LockFile,
     _range_lock: Option<lock::LockFile>,
+    layers: Layers,
 }
 
 impl Held {
@@ -56,9 +60,81 @@ impl Held {
             self.cgroups.leave(&self.original_cgroup);
             self.cgroups.remove(Duration::from_secs(5));
         }
+        self.layers.remove();
         let _ = std::fs::remove_file(runtime::record_path(&self.name));
         self.watcher.dismiss();
         // Locks go with `self`.
+    }
+}
+
+/// The host directories a machine writes besides its tree: the layer of
+/// -x / --volatile=overlay / --overlay, and work directories beside the
+/// upper directories of --overlay.
+struct Layers {
+    layer: Option<Layer>,
+    overlay_work: Vec<PathBuf>,
+}
+
+impl Layers {
+    fn create(cfg: &Config, range: Option<Range>, idmap: bool) -> Result<Layers> {
+        let mut out = Layers { layer: None, overlay_work: Vec::new() };
+        if cfg.ephemeral || cfg.volatile == Volatile::Overlay || !cfg.overlays.is_empty() {
+            let upper = match (&cfg.layer_upper, cfg.ephemeral) {
+                (Upper::Under(p), true) => Upper::Under(p.clone()),
+                _ => Upper::Tmpfs,
+            };
+            let md = std::fs::metadata(&cfg.root).ctx(|| format!("inspecting {}", cfg.root.display()))?;
+            let shift = |id: u32| match (range, idmap) {
+                (Some(r), true) => r.host(id),
+                _ => id,
+            };
+            let where_ = match &upper {
+                Upper::Under(p) => p.display().to_string(),
+                Upper::Tmpfs => crate::ephemeral::DEFAULT_LAYER_PARENT.to_string(),
+            };
+            out.layer = Some(Layer::create(&cfg.name, &upper, (shift(md.uid()), shift(md.gid())), md.mode()).map_err(
+                |e| {
+                    Error::Usage(format!(
+                        "cannot create the machine's writable layer under {where_}: {e}; pick a writable filesystem with --layer-dir=DIR, or --layer-dir=tmpfs"
+                    ))
+                },
+            )?);
+        }
+        for (i, spec) in cfg.overlays.iter().enumerate() {
+            let work = match &spec.upper {
+                Some(u) if !u.as_os_str().is_empty() => {
+                    let w = u.parent().unwrap_or(u).join(format!(".#berth-work.{}.{i}", cfg.name));
+                    if let Err(e) = std::fs::create_dir(&w) {
+                        out.remove();
+                        return Err(Error::Usage(format!(
+                            "cannot create the overlay work directory {}: {e}; the upper directory's filesystem must be writable",
+                            w.display()
+                        )));
+                    }
+                    w
+                }
+                _ => PathBuf::new(),
+            };
+            out.overlay_work.push(work);
+        }
+        Ok(out)
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.layer
+            .iter()
+            .map(|l| l.dir.clone())
+            .chain(self.overlay_work.iter().filter(|w| !w.as_os_str().is_empty()).cloned())
+            .collect()
+    }
+
+    fn remove(&self) {
+        for d in self.dirs() {
+            let _ = std::fs::remove_dir_all(&d);
+            if let Some(p) = d.parent().filter(|p| p.ends_with(crate::ephemeral::LAYER_DIR)) {
+                let _ = std::fs::remove_dir(p);
+            }
+        }
     }
 }
 
@@ -87,7 +163,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         }
         Err(e) => return Err(Error::sys(format!("locking machine name {}", cfg.name), e)),
     };
-    let tree = match lock::lock_tree(&cfg.root, !cfg.read_only) {
+    let tree = match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
         Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
@@ -131,6 +207,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             );
         }
     }
+    let layers = Layers::create(cfg, range, idmap)?;
     let cgroups = Cgroups::for_machine(&cfg.name)?;
     let original_cgroup = cgroup::own_path("self").unwrap_or_default();
     let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
@@ -139,8 +216,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         .chain([global, name_lock.path().to_path_buf()])
         .chain(range_lock.as_ref().map(|l| l.path().to_path_buf()))
         .collect();
-    let leftovers =
-        Leftovers { name: cfg.name.clone(), cgroups: Some(cgroups.clone()), lock_files: lock_files.clone() };
+    let leftovers = Leftovers {
+        name: cfg.name.clone(),
+        cgroups: Some(cgroups.clone()),
+        lock_files: lock_files.clone(),
+        dirs: layers.dirs(),
+    };
     let started =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
     let mut record = vec![
@@ -154,6 +235,9 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         ("LOCKS", lock_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")),
         ("STARTED", started.to_string()),
     ];
+    if !layers.dirs().is_empty() {
+        record.push(("LAYERS", layers.dirs().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
+    }
     if let Some(r) = range {
         record.push(("UID_BASE", r.base.to_string()));
         record.push(("UID_SIZE", r.size.to_string()));
@@ -164,6 +248,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         Ok(w) => w,
         Err(e) => {
             let _ = std::fs::remove_file(runtime::record_path(&cfg.name));
+            layers.remove();
             return Err(Error::sys("starting the clean-up watcher", e));
         }
     };
@@ -176,11 +261,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         _tree: tree,
         _name_lock: name_lock,
         _range_lock: range_lock,
+        layers,
     };
     let result = (|| {
         held.created_cgroups = true;
         held.cgroups.create()?;
-        let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap)?;
+        let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
         sup.run(cfg, &mut record)
     })();
     held.release();
@@ -207,7 +293,13 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn start(cfg: &Config, cgroups: &Cgroups, range: Option<Range>, idmap: bool) -> Result<Supervisor> {
+    fn start(
+        cfg: &Config,
+        cgroups: &Cgroups,
+        range: Option<Range>,
+        idmap: bool,
+        layers: &Layers,
+    ) -> Result<Supervisor> {
         let mut mask = SigSet::empty();
         HANDLED.iter().for_each(|s| mask.add(*s));
         mask.thread_block().ctx(|| "blocking signals".into())?;
@@ -222,7 +314,17 @@ impl Supervisor {
             .ctx(|| "creating the container's mount namespace".into())?;
         let Some(outer) = cloned else {
             drop(ours);
-            child::outer(ChildCtx { cfg, sock: theirs, launcher, boot_id, range, idmap });
+            child::outer(ChildCtx {
+                cfg,
+                sock: theirs,
+                launcher,
+                boot_id,
+                range,
+                idmap,
+                layer: layers.layer.as_ref().map(|l| l.dir.clone()),
+                upper_tmpfs: layers.layer.as_ref().is_some_and(|l| l.tmpfs),
+                overlay_work: layers.overlay_work.clone(),
+            });
         };
         drop(theirs);
         Ok(Supervisor {

@@ -382,6 +382,10 @@ mod tests {
             quiet: true,
             userns: crate::userns::Mode::Pick,
             ownership: crate::userns::Ownership::Auto,
+            ephemeral: false,
+            layer_upper: crate::ephemeral::Upper::Tmpfs,
+            volatile: crate::ephemeral::Volatile::No,
+            overlays: vec![],
         }
     }
 

@@ -42,6 +42,8 @@ pub struct Leftovers {
     pub name: String,
     pub cgroups: Option<Cgroups>,
     pub lock_files: Vec<PathBuf>,
+    /// Host directories the machine wrote (overlay layers).
+    pub dirs: Vec<PathBuf>,
 }
 
 impl Leftovers {
@@ -62,6 +64,11 @@ impl Leftovers {
                 removed.push(format!("cgroup {}", cg.scope.display()));
             }
         }
+        for d in &self.dirs {
+            if d.exists() && fs::remove_dir_all(d).is_ok() {
+                removed.push(format!("layer {}", d.display()));
+            }
+        }
         if fs::remove_file(record_path(&self.name)).is_ok() {
             removed.push(format!("record {}", record_path(&self.name).display()));
         }
@@ -79,10 +86,7 @@ impl Leftovers {
 /// they left. Runs quietly before every start and loudly as `berth gc`.
 pub fn gc() -> Vec<String> {
     let mut removed = Vec::new();
-    let Ok(rd) = fs::read_dir(MACHINES_DIR) else {
-        return removed;
-    };
-    for e in rd.flatten() {
+    for e in fs::read_dir(MACHINES_DIR).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".tmp") {
             let _ = fs::remove_file(e.path());
@@ -99,7 +103,29 @@ pub fn gc() -> Vec<String> {
             .get("LOCKS")
             .map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
             .unwrap_or_default();
-        removed.extend(Leftovers { name, cgroups, lock_files }.sweep(Duration::from_secs(2), Duration::ZERO));
+        let dirs = rec
+            .get("LAYERS")
+            .map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+            .unwrap_or_default();
+        removed.extend(Leftovers { name, cgroups, lock_files, dirs }.sweep(Duration::from_secs(2), Duration::ZERO));
+    }
+    // Layers whose launcher died before it could record them.
+    // A running machine (its name lock held) keeps its layers, also while
+    // it starts and has not recorded them yet.
+    let is_stale = |name: &str, dir: &Path| -> bool {
+        let running = matches!(lock::lock_name(name), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        if !running {
+            return true;
+        }
+        match read_record(name).and_then(|r| r.get("LAYERS").cloned()) {
+            Some(layers) => !layers.split(':').any(|l| Path::new(l) == dir),
+            None => false,
+        }
+    };
+    for dir in crate::ephemeral::stale_layers(Path::new(crate::ephemeral::DEFAULT_LAYER_PARENT), &is_stale) {
+        if fs::remove_dir_all(&dir).is_ok() {
+            removed.push(format!("layer {}", dir.display()));
+        }
     }
     removed
 }

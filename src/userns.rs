@@ -215,6 +215,26 @@ pub fn idmapped_clone(path: &Path, userns: &impl AsRawFd, extra: u64) -> io::Res
     Ok(tree)
 }
 
+/// Clones the mount tree at `path` detached, as it is.
+pub fn plain_clone(path: &Path) -> io::Result<OwnedFd> {
+    let c = sys::cstr(path)?;
+    const AT_RECURSIVE: u32 = 0x8000;
+    // SAFETY: plain syscall with a valid path.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | AT_RECURSIVE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Attaches a detached mount on the directory or file `target` names.
 pub fn move_mount(tree: &impl AsRawFd, target: &impl AsRawFd) -> io::Result<()> {
     const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
