@@ -144,7 +144,7 @@ pub fn mount_root(ctx: &RootCtx) -> Result<OwnedFd> {
             let l = ctx.layer.ok_or_else(|| Error::Setup("no layer directory for -x".into()))?;
             (l.join("upper"), l.join("work"))
         };
-        mount_overlay(&root_path.display().to_string(), &[root_path.clone()], Some((&upper, &work)), true).map_err(|e| {
+        mount_overlay(&root_path.display().to_string(), std::slice::from_ref(root_path), Some((&upper, &work)), true).map_err(|e| {
             Error::Usage(format!(
                 "cannot mount an overlay on the tree {} ({e}); overlayfs may not support its filesystem: copy the tree to ext4, xfs or btrfs",
                 root_path.display()
