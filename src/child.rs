@@ -307,8 +307,14 @@ fn inner(ctx: &ChildCtx, go: OwnedFd, launcher: OwnedFd) -> ! {
         other => Msg::Error(other.to_string()),
     };
     let _ = ipc::send(&ctx.sock, &msg);
+    // The status alone tells the launcher what happened, too.
+    let code = match err {
+        Error::Exec { missing: true, .. } => 127,
+        Error::Exec { missing: false, .. } => 126,
+        _ => 125,
+    };
     // SAFETY: leave without destructors.
-    unsafe { libc::_exit(1) }
+    unsafe { libc::_exit(code) }
 }
 
 enum Never {}

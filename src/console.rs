@@ -16,7 +16,7 @@ pub struct Console {
     pub master: OwnedFd,
     // Held so the master never reads EIO while the guest has no console
     // open, and so output written just before exit stays readable.
-    _slave: OwnedFd,
+    slave: Option<OwnedFd>,
     saved: Option<Termios>,
     escape: Escape,
     stdin_open: bool,
@@ -36,7 +36,7 @@ impl Console {
         let mut c = Console {
             mode,
             master,
-            _slave: slave,
+            slave: Some(slave),
             saved: None,
             escape: Escape::default(),
             stdin_open: mode == ConsoleMode::Interactive,
@@ -123,6 +123,36 @@ impl Console {
             }
         }
         Input::Continue
+    }
+
+    /// After the guest is gone: lets go of our slave so the master reads
+    /// EIO once the pty has delivered everything, and copies all of it.
+    /// The tty layer hands data to the master asynchronously, so reading
+    /// until EAGAIN right after the exit can miss the guest's last output.
+    pub fn finish(&mut self) {
+        self.slave = None;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut buf = [0u8; 8192];
+        while Instant::now() < deadline {
+            match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
+                Ok(0) | Err(nix::Error::EIO) => break,
+                Ok(n) => {
+                    if self.stdout_open {
+                        let mut out = std::io::stdout().lock();
+                        if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+                            self.stdout_open = false;
+                        }
+                    }
+                }
+                Err(nix::Error::EAGAIN) => {
+                    let mut p = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut p, 1, 50) };
+                }
+                Err(nix::Error::EINTR) => {}
+                Err(_) => break,
+            }
+        }
     }
 
     /// Restores the host terminal.

@@ -242,16 +242,18 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         record.push(("UID_BASE", r.base.to_string()));
         record.push(("UID_SIZE", r.size.to_string()));
     }
-    runtime::write_record(&cfg.name, &record)
-        .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
+    // The watcher first: from here on, a killed launcher is cleaned up.
     let watcher = match Watcher::spawn(leftovers) {
         Ok(w) => w,
         Err(e) => {
-            let _ = std::fs::remove_file(runtime::record_path(&cfg.name));
             layers.remove();
             return Err(Error::sys("starting the clean-up watcher", e));
         }
     };
+    // On failure the watcher, seeing the launcher's pipe close without a
+    // word, removes what exists.
+    runtime::write_record(&cfg.name, &record)
+        .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
     let mut held = Held {
         cgroups,
         original_cgroup,
@@ -327,6 +329,8 @@ impl Supervisor {
             });
         };
         drop(theirs);
+        nix::fcntl::fcntl(ours.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
+            .ctx(|| "configuring the setup socket".into())?;
         Ok(Supervisor {
             sigfd,
             setup: Some(ours),
@@ -359,8 +363,13 @@ impl Supervisor {
         while self.status.is_none() {
             self.step(cfg, record)?;
         }
+        // The guest's last words (an exec failure, say) may still sit in
+        // the socket when its exit is reaped first.
+        while self.setup.is_some() {
+            self.on_setup(cfg, record)?;
+        }
         if let Some(c) = self.console.as_mut() {
-            c.pump_output();
+            c.finish();
             c.restore();
         }
         let _ = sd_notify::notify(false, &[NotifyState::Stopping]);
@@ -492,6 +501,12 @@ impl Supervisor {
             Ok(Some(Msg::Error(m))) => self.fail(Error::Setup(m)),
             Ok(Some(Msg::Proceed)) => self.fail(Error::Setup("unexpected message from the container's setup".into())),
             Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec { msg: m, missing: errno == libc::ENOENT }),
+            // Nothing more right now (the socket is non-blocking).
+            Err(nix::Error::EAGAIN) => {
+                if self.status.is_some() {
+                    self.setup = None;
+                }
+            }
             Ok(None) | Err(_) => {
                 self.setup = None;
                 if self.error.is_none() {

@@ -208,6 +208,8 @@ fn mount_one_overlay(ctx: &RootCtx, root: &OwnedFd, i: usize, spec: &OverlaySpec
         }
         Some(u) => {
             let w = ctx.overlay_work.get(i).cloned().ok_or_else(|| Error::Setup("no work directory".into()))?;
+            // A disk upper is written with the guest's own (shifted) ids;
+            // overlayfs refuses idmapped upper layers.
             Some((u.clone(), w))
         }
     };

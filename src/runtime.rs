@@ -22,7 +22,9 @@ pub fn record_path(name: &str) -> PathBuf {
 pub fn write_record(name: &str, fields: &[(&str, String)]) -> std::io::Result<()> {
     fs::create_dir_all(MACHINES_DIR)?;
     let path = record_path(name);
-    let tmp = path.with_extension("tmp");
+    // Hidden while incomplete: only this machine's own clean-up (or a gc
+    // that holds its name lock) ever removes it.
+    let tmp = Path::new(MACHINES_DIR).join(format!(".{name}.tmp"));
     let mut f = fs::File::create(&tmp)?;
     for (k, v) in fields {
         writeln!(f, "{k}={v}")?;
@@ -69,6 +71,7 @@ impl Leftovers {
                 removed.push(format!("layer {}", d.display()));
             }
         }
+        let _ = fs::remove_file(Path::new(MACHINES_DIR).join(format!(".{}.tmp", self.name)));
         if fs::remove_file(record_path(&self.name)).is_ok() {
             removed.push(format!("record {}", record_path(&self.name).display()));
         }
@@ -88,8 +91,13 @@ pub fn gc() -> Vec<String> {
     let mut removed = Vec::new();
     for e in fs::read_dir(MACHINES_DIR).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".tmp") {
-            let _ = fs::remove_file(e.path());
+        if let Some(owner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) {
+            // A record half written by a launcher that died at once.
+            if let Ok(_l) = lock::lock_name(owner) {
+                if fs::remove_file(e.path()).is_ok() {
+                    removed.push(format!("record {}", e.path().display()));
+                }
+            }
             continue;
         }
         let Some(rec) = read_record(&name) else {

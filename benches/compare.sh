@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Compares berth with systemd-nspawn on this host, in one run, alternating the
+# two tools for every sample so drift in the machine's load hits both alike.
+#
+#   benches/compare.sh            (as root; Debian 12)
+#   RUNS=20 BOOTS=5 benches/compare.sh
+#
+# Measures (medians; ratio = berth / nspawn; lower is better):
+#   run    `run /bin/true` wall time, spawn to exit              (N=RUNS, default 20)
+#   boot   bookworm boot, spawn to READY=1 on our NOTIFY_SOCKET (N=BOOTS, default 5)
+#   stop   SIGTERM to the launcher until it exits, after READY  (N=BOOTS)
+#   rss    the launcher's own peak RSS (VmHWM in /proc/PID/status, sampled
+#          every 10 ms while it runs; the last sample before exit), during boot
+#   rss-time  `/usr/bin/time -f %M` of `run /bin/true` (N=5): ru_maxrss from
+#          wait4(), i.e. the peak RSS of the launcher OR of any descendant it
+#          reaped, whichever is larger; shown for reference, no target
+# Both tools get the same tree copy and the same console mode (their default:
+# stdin and stdout are not ttys, so a read-only pty console).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+need_root
+ensure_pkgs systemd-container debootstrap busybox-static time
+command -v python3 >/dev/null 2>&1 || ensure_pkgs python3
+ensure_cargo
+
+cargo build --release >&2
+BERTH="$PWD/target/release/berth"
+BB="$(bash tests/fixture.sh busybox)"
+BW="$(bash tests/fixture.sh bookworm)"
+
+WORK="$(mktemp -d /var/tmp/berth-bench.XXXXXX)"
+trap 'rm -rf --one-file-system "$WORK"' EXIT
+cp -a --reflink=auto "$BB" "$WORK/busybox"
+cp -a --reflink=auto "$BW" "$WORK/bookworm"
+
+python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" <<'PY'
+import os, socket, statistics, sys, threading, time, signal
+
+berth, work, runs, boots = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+bb, bw = os.path.join(work, "busybox"), os.path.join(work, "bookworm")
+nspawn = "/usr/bin/systemd-nspawn"
+
+RUN = {
+    "berth":  [berth, "run", "-q", "-M", "bench-run", "-D", bb, "--", "/bin/true"],
+    "nspawn": [nspawn, "-q", "--register=no", "--keep-unit", "-M", "bench-run", "-D", bb, "/bin/true"],
+}
+BOOT = {
+    "berth":  [berth, "boot", "-q", "--notify-ready", "-M", "bench-boot", "-D", bw],
+    "nspawn": [nspawn, "-q", "--register=no", "--keep-unit", "--notify-ready=yes", "-b", "-M", "bench-boot", "-D", bw],
+}
+
+def spawn(argv, log, env=None):
+    fa = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+          (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+          (os.POSIX_SPAWN_OPEN, 2, log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
+    e = dict(os.environ)
+    e.pop("NOTIFY_SOCKET", None)
+    e.update(env or {})
+    return os.posix_spawn(argv[0], argv, e, file_actions=fa)
+
+def fail(tool, what, log):
+    sys.stderr.write(f"compare.sh: {tool} failed during {what}; its stderr:\n{open(log).read()}\n")
+    sys.exit(1)
+
+def run_once(tool):
+    log = os.path.join(work, f"{tool}-run.log")
+    t = time.monotonic()
+    pid = spawn(RUN[tool], log)
+    _, status = os.waitpid(pid, 0)
+    dt = time.monotonic() - t
+    if status != 0:
+        fail(tool, "run /bin/true", log)
+    return dt
+
+def run_rss(tool):
+    # Through /usr/bin/time: its own small fork is what the launcher execs
+    # from, so the figure is not inflated by this (large) python process,
+    # whose peak RSS a vfork/exec from here would carry over.
+    log = os.path.join(work, f"{tool}-rss.log")
+    out = os.path.join(work, f"{tool}-rss.out")
+    pid = spawn(["/usr/bin/time", "-f", "%M", "-o", out] + RUN[tool], log)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        fail(tool, "run /bin/true under /usr/bin/time", log)
+    return int(open(out).read().split()[-1]) * 1024
+
+def vmhwm(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for l in f:
+                if l.startswith("VmHWM:"):
+                    return int(l.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+def boot_once(tool, i):
+    log = os.path.join(work, f"{tool}-boot{i}.log")
+    sock_path = os.path.join(work, f"notify-{tool}-{i}.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sock_path)
+    s.settimeout(0.2)
+    t0 = time.monotonic()
+    pid = spawn(BOOT[tool], log, {"NOTIFY_SOCKET": sock_path})
+    hwm = [0]
+    done = threading.Event()
+    def sampler():
+        while not done.is_set():
+            v = vmhwm(pid)
+            if v:
+                hwm[0] = max(hwm[0], v)
+            time.sleep(0.01)
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
+    ready = None
+    while ready is None:
+        try:
+            msg = s.recv(4096).decode(errors="replace")
+            if "READY=1" in msg.splitlines():
+                ready = time.monotonic() - t0
+        except socket.timeout:
+            pass
+        if ready is None:
+            wpid, status = os.waitpid(pid, os.WNOHANG)
+            if wpid:
+                done.set()
+                fail(tool, "boot (exited before READY=1)", log)
+            if time.monotonic() - t0 > 120:
+                os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0); done.set()
+                fail(tool, "boot (no READY=1 in 120 s)", log)
+    s.close(); os.unlink(sock_path)
+    time.sleep(1.0)   # let the guest settle before stopping it
+    t1 = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    _, status, ru = os.wait4(pid, 0)
+    stop = time.monotonic() - t1
+    done.set(); th.join()
+    if status != 0:
+        fail(tool, f"stop (wait status {status})", log)
+    return ready, stop, hwm[0]
+
+tools = ["berth", "nspawn"]
+res = {t: {"run": [], "rss-time": [], "boot": [], "stop": [], "rss": []} for t in tools}
+
+for t in tools:                      # warm-up, not counted
+    run_once(t)
+for i in range(runs):
+    for t in (tools if i % 2 == 0 else tools[::-1]):
+        res[t]["run"].append(run_once(t))
+for i in range(5):
+    for t in (tools if i % 2 == 0 else tools[::-1]):
+        res[t]["rss-time"].append(run_rss(t))
+for i in range(boots):
+    for t in (tools if i % 2 == 0 else tools[::-1]):
+        ready, stop, hwm = boot_once(t, i)
+        res[t]["boot"].append(ready); res[t]["stop"].append(stop); res[t]["rss"].append(hwm)
+        sys.stderr.write(f"  {t} boot {i+1}/{boots}: READY after {ready*1000:.0f} ms, stop {stop*1000:.0f} ms\n")
+
+targets = {"run": 0.2, "boot": 0.75, "stop": 1.0, "rss": 0.6, "rss-time": None}
+label = {"run": f"run /bin/true (N={runs})", "boot": f"boot to READY=1 (N={boots})",
+         "stop": f"stop: SIGTERM to exit (N={boots})", "rss": f"launcher VmHWM, boot (N={boots})",
+         "rss-time": "time -f %M, run /bin/true (N=5)"}
+def fmt(k, v):
+    return f"{v/1e6:.1f} MB" if k.startswith("rss") else f"{v*1000:.1f} ms"
+
+print()
+print("Commands (alternated sample by sample):")
+for t in tools:
+    print(f"  {t:6}  run:  {' '.join(RUN[t])}")
+    print(f"  {t:6}  boot: NOTIFY_SOCKET=<ours> {' '.join(BOOT[t])}   (then SIGTERM)")
+print()
+print(f"{'measure':36} {'berth':>10} {'nspawn':>10} {'ratio':>7} {'target':>8}")
+ok_all = True
+for k in ["run", "boot", "stop", "rss", "rss-time"]:
+    b, n = statistics.median(res["berth"][k]), statistics.median(res["nspawn"][k])
+    r = b / n if n else float("nan")
+    tg = targets[k]
+    verdict = "" if tg is None else ("ok" if r <= tg else "MISSED")
+    ok_all &= tg is None or r <= tg
+    print(f"{label[k]:36} {fmt(k, b):>10} {fmt(k, n):>10} {r:7.3f} {('<=%.2f' % tg) if tg else '':>8} {verdict}")
+print()
+print("all targets met" if ok_all else "some targets missed")
+PY

@@ -1,0 +1,303 @@
+//! Throw-away machines: -x leaves the tree exactly as it was, several run
+//! side by side, read-only trees work, every --volatile mode boots Debian
+//! as far as nspawn does, and failures are clear and leave nothing behind.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn fingerprint(tree: &Path) -> String {
+    let sh = "cd \"$1\" && find . -xdev -printf '%p %y %m %U %G %s %T@ %l\\n' | sort && \
+              find . -xdev -type f -print0 | sort -z | xargs -0 sha256sum";
+    let out = Command::new("sh").args(["-c", sh, "sh"]).arg(tree).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn assert_same(before: &str, after: &str, what: &str) {
+    if before != after {
+        let b: Vec<&str> = before.lines().collect();
+        let diff: Vec<&str> = after.lines().filter(|l| !b.contains(l)).take(20).collect();
+        panic!("{what} changed the tree:\n{}", diff.join("\n"));
+    }
+}
+
+fn layers_of(name_prefix: &str) -> Vec<PathBuf> {
+    fs::read_dir("/var/tmp/berth-layers")
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains(name_prefix)).collect())
+        .unwrap_or_default()
+}
+
+const VANDAL: &str = "echo new > /etc/berth-new; rm -f /etc/hostname /usr/bin/cmp; chmod 700 /usr/bin; \
+                      chown 1234 /etc/passwd; touch -d 2001-01-01 /etc/os-release; mkdir -p /opt/x/y; \
+                      rm -rf /usr/share/doc; echo changed >> /etc/issue; echo done";
+
+#[test]
+fn ephemeral_run_and_boot_leave_the_tree_identical() {
+    if !require(&["nsenter", "timeout", "sha256sum"]) {
+        return;
+    }
+    let Some(fx) = fixture("bookworm") else { return };
+    let _l = host_lock_shared();
+    let s = Scratch::new("xident");
+    let tree = tree_copy(&s, &fx, "bookworm");
+    let before = fingerprint(&tree);
+    let name = unique_name("xrun");
+    let out = run_sh(&tree, &name, &["-x"], VANDAL);
+    out.expect_code(0);
+    assert!(out.stdout.contains("done"), "{}", out.describe());
+    assert_same(&before, &fingerprint(&tree), "an ephemeral run");
+
+    let name = unique_name("xboot");
+    let mut c = berth();
+    c.args(["boot", "-q", "-x", "--console=passive", "-M", &name, "-D"]).arg(&tree);
+    let mut bg = Bg::spawn(c, s.path("boot.log"));
+    let pid = wait_guest_init(&mut bg, &name, Duration::from_secs(60));
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", "60", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--", "sh", "-c"]);
+    c.arg(format!("systemctl is-system-running --wait; {VANDAL}"));
+    let out = run_to_end(c, Duration::from_secs(70));
+    assert!(out.stdout.contains("running") && out.stdout.contains("done"), "{}", out.describe());
+    bg.signal(libc::SIGTERM);
+    assert_eq!(bg.wait(Duration::from_secs(15)).code(), Some(0), "{}", bg.describe());
+    assert_same(&before, &fingerprint(&tree), "an ephemeral boot");
+    assert!(layers_of(&name).is_empty(), "the layer is removed at exit");
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
+
+#[test]
+fn two_ephemeral_machines_of_one_tree_run_side_by_side() {
+    let Some((s, tree)) = busybox_setup("xtwo") else { return };
+    let spawn = |tag: &str| {
+        let mut c = berth();
+        c.args(["run", "-P", "-x", "--stop-timeout", "1", "-D"]).arg(&tree).args([
+            "--",
+            "sh",
+            "-c",
+            &format!("echo {tag} > /who; hostname; sleep 2; cat /who"),
+        ]);
+        Bg::spawn(c, s.path(&format!("{tag}.log")))
+    };
+    let mut a = spawn("first");
+    let mut b = spawn("second");
+    for (bg, tag) in [(&mut a, "first"), (&mut b, "second")] {
+        let st = bg.wait(Duration::from_secs(20));
+        assert_eq!(st.code(), Some(0), "{}", bg.describe());
+        let out = bg.output();
+        assert!(out.contains(tag), "each machine sees its own changes\n{out}");
+    }
+    let host = |bg: &Bg| bg.output().lines().find(|l| l.starts_with("tree-")).map(str::to_string);
+    let (ha, hb) = (host(&a), host(&b));
+    assert!(ha.is_some() && hb.is_some() && ha != hb, "names get distinct random suffixes: {ha:?} {hb:?}");
+    assert!(!tree.join("who").exists());
+}
+
+#[test]
+fn ephemeral_works_on_immutable_and_read_only_trees() {
+    let Some((s, tree)) = busybox_setup("xro") else { return };
+    // Marked read-only the way the image store marks directory trees.
+    let st = Command::new("chattr").arg("+i").arg(&tree).status();
+    if !matches!(st, Ok(s) if s.success()) {
+        skip("chattr +i is not supported here");
+        return;
+    }
+    let out = run_sh(&tree, &unique_name("ximm"), &["-x"], "touch /made && echo ok");
+    let _ = Command::new("chattr").arg("-i").arg(&tree).status();
+    out.expect_code(0);
+    assert!(out.stdout.contains("ok"), "{}", out.describe());
+    assert!(!tree.join("made").exists());
+
+    // The tree on a read-only mount.
+    let ro = s.path("ro");
+    fs::create_dir(&ro).unwrap();
+    assert!(Command::new("mount").args(["--bind"]).arg(&tree).arg(&ro).status().unwrap().success());
+    assert!(Command::new("mount").args(["-o", "remount,ro,bind"]).arg(&ro).status().unwrap().success());
+    let out = run_sh(&ro, &unique_name("xrofs"), &["-x"], "touch /made && echo ok");
+    let _ = Command::new("umount").arg(&ro).status();
+    out.expect_code(0);
+    assert!(out.stdout.contains("ok"), "{}", out.describe());
+}
+
+/// Boots with `--volatile=MODE` under berth (default user namespace) and
+/// under nspawn (-U is impossible for nspawn on this host) and returns how
+/// far each got.
+fn boot_state(tree: &Path, s: &Scratch, mode: &str, nspawn: bool) -> String {
+    let name = unique_name(&format!("vol{mode}"));
+    let mut c = if nspawn {
+        let mut c = Command::new("systemd-nspawn");
+        c.args(["-q", "--register=no", "--keep-unit", "--console=passive", "-b", "-M", &name]);
+        c
+    } else {
+        let mut c = berth();
+        c.args(["boot", "-q", "--console=passive", "-M", &name]);
+        c
+    };
+    c.stdin(std::process::Stdio::null());
+    c.arg(format!("--volatile={mode}")).arg("-D").arg(tree).args(["--", "systemd.firstboot=off"]);
+    let mut bg = Bg::spawn(c, s.path(&format!("{name}.log")));
+    let pid = if nspawn {
+        // nspawn's guest PID 1 is the child of nspawn's own pid.
+        poll(Duration::from_secs(30), || {
+            let kids = fs::read_to_string(format!("/proc/{}/task/{}/children", bg.pid(), bg.pid())).ok()?;
+            kids.split_whitespace().next()?.parse::<u32>().ok()
+        })
+        .expect("nspawn's guest")
+    } else {
+        wait_guest_init(&mut bg, &name, Duration::from_secs(60))
+    };
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut state = String::new();
+    while Instant::now() < end {
+        let mut c = Command::new("timeout");
+        c.args(["-s", "KILL", "30", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--"]);
+        c.args(["systemctl", "is-system-running", "--wait"]);
+        state = run_to_end(c, Duration::from_secs(40)).stdout.trim().to_string();
+        if matches!(state.as_str(), "running" | "degraded") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    bg.signal(libc::SIGTERM);
+    bg.wait(Duration::from_secs(20));
+    state
+}
+
+#[test]
+fn every_volatile_mode_boots_as_far_as_nspawn() {
+    if !require(&["nsenter", "timeout", "systemd-nspawn"]) {
+        return;
+    }
+    let Some(fx) = fixture("bookworm") else { return };
+    let _l = host_lock_shared();
+    let s = Scratch::new("vol");
+    let tree = tree_copy(&s, &fx, "bookworm");
+    for mode in ["yes", "state", "overlay"] {
+        let nspawn = boot_state(&tree, &s, mode, true);
+        let ours = boot_state(&tree, &s, mode, false);
+        eprintln!(
+            "--volatile={mode}: berth (user namespace) reached {ours:?}, systemd-nspawn (no user namespace) {nspawn:?}"
+        );
+        assert_eq!(ours, "running", "--volatile={mode} under berth (nspawn: {nspawn:?})");
+    }
+}
+
+#[test]
+fn overlay_and_template_options() {
+    let Some((s, tree)) = busybox_setup("xovl") else { return };
+    let (lo1, lo2, up) = (s.path("lo1"), s.path("lo2"), s.path("up"));
+    for d in [&lo1, &lo2, &up] {
+        fs::create_dir(d).unwrap();
+    }
+    fs::write(lo1.join("a"), "from-lo1").unwrap();
+    fs::write(lo2.join("b"), "from-lo2").unwrap();
+    let spec = format!("{}:{}:{}:/mnt/ovl", lo1.display(), lo2.display(), up.display());
+    let ro = format!("{}:{}:/mnt/ro", lo1.display(), lo2.display());
+    let out = run_sh(
+        &tree,
+        &unique_name("xovl"),
+        &["--overlay", &spec, "--overlay-ro", &ro],
+        "cat /mnt/ovl/a /mnt/ovl/b; echo w > /mnt/ovl/c; touch /mnt/ro/x 2>/dev/null || echo ro-ok",
+    );
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("from-lo1") && out.stdout.contains("from-lo2") && out.stdout.contains("ro-ok"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(fs::read_to_string(up.join("c")).unwrap().trim(), "w", "writes land in the upper directory");
+    assert!(!lo1.join("c").exists() && !lo2.join("c").exists());
+    let strays: Vec<_> = fs::read_dir(&s.dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".#berth-work"))
+        .collect();
+    assert!(strays.is_empty(), "overlay work directories are removed");
+
+    // --template creates a missing tree as a copy.
+    let made = s.path("from-template");
+    let out = run_to_end(
+        {
+            let mut c = berth();
+            c.args(["run", "-q", "-P", "-M", &unique_name("tmpl"), "--template"]).arg(&tree).arg("-D").arg(&made);
+            c.args(["--", "cat", "/etc/os-release"]);
+            c
+        },
+        QUICK,
+    );
+    out.expect_code(0);
+    assert!(made.join("bin/busybox").exists(), "the tree was created from the template");
+}
+
+#[test]
+fn failures_are_clear_and_leave_nothing() {
+    let Some((s, tree)) = busybox_setup("xfail") else { return };
+    let expect_fail = |extra: &[&str], tree: &Path, needle: &str| {
+        let name = unique_name("xfail");
+        let mut c = berth();
+        c.args(["run", "-q", "-P", "-M", &name]).args(extra).arg("-D").arg(tree).args(["--", "true"]);
+        let out = run_to_end(c, QUICK);
+        assert_eq!(out.code(), 125, "{}", out.describe());
+        assert_one_error_line(&out);
+        assert!(out.stderr.contains(needle), "want {needle:?}\n{}", out.describe());
+        assert!(layers_of(&name).is_empty(), "no layer left\n{}", out.describe());
+        assert_clean(&name, "", &[tree], None, Duration::from_secs(3));
+    };
+    // Upper layer on a read-only filesystem, and on a full one.
+    let ro = s.path("ro-upper");
+    fs::create_dir(&ro).unwrap();
+    assert!(Command::new("mount").args(["-t", "tmpfs", "-o", "ro", "tmpfs"]).arg(&ro).status().unwrap().success());
+    expect_fail(&["-x", &format!("--layer-dir={}", ro.display())], &tree, "writable layer");
+    let _ = Command::new("umount").arg(&ro).status();
+    let full = s.path("full-upper");
+    fs::create_dir(&full).unwrap();
+    assert!(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "nr_inodes=1", "tmpfs"])
+        .arg(&full)
+        .status()
+        .unwrap()
+        .success());
+    expect_fail(&["-x", &format!("--layer-dir={}", full.display())], &tree, "writable layer");
+    let _ = Command::new("umount").arg(&full).status();
+    // -x with chown ownership.
+    expect_fail(&["-x", "--private-users-ownership=chown"], &tree, "copy up every file");
+    // A tree overlayfs cannot stack on (already two overlays deep).
+    let (a, b, w1, w2, u1, u2) = (s.path("a"), s.path("b"), s.path("w1"), s.path("w2"), s.path("u1"), s.path("u2"));
+    for d in [&a, &b, &w1, &w2, &u1, &u2] {
+        fs::create_dir(d).unwrap();
+    }
+    let ovl = |lower: &Path, upper: &Path, work: &Path, at: &Path| {
+        let o = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+        Command::new("mount").args(["-t", "overlay", "overlay", "-o", &o]).arg(at).status().unwrap().success()
+    };
+    assert!(ovl(&tree, &u1, &w1, &a) && ovl(&a, &u2, &w2, &b), "test setup: stacked overlays");
+    expect_fail(&["-x", "-U", "no"], &b, "overlay");
+    let _ = Command::new("umount").arg(&b).status();
+    let _ = Command::new("umount").arg(&a).status();
+}
+
+#[test]
+fn kill9_mid_run_leaves_no_layer_and_stale_layers_are_swept() {
+    let Some((s, tree)) = busybox_setup("xkill") else { return };
+    let snap = MountSnapshot::take();
+    let name = unique_name("xkill");
+    let mut c = berth();
+    c.args(["run", "-q", "-P", "-x", "-M", &name, "-D"]).arg(&tree).args(["--", "sleep", "60"]);
+    let mut bg = Bg::spawn(c, s.path("k.log"));
+    poll(Duration::from_secs(10), || (!layers_of(&name).is_empty()).then_some(())).expect("a layer while running");
+    bg.kill9();
+    assert_clean(&name, "", &[&tree], Some(&snap), Duration::from_secs(5));
+    assert!(
+        poll(Duration::from_secs(5), || layers_of(&name).is_empty().then_some(())).is_some(),
+        "the watcher removes the layer of a killed launcher"
+    );
+    // A layer nobody recorded (a launcher killed before it could) is swept
+    // by the next start.
+    let stale_name = unique_name("xstale");
+    let stale = Path::new("/var/tmp/berth-layers").join(format!("{stale_name}.deadbeef"));
+    fs::create_dir_all(stale.join("upper")).unwrap();
+    run_sh(&tree, &unique_name("xnext"), &["-x"], "true").expect_code(0);
+    assert!(!stale.exists(), "the next start sweeps stale layers");
+}
