@@ -92,6 +92,9 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         Ok(Some(Msg::Proceed)) => {}
         _ => return Err(Error::Setup("the launcher did not prepare the guest's namespaces".into())),
     }
+    // Limits, OOM score and CPU affinity, set from here (host privileges)
+    // on the waiting guest.
+    cfg.policy.apply_to_guest(inner_child.pid)?;
 
     let root_path = &cfg.root;
     let userns: Option<OwnedFd> = match ctx.range {
@@ -355,8 +358,15 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     if cfg.console != ConsoleMode::Pipe {
         attach_console()?;
     }
-    security::bound().map_err(Error::Setup)?;
+    security::bound(&cfg.policy.capabilities).map_err(Error::Setup)?;
     let plan = exec::Plan::new(cfg)?;
+    // The system call filter is loaded right before exec; a --user other
+    // than root could no longer load it then (no CAP_SYS_ADMIN, and
+    // no_new_privs only with --no-new-privileges), so it goes first.
+    let mut filter = cfg.policy.seccomp()?;
+    if cfg.user.is_some() && !cfg.policy.no_new_privileges {
+        filter.load()?;
+    }
     plan.switch_user()?;
     // Credentials changed: the kernel cleared the parent-death signal.
     sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
@@ -368,6 +378,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     sys::reset_signals();
     // The outer child worked with umask 0; the guest starts with the usual.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    filter.load()?;
     match &cfg.mode {
         Mode::Run { as_pid2: true, .. } => crate::stub::run(plan, &ctx.sock),
         _ => Err(plan.exec()),

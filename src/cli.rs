@@ -127,6 +127,8 @@ pub struct CommonArgs {
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,4 +137,36 @@ pub enum ConsoleMode {
     ReadOnly,
     Passive,
     Pipe,
+}
+
+/// The guest's security and resource options, spelled like systemd-nspawn's.
+#[derive(Args, Debug, Default)]
+pub struct PolicyArgs {
+    /// Keep these capabilities in the guest's bounding set too (CAP_NAME[,CAP_NAME...], or all).
+    #[arg(long = "capability", value_name = "CAPS")]
+    pub capability: Vec<String>,
+    /// Remove these capabilities from the guest's bounding set (CAP_NAME[,CAP_NAME...], or all).
+    #[arg(long = "drop-capability", value_name = "CAPS")]
+    pub drop_capability: Vec<String>,
+    /// Set no_new_privs for the guest's PID 1 and everything it starts.
+    #[arg(
+        long = "no-new-privileges",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "yes"
+    )]
+    pub no_new_privileges: Option<String>,
+    /// Allow system calls and @groups (space-separated); a leading ~ denies them instead.
+    #[arg(long = "system-call-filter", value_name = "LIST")]
+    pub system_call_filter: Vec<String>,
+    /// A resource limit for the guest: NAME=SOFT[:HARD], e.g. NOFILE=1024:4096; infinity allowed.
+    #[arg(long = "rlimit", value_name = "NAME=SOFT[:HARD]")]
+    pub rlimit: Vec<String>,
+    /// The guest's OOM score adjustment, -1000 to 1000.
+    #[arg(long = "oom-score-adjust", value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adjust: Option<String>,
+    /// Run the guest on these CPUs only, e.g. 0,2-3.
+    #[arg(long = "cpu-affinity", value_name = "LIST")]
+    pub cpu_affinity: Option<String>,
 }

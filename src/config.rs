@@ -3,7 +3,7 @@
 
 use crate::cli::{BootArgs, CommonArgs, ConsoleMode, RunArgs};
 use crate::error::{Error, Result};
-use crate::{ephemeral, name, signal, sys, userns};
+use crate::{ephemeral, name, policy, signal, sys, userns};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -78,6 +78,7 @@ pub struct Config {
     pub layer_upper: ephemeral::Upper,
     pub volatile: ephemeral::Volatile,
     pub overlays: Vec<ephemeral::OverlaySpec>,
+    pub policy: policy::Policy,
 }
 
 impl Config {
@@ -310,7 +311,9 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     for (spec, ro) in c.overlay.iter().map(|s| (s, false)).chain(c.overlay_ro.iter().map(|s| (s, true))) {
         overlays.push(ephemeral::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
     }
+    let policy = policy::Policy::from_args(&c.policy)?;
     Ok(Config {
+        policy,
         ephemeral: c.ephemeral,
         layer_upper,
         volatile,

@@ -13,6 +13,12 @@ pub enum Error {
     Name(#[from] crate::name::NameError),
     #[error(transparent)]
     Signal(#[from] crate::signal::BadSignal),
+    /// A bad security or resource option (capabilities, filter, limits).
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The system call filter could not be built or loaded.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),

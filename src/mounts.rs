@@ -386,6 +386,7 @@ mod tests {
             layer_upper: crate::ephemeral::Upper::Tmpfs,
             volatile: crate::ephemeral::Volatile::No,
             overlays: vec![],
+            policy: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
-//! The guest's capability bounding set: what a booting systemd needs,
-//! nothing more (nspawn's default set, without the audit capabilities the
-//! Container Interface advises against).
+//! The guest's capability bounding set: by default what a booting systemd
+//! needs, nothing more (nspawn's default set, without the audit
+//! capabilities the Container Interface advises against). `--capability`
+//! and `--drop-capability` change it (see `policy`).
 
 use caps::{CapSet, Capability};
 use std::collections::HashSet;
@@ -32,20 +33,20 @@ pub const KEEP: &[Capability] = &[
     Capability::CAP_SYS_TTY_CONFIG,
 ];
 
-/// Capabilities removed from the bounding set.
-pub fn dropped() -> Vec<Capability> {
-    let keep: HashSet<Capability> = KEEP.iter().copied().collect();
+/// Capabilities removed from the bounding set when `keep` stays.
+pub fn dropped(keep: &[Capability]) -> Vec<Capability> {
+    let keep: HashSet<Capability> = keep.iter().copied().collect();
     let mut v: Vec<Capability> = caps::all().into_iter().filter(|c| !keep.contains(c)).collect();
     v.sort_by_key(|c| c.index());
     v
 }
 
-/// Shrinks the bounding set and clears the ambient and inheritable sets.
-/// Capabilities unknown to this build but known to the kernel are dropped
-/// too: the bounding set is only ever narrowed.
-pub fn bound() -> Result<(), String> {
+/// Shrinks the bounding set to `keep` and clears the ambient and
+/// inheritable sets. Capabilities unknown to this build but known to the
+/// kernel are dropped too: the bounding set is only ever narrowed.
+pub fn bound(keep: &[Capability]) -> Result<(), String> {
     let fail = |c: String, e: caps::errors::CapsError| format!("dropping {c} from the bounding set: {e}");
-    for c in dropped() {
+    for c in dropped(keep) {
         caps::drop(None, CapSet::Bounding, c).map_err(|e| fail(c.to_string(), e))?;
     }
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
@@ -72,7 +73,7 @@ mod tests {
 
     #[test]
     fn keeps_what_systemd_needs_and_drops_the_dangerous() {
-        let d = dropped();
+        let d = dropped(KEEP);
         for c in [
             Capability::CAP_SYS_MODULE,
             Capability::CAP_SYS_RAWIO,
