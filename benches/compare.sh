@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_root
-ensure_pkgs systemd-container debootstrap busybox-static time
+ensure_pkgs systemd-container debootstrap busybox-static time gcc pkg-config libseccomp-dev
 command -v python3 >/dev/null 2>&1 || ensure_pkgs python3
 ensure_cargo
 
