@@ -26,7 +26,7 @@ command -v python3 >/dev/null 2>&1 || ensure_pkgs python3
 ensure_cargo
 
 cargo build --release >&2
-BERTH="$PWD/target/release/berth"
+BERTH="$PWD/target/x86_64-unknown-linux-gnu/release/berth"
 BB="$(bash tests/fixture.sh busybox)"
 BW="$(bash tests/fixture.sh bookworm)"
 

@@ -123,6 +123,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     };
     mounts::apply_idmapped(&table, Phase::Outer, &root, idmapping.as_ref())?;
     rootfs::mount_overlays(&rctx, &root)?;
+    mounts::prepare_targets(&table, Phase::Inner, &root)?;
     dev::populate(&root, ctx.range)?;
     let run_host = runhost::create(&root, cfg, ctx.range)?;
 
@@ -351,6 +352,12 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     )
     .ctx(|| "creating the guest's mount, uts, ipc and cgroup namespaces".into())?;
     chdir("/").ctx(|| "entering /".into())?;
+    // A fresh, anonymous session keyring: the caller's (with whatever keys
+    // the host session holds) must not be reachable from the guest.
+    // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
+    if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
+        return Err(Error::sys("giving the guest its own session keyring", std::io::Error::last_os_error()));
+    }
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
     mounts::apply(&mounts::table(cfg, ctx.range), Phase::Inner, &root)?;
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
@@ -380,7 +387,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     filter.load()?;
     match &cfg.mode {
-        Mode::Run { as_pid2: true, .. } => crate::stub::run(plan, &ctx.sock),
+        Mode::Run { as_pid2: true, .. } => Err(plan.exec_stub(&ctx.sock)),
         _ => Err(plan.exec()),
     }
 }

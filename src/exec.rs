@@ -7,6 +7,7 @@ use crate::config::{Config, Mode, DEFAULT_PATH};
 use crate::error::{Context, Error, Result};
 use crate::passwd;
 use std::ffi::CString;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub struct Plan {
@@ -109,35 +110,68 @@ impl Plan {
 
     /// Execs the payload; returns only the error.
     pub fn exec(&self) -> Error {
-        let cmd = self.argv[0].to_string_lossy().into_owned();
-        let candidates: Vec<PathBuf> = if cmd.contains('/') {
-            vec![PathBuf::from(&cmd)]
-        } else {
-            self.path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&cmd)).collect()
+        exec_in_path(&self.argv, &self.env, &self.path)
+    }
+
+    /// Becomes the --as-pid2 stub init: re-executes berth from the sealed
+    /// copy this process runs from, so PID 1 carries the guest's
+    /// environment and a short command line (`berth-stub CMD...`), never
+    /// the launcher's. `report` goes to fd 3 for exec failures.
+    pub fn exec_stub(&self, report: &impl AsRawFd) -> Error {
+        let fail = |what: &str, e: nix::Error| Error::Setup(format!("starting the stub init: {what}: {e}"));
+        if let Err(e) = nix::unistd::dup2(report.as_raw_fd(), STUB_REPORT_FD) {
+            return fail("passing the report socket", e);
+        }
+        let exe = match nix::fcntl::open(
+            "/proc/self/exe",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) => return fail("opening berth's sealed copy", e),
         };
-        let mut denied: Option<(PathBuf, nix::Error)> = None;
-        for c in &candidates {
-            let Ok(p) = crate::sys::cstr(c) else { continue };
-            let e = match nix::unistd::execve(&p, &self.argv, &self.env) {
-                Err(e) => e,
-                Ok(never) => match never {},
-            };
-            if e != nix::Error::ENOENT && e != nix::Error::ENOTDIR && denied.is_none() {
-                denied = Some((c.clone(), e));
-            }
+        let mut argv = vec![CString::new(STUB_ARGV0).expect("no NUL")];
+        argv.extend(self.argv.iter().cloned());
+        match nix::unistd::fexecve(exe, &argv, &self.env) {
+            Err(e) => fail("re-executing", e),
+            Ok(never) => match never {},
         }
-        match denied {
-            Some((p, e)) => Error::Exec {
-                msg: format!("cannot execute {} in the guest: {}; check its mode and format", p.display(), e.desc()),
-                missing: false,
-            },
-            None => Error::Exec {
-                msg: format!(
-                    "command '{cmd}' not found in the guest (PATH={}); check the tree and the command",
-                    self.path
-                ),
-                missing: true,
-            },
+    }
+}
+
+/// argv[0] by which berth's main recognises the stub init.
+pub const STUB_ARGV0: &str = "berth-stub";
+/// Where the stub finds the socket for reporting exec failures.
+pub const STUB_REPORT_FD: i32 = 3;
+
+/// execve with a search of `path` (the guest's PATH, not ours); returns
+/// the error that explains best why nothing ran.
+pub fn exec_in_path(argv: &[CString], env: &[CString], path: &str) -> Error {
+    let cmd = argv[0].to_string_lossy().into_owned();
+    let candidates: Vec<PathBuf> = if cmd.contains('/') {
+        vec![PathBuf::from(&cmd)]
+    } else {
+        path.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(&cmd)).collect()
+    };
+    let mut denied: Option<(PathBuf, nix::Error)> = None;
+    for c in &candidates {
+        let Ok(p) = crate::sys::cstr(c) else { continue };
+        let e = match nix::unistd::execve(&p, argv, env) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        };
+        if e != nix::Error::ENOENT && e != nix::Error::ENOTDIR && denied.is_none() {
+            denied = Some((c.clone(), e));
         }
+    }
+    match denied {
+        Some((p, e)) => Error::Exec {
+            msg: format!("cannot execute {} in the guest: {}; check its mode and format", p.display(), e.desc()),
+            missing: false,
+        },
+        None => Error::Exec {
+            msg: format!("command '{cmd}' not found in the guest (PATH={path}); check the tree and the command"),
+            missing: true,
+        },
     }
 }

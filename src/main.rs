@@ -2,8 +2,34 @@ use berth::cli::{Cli, Command};
 use berth::config::Config;
 use clap::Parser;
 
+/// A usage error as one line, with the exit status berth's own failures
+/// use (125 for `run`, so a command's own 2 is never mistaken for it).
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut msg = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string();
+    if msg.ends_with(':') {
+        msg = format!("{} {}", msg.trim_end_matches(':'), lines.next().unwrap_or_default());
+    }
+    eprintln!("berth: {msg}; see 'berth --help'");
+    let run = std::env::args().skip(1).find(|a| !a.starts_with('-')).as_deref() == Some("run");
+    std::process::exit(if run { 125 } else { 1 });
+}
+
 fn main() {
-    let cli = Cli::parse();
+    // The --as-pid2 stub init, re-executed inside the guest.
+    let mut args = std::env::args_os();
+    if args.next().is_some_and(|a| a == berth::exec::STUB_ARGV0) {
+        berth::stub::main(args.collect());
+    }
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

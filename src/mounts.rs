@@ -137,14 +137,6 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
             Outer,
             Create::Dir,
         ),
-        fs(
-            "tmpfs",
-            "/tmp",
-            NOSUID_NODEV | MsFlags::MS_STRICTATIME,
-            Some(&own("mode=1777,size=50%")),
-            Outer,
-            Create::Dir,
-        ),
     ];
     for b in &cfg.binds {
         t.push(Entry {
@@ -158,13 +150,16 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
             create: if b.source.is_dir() { Create::Dir } else { Create::File },
         });
     }
+    // /tmp and the user's tmpfs mounts belong to the guest (mounted from
+    // inside its user namespace), so its init can unmount them at shutdown.
+    t.push(fs("tmpfs", "/tmp", NOSUID_NODEV | MsFlags::MS_STRICTATIME, Some("mode=1777,size=50%"), Inner, Create::Dir));
     for tm in &cfg.tmpfs {
         t.push(Entry {
             source: Source::Fs("tmpfs"),
             target: tm.target.clone(),
             flags: NOSUID_NODEV,
-            data: Some(own(&tm.options)),
-            phase: Outer,
+            data: Some(tm.options.clone()),
+            phase: Inner,
             read_only: false,
             recursive: false,
             create: Create::Dir,
@@ -184,6 +179,24 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
 pub struct Idmapping<'a> {
     pub userns: &'a OwnedFd,
     pub range: Range,
+}
+
+/// Creates the mount points of `phase` ahead of time (the guest's root may
+/// be read-only by then).
+pub fn prepare_targets(entries: &[Entry], phase: Phase, root: &OwnedFd) -> Result<()> {
+    for e in entries.iter().filter(|e| e.phase == phase) {
+        let file = match e.create {
+            Create::Dir => false,
+            Create::File => true,
+            Create::Skip => continue,
+        };
+        match sys::open_in_root(root, &e.target, libc::O_PATH, 0) {
+            Ok(_) => {}
+            Err(err) if err.raw_os_error() == Some(libc::ENOENT) => drop(ensure(root, &e.target, file)?),
+            Err(err) => return Err(Error::sys(format!("resolving {} inside the tree", e.target.display()), err)),
+        }
+    }
+    Ok(())
 }
 
 pub fn apply(entries: &[Entry], phase: Phase, root: &OwnedFd) -> Result<()> {
@@ -407,8 +420,11 @@ mod tests {
     fn guest_owns_its_tmpfs_under_a_user_namespace() {
         let t = table(&cfg(), Some(Range { base: 524288, size: 65536 }));
         let data = |p: &str| t.iter().find(|e| e.target == Path::new(p)).unwrap().data.clone().unwrap();
-        for p in ["/dev", "/run", "/tmp", "/dev/shm", "/var/tmp"] {
+        for p in ["/dev", "/run", "/dev/shm"] {
             assert!(data(p).ends_with(",uid=524288,gid=524288"), "{p}: {}", data(p));
+        }
+        for p in ["/tmp", "/var/tmp"] {
+            assert!(!data(p).contains("uid="), "{p} is mounted by the guest itself: {}", data(p));
         }
         assert!(data("/dev/pts").contains("gid=524293"));
         let t = table(&cfg(), None);

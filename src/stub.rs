@@ -1,14 +1,18 @@
 //! The stub init for `run --as-pid2`: PID 1 that starts the command as
 //! PID 2, reaps every orphan, forwards the usual signals, and exits with
-//! the command's status.
+//! the command's status. It runs as `berth-stub CMD ARGS...`, re-executed
+//! from berth's sealed copy with the guest's environment (see
+//! `exec::Plan::exec_stub`).
 
-use crate::exec::Plan;
+use crate::exec::{exec_in_path, STUB_REPORT_FD};
 use crate::ipc::{self, Msg};
 use crate::sys;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::ffi::{CString, OsString};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
 
 const FORWARDED: &[Signal] = &[
     Signal::SIGTERM,
@@ -21,15 +25,41 @@ const FORWARDED: &[Signal] = &[
     Signal::SIGWINCH,
 ];
 
-pub fn run(plan: Plan, sock: &OwnedFd) -> ! {
+fn cstrings(v: impl Iterator<Item = OsString>) -> Vec<CString> {
+    v.filter_map(|a| CString::new(a.into_vec()).ok()).collect()
+}
+
+/// Entry point (from main, recognised by argv[0]); never returns.
+pub fn main(args: Vec<OsString>) -> ! {
+    let argv = cstrings(args.into_iter());
+    let env = cstrings(std::env::vars_os().map(|(k, v)| {
+        let mut kv = k;
+        kv.push("=");
+        kv.push(v);
+        kv
+    }));
+    let path = std::env::var("PATH").unwrap_or_default();
+    // SAFETY: the descriptor was placed there by the inner child.
+    let report = unsafe { BorrowedFd::borrow_raw(STUB_REPORT_FD as RawFd) };
+    if argv.is_empty() {
+        let _ = ipc::send(&report, &Msg::Error("the stub init got no command".into()));
+        // SAFETY: plain exit.
+        unsafe { libc::_exit(125) }
+    }
     let mut set = SigSet::empty();
     set.add(Signal::SIGCHLD);
     for s in FORWARDED {
         set.add(*s);
     }
     let _ = set.thread_block();
+    // PID 2 is free again once the proc helper is gone; ask for it so the
+    // command is PID 2 as documented, and take any pid if we cannot.
     // SAFETY: single-threaded.
-    let child = match unsafe { sys::clone3(0, None, false) } {
+    let cloned = match unsafe { sys::clone3_with_pid(2) } {
+        Err(_) => unsafe { sys::clone3(0, None, false) },
+        ok => ok,
+    };
+    let child = match cloned {
         Ok(None) => {
             // The command gets its own process group and, on a terminal,
             // the foreground, so ^C reaches it once, not twice.
@@ -38,26 +68,26 @@ pub fn run(plan: Plan, sock: &OwnedFd) -> ! {
                 let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpid());
             }
             sys::reset_signals();
-            let err = plan.exec();
-            let msg = match &err {
+            // The report socket closes when the exec succeeds.
+            let _ = nix::fcntl::fcntl(STUB_REPORT_FD, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+            let err = exec_in_path(&argv, &env, &path);
+            let (msg, code) = match &err {
                 crate::error::Error::Exec { msg, missing } => {
-                    Msg::ExecFailed(if *missing { libc::ENOENT } else { libc::EACCES }, msg.clone())
+                    let (errno, code) = if *missing { (libc::ENOENT, 127) } else { (libc::EACCES, 126) };
+                    (Msg::ExecFailed(errno, msg.clone()), code)
                 }
-                other => Msg::Error(other.to_string()),
+                other => (Msg::Error(other.to_string()), 125),
             };
-            let _ = ipc::send(sock, &msg);
+            let _ = ipc::send(&report, &msg);
             // SAFETY: leave without destructors.
-            unsafe {
-                libc::_exit(if matches!(err, crate::error::Error::Exec { missing: true, .. }) { 127 } else { 126 })
-            }
+            unsafe { libc::_exit(code) }
         }
         Ok(Some(c)) => Pid::from_raw(c.pid),
         Err(_) => unsafe { libc::_exit(125) },
     };
     // The launcher learns the exec succeeded when the last copy of the
     // socket closes: ours must go now.
-    // SAFETY: we own no Rust object over this fd past this point.
-    unsafe { libc::close(sock.as_raw_fd()) };
+    let _ = nix::unistd::close(STUB_REPORT_FD);
     sys::set_name("berth-stub");
     loop {
         let Ok(sig) = set.wait() else { continue };
@@ -67,6 +97,7 @@ pub fn run(plan: Plan, sock: &OwnedFd) -> ! {
         }
         loop {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                // SAFETY: plain exits.
                 Ok(WaitStatus::Exited(pid, code)) if pid == child => unsafe { libc::_exit(code) },
                 Ok(WaitStatus::Signaled(pid, s, _)) if pid == child => unsafe { libc::_exit(128 + s as i32) },
                 Ok(WaitStatus::StillAlive) | Err(_) => break,

@@ -65,6 +65,27 @@ pub unsafe fn clone3(flags: u64, cgroup: Option<RawFd>, want_pidfd: bool) -> io:
     }
 }
 
+/// Fork-like clone3 asking for a specific pid in the caller's own pid
+/// namespace (needs CAP_SYS_ADMIN over it; PID 1 of a namespace has it).
+///
+/// # Safety
+/// As for `clone3`.
+pub unsafe fn clone3_with_pid(pid: libc::pid_t) -> io::Result<Option<Cloned>> {
+    let tids = [pid];
+    let mut args = CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: tids.as_ptr() as u64,
+        set_tid_size: 1,
+        ..Default::default()
+    };
+    let ret = libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>());
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(Cloned { pid: pid as libc::pid_t, pidfd: None })),
+    }
+}
+
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; the returned fd is owned by us.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

@@ -58,7 +58,9 @@ fn ephemeral_run_and_boot_leave_the_tree_identical() {
     let pid = wait_guest_init(&mut bg, &name, Duration::from_secs(60));
     let mut c = Command::new("timeout");
     c.args(["-s", "KILL", "60", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--", "sh", "-c"]);
-    c.arg(format!("systemctl is-system-running --wait; {VANDAL}"));
+    c.arg(format!(
+        "until systemctl is-system-running --wait 2>/dev/null | grep -qx running; do sleep 0.3; done; echo running; {VANDAL}"
+    ));
     let out = run_to_end(c, Duration::from_secs(70));
     assert!(out.stdout.contains("running") && out.stdout.contains("done"), "{}", out.describe());
     bg.signal(libc::SIGTERM);
@@ -195,20 +197,38 @@ fn overlay_and_template_options() {
     fs::write(lo2.join("b"), "from-lo2").unwrap();
     let spec = format!("{}:{}:{}:/mnt/ovl", lo1.display(), lo2.display(), up.display());
     let ro = format!("{}:{}:/mnt/ro", lo1.display(), lo2.display());
+    let tmp_upper = format!("{}:{}::/mnt/t", lo1.display(), lo2.display());
+    // A disk upper is written with the guest's ids, so a guest root that
+    // maps to host root (-U no) owns this one.
     let out = run_sh(
         &tree,
         &unique_name("xovl"),
-        &["--overlay", &spec, "--overlay-ro", &ro],
-        "cat /mnt/ovl/a /mnt/ovl/b; echo w > /mnt/ovl/c; touch /mnt/ro/x 2>/dev/null || echo ro-ok",
+        &["-U", "no", "--overlay", &spec],
+        "cat /mnt/ovl/a /mnt/ovl/b; echo w > /mnt/ovl/c && echo wrote",
     );
     out.expect_code(0);
     assert!(
-        out.stdout.contains("from-lo1") && out.stdout.contains("from-lo2") && out.stdout.contains("ro-ok"),
+        out.stdout.contains("from-lo1") && out.stdout.contains("from-lo2") && out.stdout.contains("wrote"),
         "{}",
         out.describe()
     );
     assert_eq!(fs::read_to_string(up.join("c")).unwrap().trim(), "w", "writes land in the upper directory");
     assert!(!lo1.join("c").exists() && !lo2.join("c").exists());
+    // Under the default user namespace: a tmpfs upper the guest owns, and
+    // a read-only overlay.
+    let out = run_sh(
+        &tree,
+        &unique_name("xovl"),
+        &["--overlay", &tmp_upper, "--overlay-ro", &ro],
+        "cat /mnt/t/a; echo w > /mnt/t/d && echo wrote; touch /mnt/ro/x 2>/dev/null || echo ro-ok",
+    );
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("from-lo1") && out.stdout.contains("wrote") && out.stdout.contains("ro-ok"),
+        "{}",
+        out.describe()
+    );
+    assert!(!lo1.join("d").exists() && !lo2.join("d").exists() && !up.join("d").exists());
     let strays: Vec<_> = fs::read_dir(&s.dir)
         .unwrap()
         .flatten()
@@ -243,7 +263,9 @@ fn failures_are_clear_and_leave_nothing() {
         assert_one_error_line(&out);
         assert!(out.stderr.contains(needle), "want {needle:?}\n{}", out.describe());
         assert!(layers_of(&name).is_empty(), "no layer left\n{}", out.describe());
-        assert_clean(&name, "", &[tree], None, Duration::from_secs(3));
+        // The stacked-overlay tree is itself a mount the test made.
+        let watched: Vec<&Path> = if extra.contains(&"-U") { vec![] } else { vec![tree] };
+        assert_clean(&name, "", &watched, None, Duration::from_secs(3));
     };
     // Upper layer on a read-only filesystem, and on a full one.
     let ro = s.path("ro-upper");

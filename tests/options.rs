@@ -120,7 +120,10 @@ fn bind_mounts() {
     fs::write(rw.join("hello"), "from-host-rw\n").unwrap();
     fs::write(ro.join("hello"), "from-host-ro\n").unwrap();
     let name = unique_name("bind");
-    let bind = format!("{}:/mnt/rw", rw.display());
+    // Under the default user namespace a plain bind shows host root's
+    // files as nobody (nspawn's behaviour too); `:idmap` maps them onto the
+    // guest's ids, so the guest's root may write.
+    let bind = format!("{}:/mnt/rw:idmap", rw.display());
     let bind_ro = format!("{}:/mnt/ro", ro.display());
     let same = format!("{}", ro.display()); // SRC alone: same path in the guest
     let out = run_sh(
@@ -133,6 +136,7 @@ fn bind_mounts() {
             echo ro=$(cat /mnt/ro/hello)
             echo same=$(cat {same}/hello)
             echo from-guest > /mnt/rw/written && echo rwwrite=ok || echo rwwrite=failed
+            echo owner=$(stat -c %u {same}/hello)
             if ( exec 3>>/mnt/ro/new-file ) 2>/dev/null; then echo rowrite=open; else echo rowrite=denied; fi
             "#
         ),
@@ -142,8 +146,15 @@ fn bind_mounts() {
     assert_eq!(out.get("ro"), "from-host-ro", "{}", out.describe());
     assert_eq!(out.get("same"), "from-host-ro", "{}", out.describe());
     assert_eq!(out.get("rwwrite"), "ok", "{}", out.describe());
+    assert_eq!(out.get("owner"), "65534", "a plain bind shows host root as nobody\n{}", out.describe());
     assert_eq!(out.get("rowrite"), "denied", "--bind-ro is writable\n{}", out.describe());
     assert_eq!(fs::read_to_string(rw.join("written")).unwrap_or_default(), "from-guest\n");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(rw.join("written")).unwrap().uid(),
+        0,
+        "the guest's root writes as host uid 0 through :idmap"
+    );
     assert!(!ro.join("new-file").exists(), "a file appeared in the read-only bind source");
     assert_clean(&name, "", &[&tree, &rw, &ro], None, Duration::from_secs(3));
 }
