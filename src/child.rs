@@ -31,6 +31,8 @@ pub struct ChildCtx<'a> {
     pub sock: OwnedFd,
     pub launcher: libc::pid_t,
     pub boot_id: String,
+    /// The compiled system call filter, loaded right before exec.
+    pub filter: crate::seccomp::Compiled,
     /// The guest's id range, with a user namespace.
     pub range: Option<Range>,
     /// Whether the tree is idmapped onto the range.
@@ -370,7 +372,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     // The system call filter is loaded right before exec; a --user other
     // than root could no longer load it then (no CAP_SYS_ADMIN, and
     // no_new_privs only with --no-new-privileges), so it goes first.
-    let mut filter = cfg.policy.seccomp()?;
+    let mut filter = ctx.filter.clone();
     if cfg.user.is_some() && !cfg.policy.no_new_privileges {
         filter.load()?;
     }

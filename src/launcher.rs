@@ -310,6 +310,7 @@ impl Supervisor {
         let (ours, theirs) = ipc::pair().ctx(|| "creating the setup socket".into())?;
         let payload = cgroups.payload_fd()?;
         let boot_id = crate::config::random_uuid()?;
+        let filter = cfg.policy.seccomp()?;
         let launcher = std::process::id() as libc::pid_t;
         // SAFETY: the launcher is single-threaded.
         let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
@@ -321,6 +322,7 @@ impl Supervisor {
                 sock: theirs,
                 launcher,
                 boot_id,
+                filter,
                 range,
                 idmap,
                 layer: layers.layer.as_ref().map(|l| l.dir.clone()),

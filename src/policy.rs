@@ -149,8 +149,8 @@ impl Policy {
     }
 
     /// The guest's system call filter, built but not loaded.
-    pub fn seccomp(&self) -> std::result::Result<seccomp::Filter, SeccompError> {
-        seccomp::Filter::build(&self.capabilities, &self.syscalls, self.no_new_privileges)
+    pub fn seccomp(&self) -> std::result::Result<seccomp::Compiled, SeccompError> {
+        seccomp::Compiled::compile(&self.capabilities, &self.syscalls, self.no_new_privileges)
     }
 
     /// Sets the limits, the OOM score adjustment and the CPU affinity of

@@ -691,6 +691,8 @@ pub enum SeccompError {
     Build { what: String, source: libseccomp::error::SeccompError },
     #[error("loading the system call filter: {0}")]
     Load(libseccomp::error::SeccompError),
+    #[error("loading the system call filter: {0}")]
+    LoadRaw(std::io::Error),
 }
 
 fn group_names() -> String {
@@ -807,6 +809,104 @@ pub fn rules(retained: &[Capability], user: &UserFilter) -> Rules {
     eperm.extend(user_deny);
     let eperm = eperm.difference(&allow).cloned().collect();
     Rules { allow, eperm }
+}
+
+/// The filters of one guest compiled to BPF. Compiling takes libseccomp
+/// tens of milliseconds, so the launcher does it once per distinct policy
+/// and keeps the result in /run/berth/seccomp (root's, like all of
+/// /run/berth); every later start with the same policy loads the cached
+/// programs directly.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    programs: Vec<Vec<u8>>,
+    no_new_privs: bool,
+    loaded: bool,
+}
+
+pub const CACHE_DIR: &str = "/run/berth/seccomp";
+
+impl Compiled {
+    pub fn compile(retained: &[Capability], user: &UserFilter, no_new_privs: bool) -> Result<Compiled, SeccompError> {
+        let rules = rules(retained, user);
+        let version = libseccomp::ScmpVersion::current().map(|v| format!("{v:?}")).unwrap_or_default();
+        let key = format!("{}|{:?}|{:?}|{no_new_privs}|{version}", env!("CARGO_PKG_VERSION"), rules.allow, rules.eperm);
+        let hash =
+            key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
+        let path = std::path::Path::new(CACHE_DIR).join(format!("{hash:016x}.bpf"));
+        if let Some(programs) = std::fs::read(&path).ok().and_then(|b| decode(&b)) {
+            return Ok(Compiled { programs, no_new_privs, loaded: false });
+        }
+        let main = build_main(&rules, no_new_privs)?;
+        let audit = build_audit_mask(no_new_privs)?;
+        let programs = [main, audit].iter().map(export).collect::<Result<Vec<_>, _>>()?;
+        // Best effort: a cache that cannot be written only costs time.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let _ = std::fs::create_dir_all(CACHE_DIR)
+            .and_then(|_| std::fs::write(&tmp, encode(&programs)))
+            .and_then(|_| std::fs::rename(&tmp, &path));
+        let _ = std::fs::remove_file(&tmp);
+        Ok(Compiled { programs, no_new_privs, loaded: false })
+    }
+
+    /// Installs the filters in this process (they survive exec). Loading
+    /// twice is a no-op.
+    pub fn load(&mut self) -> Result<(), SeccompError> {
+        if self.loaded {
+            return Ok(());
+        }
+        if self.no_new_privs {
+            // SAFETY: plain prctl.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+                return Err(SeccompError::LoadRaw(std::io::Error::last_os_error()));
+            }
+        }
+        for p in &self.programs {
+            let prog = libc::sock_fprog { len: (p.len() / 8) as u16, filter: p.as_ptr() as *mut libc::sock_filter };
+            // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) with a valid program
+            // that outlives the call.
+            let r = unsafe { libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const libc::sock_fprog) };
+            if r < 0 {
+                return Err(SeccompError::LoadRaw(std::io::Error::last_os_error()));
+            }
+        }
+        self.loaded = true;
+        Ok(())
+    }
+}
+
+/// The BPF program libseccomp would load for `ctx`.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, SeccompError> {
+    use std::io::{Read, Seek};
+    let fd = nix::sys::memfd::memfd_create(c"berth-seccomp", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+        .map_err(|e| SeccompError::LoadRaw(e.into()))?;
+    let mut f = std::fs::File::from(fd);
+    ctx.export_bpf(&f).map_err(build_err("exporting BPF"))?;
+    let mut out = Vec::new();
+    f.rewind().and_then(|_| f.read_to_end(&mut out)).map_err(SeccompError::LoadRaw)?;
+    Ok(out)
+}
+
+fn encode(programs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in programs {
+        out.extend((p.len() as u32).to_le_bytes());
+        out.extend(p);
+    }
+    out
+}
+
+fn decode(mut b: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let n = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        let p = b.get(4..4 + n)?;
+        if n == 0 || n % 8 != 0 || n / 8 > u16::MAX as usize {
+            return None;
+        }
+        out.push(p.to_vec());
+        b = &b[4 + n..];
+    }
+    (out.len() == 2).then_some(out)
 }
 
 /// The filters of one guest, built (as root, before anything is dropped)
