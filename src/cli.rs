@@ -160,6 +160,9 @@ pub struct PolicyArgs {
     /// Allow system calls and @groups (space-separated); a leading ~ denies them instead.
     #[arg(long = "system-call-filter", value_name = "LIST")]
     pub system_call_filter: Vec<String>,
+    /// Make sync, fsync and friends succeed without syncing (opens with O_SYNC fail), for throw-away builds.
+    #[arg(long = "suppress-sync", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "yes")]
+    pub suppress_sync: Option<String>,
     /// A resource limit for the guest: NAME=SOFT[:HARD], e.g. NOFILE=1024:4096; infinity allowed.
     #[arg(long = "rlimit", value_name = "NAME=SOFT[:HARD]")]
     pub rlimit: Vec<String>,

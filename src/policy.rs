@@ -137,6 +137,9 @@ impl Policy {
         for v in &a.system_call_filter {
             p.syscalls.add(v)?;
         }
+        if let Some(v) = &a.suppress_sync {
+            p.syscalls.suppress_sync = crate::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+        }
         for v in &a.rlimit {
             let r = parse_rlimit(v)?;
             // A later --rlimit for the same resource wins, as in nspawn.

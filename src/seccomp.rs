@@ -739,7 +739,15 @@ fn expand_all<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> 
 pub struct UserFilter {
     pub allow: Vec<String>,
     pub deny: Vec<String>,
+    /// --suppress-sync: the sync family succeeds without syncing.
+    pub suppress_sync: bool,
 }
+
+/// Calls that --suppress-sync turns into successful no-ops.
+pub const SYNC_CALLS: &[&str] =
+    &["sync", "syncfs", "fsync", "fdatasync", "sync_file_range", "sync_file_range2", "arm_sync_file_range", "msync"];
+/// Opens whose flags a filter can see (argument index of the flags).
+const OPEN_FLAGS_ARG: &[(&str, u32)] = &[("open", 1), ("openat", 2)];
 
 impl UserFilter {
     /// Adds one `--system-call-filter` value: names and @groups separated
@@ -792,6 +800,11 @@ pub fn known() -> BTreeSet<String> {
 pub struct Rules {
     pub allow: BTreeSet<String>,
     pub eperm: BTreeSet<String>,
+    /// Calls that return 0 without doing anything (--suppress-sync).
+    pub no_op: BTreeSet<String>,
+    /// Opens with O_SYNC/O_DSYNC fail with EINVAL (seccomp cannot rewrite
+    /// the flags), as under nspawn's --suppress-sync.
+    pub refuse_sync_opens: bool,
 }
 
 /// Resolves the tables for a guest that keeps `retained` in its bounding
@@ -808,7 +821,28 @@ pub fn rules(retained: &[Capability], user: &UserFilter) -> Rules {
     let mut eperm = known();
     eperm.extend(user_deny);
     let eperm = eperm.difference(&allow).cloned().collect();
-    Rules { allow, eperm }
+    let mut r = Rules { allow, eperm, no_op: BTreeSet::new(), refuse_sync_opens: false };
+    if user.suppress_sync {
+        for name in SYNC_CALLS {
+            r.allow.remove(*name);
+            r.eperm.remove(*name);
+            r.no_op.insert(name.to_string());
+        }
+        for (name, _) in OPEN_FLAGS_ARG {
+            r.allow.remove(*name);
+        }
+        // openat2 hides its flags in a struct: refuse it as unknown, so
+        // libc falls back to openat, which is filtered.
+        r.allow.remove("openat2");
+        r.eperm.remove("openat2");
+        // io_uring would bypass all of this.
+        for name in expand_all(["io_uring_setup", "io_uring_enter", "io_uring_register"].into_iter()) {
+            r.allow.remove(&name);
+            r.eperm.insert(name);
+        }
+        r.refuse_sync_opens = true;
+    }
+    r
 }
 
 /// The filters of one guest compiled to BPF. Compiling takes libseccomp
@@ -829,7 +863,14 @@ impl Compiled {
     pub fn compile(retained: &[Capability], user: &UserFilter, no_new_privs: bool) -> Result<Compiled, SeccompError> {
         let rules = rules(retained, user);
         let version = libseccomp::ScmpVersion::current().map(|v| format!("{v:?}")).unwrap_or_default();
-        let key = format!("{}|{:?}|{:?}|{no_new_privs}|{version}", env!("CARGO_PKG_VERSION"), rules.allow, rules.eperm);
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}|{}|{no_new_privs}|{version}",
+            env!("CARGO_PKG_VERSION"),
+            rules.allow,
+            rules.eperm,
+            rules.no_op,
+            rules.refuse_sync_opens
+        );
         let hash =
             key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
         let path = std::path::Path::new(CACHE_DIR).join(format!("{hash:016x}.bpf"));
@@ -958,6 +999,24 @@ fn build_main(rules: &Rules, no_new_privs: bool) -> Result<ScmpFilterContext, Se
                 continue;
             };
             ctx.add_rule(action, sc).map_err(build_err(format!("rule for {name}")))?;
+        }
+    }
+    for name in &rules.no_op {
+        if let Ok(sc) = ScmpSyscall::from_name(name) {
+            ctx.add_rule(ScmpAction::Errno(0), sc).map_err(build_err(format!("no-op rule for {name}")))?;
+        }
+    }
+    if rules.refuse_sync_opens {
+        use libseccomp::{ScmpArgCompare, ScmpCompareOp};
+        let dsync = libc::O_DSYNC as u64; // O_SYNC includes it
+        for (name, arg) in OPEN_FLAGS_ARG {
+            let sc = ScmpSyscall::from_name(name).map_err(build_err(format!("resolving {name}")))?;
+            let with = [ScmpArgCompare::new(*arg, ScmpCompareOp::MaskedEqual(dsync), dsync)];
+            let without = [ScmpArgCompare::new(*arg, ScmpCompareOp::MaskedEqual(dsync), 0)];
+            ctx.add_rule_conditional(ScmpAction::Errno(libc::EINVAL), sc, &with)
+                .map_err(build_err(format!("O_SYNC rule for {name}")))?;
+            ctx.add_rule_conditional(ScmpAction::Allow, sc, &without)
+                .map_err(build_err(format!("open rule for {name}")))?;
         }
     }
     // A binary tree instead of a linear list: the filter is long.

@@ -323,3 +323,64 @@ fn kill9_mid_run_leaves_no_layer_and_stale_layers_are_swept() {
     run_sh(&tree, &unique_name("xnext"), &["-x"], "true").expect_code(0);
     assert!(!stale.exists(), "the next start sweeps stale layers");
 }
+
+const SYNC_PROBE: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+    struct timespec a, b;
+    int bad = 0;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int fd = open("/var/sync-storm", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    for (int i = 0; i < 1000; i++) {
+        if (write(fd, buf, sizeof buf) != sizeof buf) bad++;
+        if (fsync(fd) != 0) bad++;
+        if (fdatasync(fd) != 0) bad++;
+    }
+    sync();
+    if (syncfs(fd) != 0) bad++;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    int s = open("/var/osync", O_WRONLY | O_CREAT | O_SYNC, 0644);
+    printf("ms=%ld\nfailures=%d\nosync=%s\n", ms, bad, s >= 0 ? "ok" : strerror(errno));
+    return 0;
+}
+"#;
+
+#[test]
+fn suppress_sync_is_observable() {
+    let Some((s, tree)) = busybox_setup("xsync") else { return };
+    let probe = tree.join("sync-probe");
+    if gcc_static(SYNC_PROBE, &probe).is_none() {
+        return;
+    }
+    let run = |extra: &[&str]| {
+        let mut c = berth();
+        c.args(["run", "-q", "-P", "-x", "--layer-dir"]).arg(&s.dir).args(["-M", &unique_name("xsync")]);
+        c.args(extra).arg("-D").arg(&tree).arg("--").arg("/sync-probe");
+        let out = run_to_end(c, Duration::from_secs(120));
+        out.expect_code(0);
+        out
+    };
+    let normal = run(&[]);
+    let fast = run(&["--suppress-sync"]);
+    let ms = |o: &Out| o.get("ms").parse::<u64>().unwrap();
+    eprintln!("1000 x (write+fsync+fdatasync): {} ms syncing, {} ms with --suppress-sync", ms(&normal), ms(&fast));
+    assert_eq!(normal.get("failures"), "0", "{}", normal.describe());
+    assert_eq!(fast.get("failures"), "0", "the sync calls still return success\n{}", fast.describe());
+    assert_eq!(normal.get("osync"), "ok", "{}", normal.describe());
+    assert_eq!(fast.get("osync"), "Invalid argument", "O_SYNC opens fail as under nspawn\n{}", fast.describe());
+    assert!(
+        ms(&fast) * 3 < ms(&normal).max(6),
+        "a sync storm must be far faster with --suppress-sync: {} vs {} ms",
+        ms(&fast),
+        ms(&normal)
+    );
+}

@@ -782,3 +782,21 @@ pub fn spawn_run_ready(tree: &Path, name: &str, extra: &[&str], script: &str, lo
     wait_guest_init(&mut bg, name, QUICK);
     bg
 }
+
+/// Compiles a C source with `gcc -static -O1` to `out`; None (after a loud
+/// SKIP) when gcc cannot.
+pub fn gcc_static(source: &str, out: &Path) -> Option<()> {
+    let src = out.with_extension("c");
+    fs::write(&src, source).expect("write probe source");
+    match Command::new("gcc").args(["-static", "-O1", "-o"]).arg(out).arg(&src).output() {
+        Ok(o) if o.status.success() => Some(()),
+        Ok(o) => {
+            skip(&format!("gcc -static failed: {}", String::from_utf8_lossy(&o.stderr)));
+            None
+        }
+        Err(e) => {
+            skip(&format!("gcc is not available ({e}); install gcc"));
+            None
+        }
+    }
+}
