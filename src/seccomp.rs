@@ -836,7 +836,7 @@ pub fn rules(retained: &[Capability], user: &UserFilter) -> Rules {
         r.allow.remove("openat2");
         r.eperm.remove("openat2");
         // io_uring would bypass all of this.
-        for name in expand_all(["io_uring_setup", "io_uring_enter", "io_uring_register"].into_iter()) {
+        for name in expand_all(["io_uring_setup", "io_uring_enter", "io_uring_register"]) {
             r.allow.remove(&name);
             r.eperm.insert(name);
         }
