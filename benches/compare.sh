@@ -11,6 +11,10 @@
 #   stop   SIGTERM to the launcher until it exits, after READY  (N=BOOTS)
 #   rss    the launcher's own peak RSS (VmHWM in /proc/PID/status, sampled
 #          every 10 ms while it runs; the last sample before exit), during boot
+#   eph    `run -x /bin/true` (berth) vs `systemd-nspawn -x /bin/true`, start
+#          to exit, on the bookworm tree and on a copy padded to >= 10x its
+#          size with nine more copies of its /usr   (N=XRUNS, default 3;
+#          XRUNS=0 skips it: nspawn copies the whole padded tree each time)
 #   rss-time  `/usr/bin/time -f %M` of `run /bin/true` (N=5): ru_maxrss from
 #          wait4(), i.e. the peak RSS of the launcher OR of any descendant it
 #          reaped, whichever is larger; shown for reference, no target
@@ -35,10 +39,17 @@ trap 'rm -rf --one-file-system "$WORK"' EXIT
 cp -a --reflink=auto "$BB" "$WORK/busybox"
 cp -a --reflink=auto "$BW" "$WORK/bookworm"
 
-python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" <<'PY'
+XRUNS="${XRUNS:-3}"
+if [ "$XRUNS" -gt 0 ]; then
+    echo "compare.sh: padding a copy of the bookworm tree to ten times its size" >&2
+    cp -a --reflink=auto "$BW" "$WORK/padded"
+    for i in 1 2 3 4 5 6 7 8 9; do cp -a --reflink=auto "$BW/usr" "$WORK/padded/opt/pad$i"; done
+fi
+
+python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" <<'PY'
 import os, socket, statistics, sys, threading, time, signal
 
-berth, work, runs, boots = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+berth, work, runs, boots, xruns = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 bb, bw = os.path.join(work, "busybox"), os.path.join(work, "bookworm")
 nspawn = "/usr/bin/systemd-nspawn"
 
@@ -141,6 +152,30 @@ def boot_once(tool, i):
         fail(tool, f"stop (wait status {status})", log)
     return ready, stop, hwm[0]
 
+def eph_cmd(tool, tree):
+    if tool == "berth":
+        return [berth, "run", "-q", "-x", "-M", "bench-eph", "-D", tree, "--", "/bin/true"]
+    return [nspawn, "-q", "--register=no", "--keep-unit", "-x", "-M", "bench-eph", "-D", tree, "/bin/true"]
+
+def eph_once(tool, tree):
+    log = os.path.join(work, f"{tool}-eph.log")
+    t = time.monotonic()
+    pid = spawn(eph_cmd(tool, tree), log)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        fail(tool, "run -x /bin/true", log)
+    return time.monotonic() - t
+
+def du(path):
+    total = 0
+    for root, dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
 tools = ["berth", "nspawn"]
 res = {t: {"run": [], "rss-time": [], "boot": [], "stop": [], "rss": []} for t in tools}
 
@@ -157,6 +192,18 @@ for i in range(boots):
         ready, stop, hwm = boot_once(t, i)
         res[t]["boot"].append(ready); res[t]["stop"].append(stop); res[t]["rss"].append(hwm)
         sys.stderr.write(f"  {t} boot {i+1}/{boots}: READY after {ready*1000:.0f} ms, stop {stop*1000:.0f} ms\n")
+
+eph = {}
+if xruns > 0:
+    for name in ["bookworm", "padded"]:
+        tree = os.path.join(work, name)
+        eph[name] = {"size": du(tree), "berth": [], "nspawn": []}
+        for t in tools:
+            eph_once(t, tree)  # warm-up
+        for i in range(xruns):
+            for t in (tools if i % 2 == 0 else tools[::-1]):
+                eph[name][t].append(eph_once(t, tree))
+        sys.stderr.write(f"  ephemeral on {name}: done\n")
 
 targets = {"run": 0.2, "boot": 0.75, "stop": 1.0, "rss": 0.6, "rss-time": None}
 label = {"run": f"run /bin/true (N={runs})", "boot": f"boot to READY=1 (N={boots})",
@@ -180,6 +227,18 @@ for k in ["run", "boot", "stop", "rss", "rss-time"]:
     verdict = "" if tg is None else ("ok" if r <= tg else "MISSED")
     ok_all &= tg is None or r <= tg
     print(f"{label[k]:36} {fmt(k, b):>10} {fmt(k, n):>10} {r:7.3f} {('<=%.2f' % tg) if tg else '':>8} {verdict}")
+if eph:
+    print()
+    print(f"ephemeral start-to-exit of /bin/true (N={xruns}): berth run -x vs systemd-nspawn -x")
+    print(f"{'tree':36} {'berth':>10} {'nspawn':>10} {'ratio':>7} {'target':>8}")
+    for name, r in eph.items():
+        b, n = statistics.median(r["berth"]), statistics.median(r["nspawn"])
+        tg = 1 / 50 if name == "padded" else None
+        verdict = "" if tg is None else ("ok" if b / n <= tg else "MISSED")
+        ok_all &= tg is None or b / n <= tg
+        print(f"{name + ' (%.0f MB)' % (r['size'] / 1e6):36} {fmt('x', b):>10} {fmt('x', n):>10} {b / n:7.3f} {('<=%.3f' % tg) if tg else '':>8} {verdict}")
+    growth = statistics.median(eph["padded"]["berth"]) / statistics.median(eph["bookworm"]["berth"])
+    print(f"berth's time on the padded tree / on the plain tree: {growth:.2f} (should be ~1: constant time)")
 print()
 print("all targets met" if ok_all else "some targets missed")
 PY

@@ -88,8 +88,28 @@ impl Cgroups {
             self.remove(Duration::ZERO);
             return Err(Error::sys("attaching the device policy to the guest's cgroup", e));
         }
-        fs::write(self.supervisor().join("cgroup.procs"), std::process::id().to_string())
-            .ctx(|| format!("moving the launcher into {}", self.supervisor().display()))
+        Ok(())
+    }
+
+    /// Moves the launcher into `supervisor/`. Migrating a process waits for
+    /// an RCU grace period in the kernel (tens of milliseconds when the
+    /// host is quiet) and holds up every fork meanwhile (CLONE_INTO_CGROUP
+    /// included), so the launcher calls this once the guest runs, and a
+    /// short-lived helper does it while the launcher goes on; the launcher
+    /// reaps it like any child.
+    pub fn enter_supervisor(&self) -> Result<()> {
+        let procs = self.supervisor().join("cgroup.procs");
+        let pid = std::process::id().to_string();
+        // SAFETY: the launcher is single-threaded here.
+        match unsafe { crate::sys::clone3(0, None, false) }.ctx(|| "starting the cgroup helper".into())? {
+            None => {
+                crate::sys::set_name("berth-cgroup");
+                let code = if fs::write(&procs, pid).is_ok() { 0 } else { 1 };
+                // SAFETY: leave without the launcher's destructors.
+                unsafe { libc::_exit(code) }
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// Makes the controllers available to the guest's own subtree where the
@@ -132,18 +152,6 @@ impl Cgroups {
 
     pub fn payload_fd(&self) -> Result<OwnedFd> {
         fs::File::open(self.payload()).map(OwnedFd::from).ctx(|| format!("opening {}", self.payload().display()))
-    }
-
-    /// Moves the calling process back to `to` (a path relative to the
-    /// hierarchy) so the scope can be removed.
-    pub fn leave(&self, to: &Path) {
-        let target = self.hierarchy.join(to);
-        let target = if target.join("cgroup.procs").exists() && !target.starts_with(&self.scope) {
-            target
-        } else {
-            self.hierarchy.clone()
-        };
-        let _ = fs::write(target.join("cgroup.procs"), std::process::id().to_string());
     }
 
     /// Kills whatever is left in the scope and removes it, waiting up to

@@ -4,7 +4,7 @@
 //! socket and the console until the guest's PID 1 is gone, and finally
 //! removes everything it created.
 
-use crate::cgroup::{self, Cgroups};
+use crate::cgroup::Cgroups;
 use crate::child::{self, ChildCtx};
 use crate::cli::ConsoleMode;
 use crate::config::{Config, InitKind, Mode};
@@ -40,31 +40,19 @@ const HANDLED: &[Signal] = &[
 /// Exit status of `berth boot` when the guest asked for a reboot.
 pub const EXIT_REBOOT: i32 = 133;
 
-/// Everything that must be undone, in one place, so every exit path
-/// undoes it.
+/// What the launcher holds for the machine's lifetime. The clean-up of
+/// everything it created (the scope it sits in itself, layers, the record,
+/// lock files) is the watcher's, once the launcher has exited: that way
+/// the launcher never migrates back out of its cgroup (an RCU grace period
+/// on the critical path) and a killed launcher is cleaned up exactly like
+/// one that exited.
 struct Held {
     cgroups: Cgroups,
-    original_cgroup: std::path::PathBuf,
-    created_cgroups: bool,
-    watcher: Watcher,
-    name: String,
+    _watcher: Watcher,
     _tree: lock::TreeLock,
     _name_lock: lock::LockFile,
     _range_lock: Option<lock::LockFile>,
     layers: Layers,
-}
-
-impl Held {
-    fn release(mut self) {
-        if self.created_cgroups {
-            self.cgroups.leave(&self.original_cgroup);
-            self.cgroups.remove(Duration::from_secs(5));
-        }
-        self.layers.remove();
-        let _ = std::fs::remove_file(runtime::record_path(&self.name));
-        self.watcher.dismiss();
-        // Locks go with `self`.
-    }
 }
 
 /// The host directories a machine writes besides its tree: the layer of
@@ -138,6 +126,30 @@ impl Layers {
     }
 }
 
+/// Takes the machine's name lock. A lock held by a launcher that has
+/// already exited (its watcher is still cleaning up) or that has not yet
+/// recorded itself is waited for, briefly.
+fn lock_name(name: &str) -> Result<lock::LockFile> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match lock::lock_name(name) {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let holder_alive = runtime::read_record(name)
+                    .and_then(|r| r.get("LAUNCHER").cloned())
+                    .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+                if holder_alive || Instant::now() >= deadline {
+                    return Err(Error::Busy(format!(
+                        "a machine named '{name}' is already running; stop it or pick another name with -M"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(Error::sys(format!("locking machine name {name}"), e)),
+        }
+    }
+}
+
 fn busy_tree(cfg: &Config) -> Error {
     let how = if cfg.read_only { "read-write" } else { "already" };
     Error::Busy(format!(
@@ -153,20 +165,19 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
     }
     runtime::gc();
-    let name_lock = match lock::lock_name(&cfg.name) {
-        Ok(l) => l,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-            return Err(Error::Busy(format!(
-                "a machine named '{}' is already running; stop it or pick another name with -M",
-                cfg.name
-            )))
+    let name_lock = lock_name(&cfg.name)?;
+    // A watcher removing a lock file it found free holds it for an
+    // instant: retry briefly before calling the tree busy.
+    let tree_deadline = Instant::now() + Duration::from_millis(200);
+    let tree = loop {
+        match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
+            Ok(t) => break t,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < tree_deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
+            Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
         }
-        Err(e) => return Err(Error::sys(format!("locking machine name {}", cfg.name), e)),
-    };
-    let tree = match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
-        Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
     };
     // A tree shifted on disk before keeps its range if it is free.
     let prefer = match cfg.ownership {
@@ -209,7 +220,6 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     }
     let layers = Layers::create(cfg, range, idmap)?;
     let cgroups = Cgroups::for_machine(&cfg.name)?;
-    let original_cgroup = cgroup::own_path("self").unwrap_or_default();
     let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
     let lock_files: Vec<_> = local
         .into_iter()
@@ -254,24 +264,17 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     // word, removes what exists.
     runtime::write_record(&cfg.name, &record)
         .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
-    let mut held = Held {
-        cgroups,
-        original_cgroup,
-        created_cgroups: false,
-        watcher,
-        name: cfg.name.clone(),
-        _tree: tree,
-        _name_lock: name_lock,
-        _range_lock: range_lock,
-        layers,
-    };
+    let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
     let result = (|| {
-        held.created_cgroups = true;
         held.cgroups.create()?;
         let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
         sup.run(cfg, &mut record)
     })();
-    held.release();
+    // Locks and the watcher's pipe are released by the kernel when this
+    // process exits, not before: the watcher cleans up only once the
+    // launcher is gone, so it must not see EOF or a free name lock while
+    // the launcher still sits in the scope it removes.
+    std::mem::forget(held);
     result
 }
 
@@ -518,6 +521,7 @@ impl Supervisor {
                         ));
                     } else {
                         self.started = true;
+                        self.cgroups.enter_supervisor()?;
                         let status = format!("Container {} running.", cfg.name);
                         if cfg.notify_ready {
                             let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);

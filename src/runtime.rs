@@ -29,7 +29,6 @@ pub fn write_record(name: &str, fields: &[(&str, String)]) -> std::io::Result<()
     for (k, v) in fields {
         writeln!(f, "{k}={v}")?;
     }
-    f.sync_all().ok();
     fs::rename(&tmp, &path)
 }
 
@@ -143,7 +142,7 @@ pub fn gc() -> Vec<String> {
 /// a pipe; it writes one byte after cleaning up itself, and EOF without
 /// that byte means it died.
 pub struct Watcher {
-    pipe: Option<OwnedFd>,
+    _pipe: OwnedFd,
 }
 
 impl Watcher {
@@ -168,25 +167,18 @@ impl Watcher {
                 crate::sys::set_name("berth-watch");
                 // SAFETY: fd 3 is the pipe we just placed there.
                 let mut pipe = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(3) };
+                // The launcher never writes: EOF is its exit, however it
+                // came about.
                 let mut b = [0u8; 1];
-                let died = !matches!(pipe.read(&mut b), Ok(1));
-                if died {
-                    left.sweep(Duration::from_secs(10), Duration::from_secs(2));
-                }
+                while matches!(pipe.read(&mut b), Ok(n) if n > 0) {}
+                left.sweep(Duration::from_secs(10), Duration::from_secs(2));
                 // SAFETY: leave without the launcher's destructors.
                 unsafe { libc::_exit(0) }
             }
             Some(_) => {
                 drop(r);
-                Ok(Watcher { pipe: Some(w) })
+                Ok(Watcher { _pipe: w })
             }
-        }
-    }
-
-    /// The launcher cleaned up itself; the watcher can go.
-    pub fn dismiss(&mut self) {
-        if let Some(p) = self.pipe.take() {
-            let _ = fs::File::from(p).write_all(b"d");
         }
     }
 }

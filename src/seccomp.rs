@@ -690,8 +690,6 @@ pub enum SeccompError {
     #[error("building the system call filter ({what}): {source}")]
     Build { what: String, source: libseccomp::error::SeccompError },
     #[error("loading the system call filter: {0}")]
-    Load(libseccomp::error::SeccompError),
-    #[error("loading the system call filter: {0}")]
     LoadRaw(std::io::Error),
 }
 
@@ -950,29 +948,6 @@ fn decode(mut b: &[u8]) -> Option<Vec<Vec<u8>>> {
     (out.len() == 2).then_some(out)
 }
 
-/// The filters of one guest, built (as root, before anything is dropped)
-/// and loaded later. Loading twice is a no-op.
-pub struct Filter {
-    pending: Vec<ScmpFilterContext>,
-}
-
-impl Filter {
-    pub fn build(retained: &[Capability], user: &UserFilter, no_new_privs: bool) -> Result<Filter, SeccompError> {
-        let rules = rules(retained, user);
-        let main = build_main(&rules, no_new_privs)?;
-        let audit = build_audit_mask(no_new_privs)?;
-        Ok(Filter { pending: vec![main, audit] })
-    }
-
-    /// Installs the filters in this process (they survive exec).
-    pub fn load(&mut self) -> Result<(), SeccompError> {
-        for f in self.pending.drain(..) {
-            f.load().map_err(SeccompError::Load)?;
-        }
-        Ok(())
-    }
-}
-
 fn build_err(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
     let what = what.into();
     move |source| SeccompError::Build { what, source }
@@ -1218,15 +1193,22 @@ mod tests {
     fn filters_build_for_every_abi() {
         let mut u = UserFilter::default();
         u.add("~@mount").unwrap();
-        let f = Filter::build(KEEP, &u, false).unwrap();
-        assert_eq!(f.pending.len(), 2);
-        let main = &f.pending[0];
+        let main = build_main(&rules(KEEP, &u), false).unwrap();
         assert!(!main.get_ctl_nnp().unwrap());
         if ScmpArch::native() == ScmpArch::X8664 {
             for a in [ScmpArch::X8664, ScmpArch::X86, ScmpArch::X32] {
                 assert!(main.is_arch_present(a).unwrap(), "{a:?}");
             }
         }
-        assert!(Filter::build(KEEP, &u, true).unwrap().pending[0].get_ctl_nnp().unwrap());
+        assert!(build_main(&rules(KEEP, &u), true).unwrap().get_ctl_nnp().unwrap());
+        u.suppress_sync = true;
+        let r = rules(KEEP, &u);
+        assert!(r.no_op.contains("fsync") && r.refuse_sync_opens && !r.allow.contains("openat"));
+        assert!(r.eperm.contains("io_uring_setup") && !r.allow.contains("io_uring_setup"));
+        let main = build_main(&r, false).unwrap();
+        let bpf = export(&main).unwrap();
+        assert!(!bpf.is_empty() && bpf.len() % 8 == 0);
+        assert_eq!(decode(&encode(&[bpf.clone(), bpf.clone()])), Some(vec![bpf.clone(), bpf]));
+        assert_eq!(decode(&[1, 0, 0, 0, 9]), None, "a torn cache file is ignored");
     }
 }
