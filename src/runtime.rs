@@ -116,6 +116,15 @@ pub fn gc() -> Vec<String> {
             .unwrap_or_default();
         removed.extend(Leftovers { name, cgroups, lock_files, dirs }.sweep(Duration::from_secs(2), Duration::ZERO));
     }
+    // Name lock files of launchers killed before their watcher existed.
+    for e in fs::read_dir(lock::NAME_LOCK_DIR).into_iter().flatten().flatten() {
+        let p = e.path();
+        let stale = p.extension().is_some_and(|x| x == "lock")
+            && p.file_stem().is_some_and(|n| !record_path(&n.to_string_lossy()).exists());
+        if stale && lock::remove_if_unheld(&p) {
+            removed.push(format!("lock {}", p.display()));
+        }
+    }
     // Layers whose launcher died before it could record them.
     // A running machine (its name lock held) keeps its layers, also while
     // it starts and has not recorded them yet.

@@ -25,6 +25,12 @@ fn assert_same(before: &str, after: &str, what: &str) {
     }
 }
 
+/// Waits for the watcher, which removes a machine's layers once its
+/// launcher has exited.
+fn layers_gone(name_prefix: &str) -> bool {
+    poll(Duration::from_secs(5), || layers_of(name_prefix).is_empty().then_some(())).is_some()
+}
+
 fn layers_of(name_prefix: &str) -> Vec<PathBuf> {
     fs::read_dir("/var/tmp/berth-layers")
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains(name_prefix)).collect())
@@ -66,7 +72,7 @@ fn ephemeral_run_and_boot_leave_the_tree_identical() {
     bg.signal(libc::SIGTERM);
     assert_eq!(bg.wait(Duration::from_secs(15)).code(), Some(0), "{}", bg.describe());
     assert_same(&before, &fingerprint(&tree), "an ephemeral boot");
-    assert!(layers_of(&name).is_empty(), "the layer is removed at exit");
+    assert!(layers_gone(&name), "the layer is removed at exit");
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }
 
@@ -262,7 +268,7 @@ fn failures_are_clear_and_leave_nothing() {
         assert_eq!(out.code(), 125, "{}", out.describe());
         assert_one_error_line(&out);
         assert!(out.stderr.contains(needle), "want {needle:?}\n{}", out.describe());
-        assert!(layers_of(&name).is_empty(), "no layer left\n{}", out.describe());
+        assert!(layers_gone(&name), "no layer left\n{}", out.describe());
         // The stacked-overlay tree is itself a mount the test made.
         let watched: Vec<&Path> = if extra.contains(&"-U") { vec![] } else { vec![tree] };
         assert_clean(&name, "", &watched, None, Duration::from_secs(3));
@@ -311,10 +317,7 @@ fn kill9_mid_run_leaves_no_layer_and_stale_layers_are_swept() {
     poll(Duration::from_secs(10), || (!layers_of(&name).is_empty()).then_some(())).expect("a layer while running");
     bg.kill9();
     assert_clean(&name, "", &[&tree], Some(&snap), Duration::from_secs(5));
-    assert!(
-        poll(Duration::from_secs(5), || layers_of(&name).is_empty().then_some(())).is_some(),
-        "the watcher removes the layer of a killed launcher"
-    );
+    assert!(layers_gone(&name), "the watcher removes the layer of a killed launcher");
     // A layer nobody recorded (a launcher killed before it could) is swept
     // by the next start.
     let stale_name = unique_name("xstale");
