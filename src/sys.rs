@@ -189,7 +189,19 @@ pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 /// mount below it). Unlike MS_REMOUNT this never needs to restate the
 /// flags a mount already carries.
 pub fn mount_setattr(fd: &impl AsRawFd, set: u64, recursive: bool) -> io::Result<()> {
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    mount_setattr_idmapped(fd, set, None, recursive)
+}
+
+/// `mount_setattr`, idmapping through the user namespace `userns` when
+/// given (MOUNT_ATTR_IDMAP; only on a detached mount not yet idmapped).
+pub fn mount_setattr_idmapped(fd: &impl AsRawFd, set: u64, userns: Option<RawFd>, recursive: bool) -> io::Result<()> {
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr = MountAttr {
+        attr_set: set | if userns.is_some() { MOUNT_ATTR_IDMAP } else { 0 },
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.unwrap_or(0) as u64,
+    };
     const AT_RECURSIVE: u32 = 0x8000;
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: pointers valid for the call.

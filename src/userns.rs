@@ -163,55 +163,12 @@ pub fn write_maps(pid: i32, r: Range) -> io::Result<()> {
 }
 
 const OPEN_TREE_CLONE: u32 = 1;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 /// Clones the mount tree at `path` detached, idmapped through `userns`.
 pub fn idmapped_clone(path: &Path, userns: &impl AsRawFd, extra: u64) -> io::Result<OwnedFd> {
-    let c = sys::cstr(path)?;
-    const AT_RECURSIVE: u32 = 0x8000;
-    // SAFETY: plain syscalls with valid pointers.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | AT_RECURSIVE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptor.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP | extra,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    // SAFETY: as above.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let tree = plain_clone(path)?;
+    sys::mount_setattr_idmapped(&tree, extra, Some(userns.as_raw_fd()), true)?;
     Ok(tree)
 }
 
