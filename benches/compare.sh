@@ -13,7 +13,7 @@
 #          every 10 ms while it runs; the last sample before exit), during boot
 #   eph    `run -x /bin/true` (berth) vs `systemd-nspawn -x /bin/true`, start
 #          to exit, on the bookworm tree and on a copy padded to >= 10x its
-#          size with nine more copies of its /usr   (N=XRUNS, default 3;
+#          size with more copies of its /usr   (N=XRUNS, default 3;
 #          XRUNS=0 skips it: nspawn copies the whole padded tree each time)
 #   rss-time  `/usr/bin/time -f %M` of `run /bin/true` (N=5): ru_maxrss from
 #          wait4(), i.e. the peak RSS of the launcher OR of any descendant it
@@ -43,7 +43,11 @@ XRUNS="${XRUNS:-3}"
 if [ "$XRUNS" -gt 0 ]; then
     echo "compare.sh: padding a copy of the bookworm tree to ten times its size" >&2
     cp -a --reflink=auto "$BW" "$WORK/padded"
-    for i in 1 2 3 4 5 6 7 8 9; do cp -a --reflink=auto "$BW/usr" "$WORK/padded/opt/pad$i"; done
+    base=$(du -sk "$BW" | cut -f1)
+    i=0
+    while [ "$(du -sk "$WORK/padded" | cut -f1)" -lt $((base * 10)) ]; do
+        i=$((i + 1)); cp -a --reflink=auto "$BW/usr" "$WORK/padded/opt/pad$i"
+    done
 fi
 
 python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" <<'PY'
