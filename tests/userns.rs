@@ -262,3 +262,24 @@ fn chown_refuses_a_read_only_tree() {
     assert_eq!(fs::metadata(&tree).unwrap().uid(), 0, "nothing was shifted");
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }
+
+#[test]
+fn api_directories_that_are_symlinks_are_refused() {
+    let Some((_s, tree)) = busybox_setup("apisym") else { return };
+    for d in ["proc", "dev"] {
+        let p = tree.join(d);
+        let _ = fs::remove_dir_all(&p);
+        std::os::unix::fs::symlink("/etc", &p).unwrap();
+        let name = unique_name("apisym");
+        let mut c = berth();
+        c.args(["run", "-q", "-P", "-M", &name, "-D"]).arg(&tree).args(["--", "true"]);
+        let out = run_to_end(c, QUICK);
+        assert_eq!(out.code(), 125, "a symlinked /{d} must be refused\n{}", out.describe());
+        assert_one_error_line(&out);
+        assert!(out.stderr.contains(&format!("/{d}")), "{}", out.describe());
+        assert!(fs::symlink_metadata(&p).unwrap().file_type().is_symlink(), "the tree is left as it was");
+        assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+        fs::remove_file(&p).unwrap();
+        fs::create_dir(&p).unwrap();
+    }
+}
