@@ -37,6 +37,10 @@ const HANDLED: &[Signal] = &[
     Signal::SIGPIPE,
 ];
 
+/// How long a booting guest may run before the launcher moves into
+/// supervisor/ even without READY=1.
+const MIGRATE_DELAY: Duration = Duration::from_secs(3);
+
 /// Exit status of `berth boot` when the guest asked for a reboot.
 pub const EXIT_REBOOT: i32 = 133;
 
@@ -295,6 +299,8 @@ struct Supervisor {
     deadline: Option<Instant>,
     killed: Option<&'static str>,
     last_signal_sent: Option<i32>,
+    /// When the launcher moves into supervisor/ (see on_setup).
+    migrate_at: Option<Instant>,
 }
 
 impl Supervisor {
@@ -353,6 +359,7 @@ impl Supervisor {
             deadline: None,
             killed: None,
             last_signal_sent: None,
+            migrate_at: None,
         })
     }
 
@@ -421,7 +428,8 @@ impl Supervisor {
     }
 
     fn step(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
-        let timeout = match self.deadline {
+        let wake = [self.deadline, self.migrate_at].into_iter().flatten().min();
+        let timeout = match wake {
             Some(d) => {
                 PollTimeout::try_from(d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as u32 + 1)
                     .unwrap_or(PollTimeout::MAX)
@@ -483,7 +491,15 @@ impl Supervisor {
                 self.on_deadline(cfg);
             }
         }
+        if self.migrate_at.is_some_and(|t| Instant::now() >= t) {
+            self.migrate()?;
+        }
         Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.migrate_at = None;
+        self.cgroups.enter_supervisor()
     }
 
     fn on_setup(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
@@ -521,7 +537,14 @@ impl Supervisor {
                         ));
                     } else {
                         self.started = true;
-                        self.cgroups.enter_supervisor()?;
+                        // Moving into supervisor/ stalls every fork on the
+                        // host for an RCU grace period: not while an init
+                        // is booting (it forks a lot), but once it is ready
+                        // or has had a few seconds.
+                        match cfg.mode {
+                            Mode::Boot { .. } => self.migrate_at = Some(Instant::now() + MIGRATE_DELAY),
+                            Mode::Run { .. } => self.migrate()?,
+                        }
                         let status = format!("Container {} running.", cfg.name);
                         if cfg.notify_ready {
                             let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);
@@ -577,6 +600,9 @@ impl Supervisor {
             if n.ready && !self.ready && cfg.notify_ready {
                 self.ready = true;
                 let _ = sd_notify::notify(false, &[NotifyState::Ready]);
+            }
+            if n.ready && self.migrate_at.is_some() {
+                self.migrate_at = Some(Instant::now());
             }
         }
     }
