@@ -537,14 +537,12 @@ impl Supervisor {
                         ));
                     } else {
                         self.started = true;
-                        // Moving into supervisor/ stalls every fork on the
-                        // host for an RCU grace period: not while an init
-                        // is booting (it forks a lot), but once it is ready
-                        // or has had a few seconds.
-                        match cfg.mode {
-                            Mode::Boot { .. } => self.migrate_at = Some(Instant::now() + MIGRATE_DELAY),
-                            Mode::Run { .. } => self.migrate()?,
-                        }
+                        // Moving into supervisor/ stalls every fork and exit
+                        // on the host for an RCU grace period: not while an
+                        // init boots (it forks a lot) nor for a short
+                        // command, but once the guest is ready or has run
+                        // a few seconds.
+                        self.migrate_at = Some(Instant::now() + MIGRATE_DELAY);
                         let status = format!("Container {} running.", cfg.name);
                         if cfg.notify_ready {
                             let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);

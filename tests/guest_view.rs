@@ -297,9 +297,10 @@ fn cgroup_layout_on_host() {
     let scope = scope_dir(&name);
     let payload = pids_in_cgroup_tree(&scope.join("payload"));
     assert!(payload.contains(&init), "guest PID 1 ({init}) not in {}/payload: {payload:?}", scope.display());
-    // The launcher moves itself there once the guest runs, off the
-    // start-up path (a migration waits for an RCU grace period).
-    let supervisor = poll(Duration::from_secs(2), || {
+    // The launcher moves itself there a few seconds after the guest
+    // started, off the start-up path (a migration waits for an RCU grace
+    // period and stalls forks meanwhile).
+    let supervisor = poll(Duration::from_secs(8), || {
         let p = pids_in_cgroup_tree(&scope.join("supervisor"));
         p.contains(&bg.pid()).then_some(p)
     })
