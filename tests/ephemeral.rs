@@ -121,10 +121,10 @@ fn ephemeral_works_on_immutable_and_read_only_trees() {
     // The tree on a read-only mount.
     let ro = s.path("ro");
     fs::create_dir(&ro).unwrap();
-    assert!(Command::new("mount").args(["--bind"]).arg(&tree).arg(&ro).status().unwrap().success());
+    let bind = TestMount::new(&["--bind", &tree.display().to_string()], &ro);
     assert!(Command::new("mount").args(["-o", "remount,ro,bind"]).arg(&ro).status().unwrap().success());
     let out = run_sh(&ro, &unique_name("xrofs"), &["-x"], "touch /made && echo ok");
-    let _ = Command::new("umount").arg(&ro).status();
+    drop(bind);
     out.expect_code(0);
     assert!(out.stdout.contains("ok"), "{}", out.describe());
 }
@@ -276,19 +276,14 @@ fn failures_are_clear_and_leave_nothing() {
     // Upper layer on a read-only filesystem, and on a full one.
     let ro = s.path("ro-upper");
     fs::create_dir(&ro).unwrap();
-    assert!(Command::new("mount").args(["-t", "tmpfs", "-o", "ro", "tmpfs"]).arg(&ro).status().unwrap().success());
+    let ro_mount = TestMount::new(&["-t", "tmpfs", "-o", "ro", "tmpfs"], &ro);
     expect_fail(&["-x", &format!("--layer-dir={}", ro.display())], &tree, "writable layer");
-    let _ = Command::new("umount").arg(&ro).status();
+    drop(ro_mount);
     let full = s.path("full-upper");
     fs::create_dir(&full).unwrap();
-    assert!(Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "nr_inodes=1", "tmpfs"])
-        .arg(&full)
-        .status()
-        .unwrap()
-        .success());
+    let full_mount = TestMount::new(&["-t", "tmpfs", "-o", "nr_inodes=1", "tmpfs"], &full);
     expect_fail(&["-x", &format!("--layer-dir={}", full.display())], &tree, "writable layer");
-    let _ = Command::new("umount").arg(&full).status();
+    drop(full_mount);
     // -x with chown ownership.
     expect_fail(&["-x", "--private-users-ownership=chown"], &tree, "copy up every file");
     // A tree overlayfs cannot stack on (already two overlays deep).
@@ -298,12 +293,11 @@ fn failures_are_clear_and_leave_nothing() {
     }
     let ovl = |lower: &Path, upper: &Path, work: &Path, at: &Path| {
         let o = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
-        Command::new("mount").args(["-t", "overlay", "overlay", "-o", &o]).arg(at).status().unwrap().success()
+        TestMount::new(&["-t", "overlay", "overlay", "-o", &o], at)
     };
-    assert!(ovl(&tree, &u1, &w1, &a) && ovl(&a, &u2, &w2, &b), "test setup: stacked overlays");
+    let _first = ovl(&tree, &u1, &w1, &a);
+    let _second = ovl(&a, &u2, &w2, &b);
     expect_fail(&["-x", "-U", "no"], &b, "overlay");
-    let _ = Command::new("umount").arg(&b).status();
-    let _ = Command::new("umount").arg(&a).status();
 }
 
 #[test]

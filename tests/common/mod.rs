@@ -800,3 +800,22 @@ pub fn gcc_static(source: &str, out: &Path) -> Option<()> {
         }
     }
 }
+
+/// A mount a test made on the host; unmounted (lazily) when dropped, also
+/// when the test fails half-way.
+pub struct TestMount(PathBuf);
+
+impl TestMount {
+    /// Runs `mount ARGS... TARGET` and asserts it worked.
+    pub fn new(args: &[&str], target: &Path) -> TestMount {
+        let ok = Command::new("mount").args(args).arg(target).status().map(|s| s.success()).unwrap_or(false);
+        assert!(ok, "test setup: mount {args:?} {}", target.display());
+        TestMount(target.to_path_buf())
+    }
+}
+
+impl Drop for TestMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
