@@ -355,7 +355,7 @@ int main(void) {
 fn suppress_sync_is_observable() {
     let Some((s, tree)) = busybox_setup("xsync") else { return };
     let probe = tree.join("sync-probe");
-    if gcc_static(SYNC_PROBE, &probe).is_none() {
+    if gcc_static(SYNC_PROBE, &probe, &[]).is_none() {
         return;
     }
     let run = |extra: &[&str]| {

@@ -783,15 +783,18 @@ pub fn spawn_run_ready(tree: &Path, name: &str, extra: &[&str], script: &str, lo
     bg
 }
 
-/// Compiles a C source with `gcc -static -O1` to `out`; None (after a loud
-/// SKIP) when gcc cannot.
-pub fn gcc_static(source: &str, out: &Path) -> Option<()> {
+/// Compiles a C source with `gcc FLAGS -static -O1` to `out`; None (after
+/// a loud SKIP) when gcc cannot.
+pub fn gcc_static(source: &str, out: &Path, flags: &[&str]) -> Option<()> {
     let src = out.with_extension("c");
     fs::write(&src, source).expect("write probe source");
-    match Command::new("gcc").args(["-static", "-O1", "-o"]).arg(out).arg(&src).output() {
+    match Command::new("gcc").args(flags).args(["-static", "-O1", "-o"]).arg(out).arg(&src).output() {
         Ok(o) if o.status.success() => Some(()),
         Ok(o) => {
-            skip(&format!("gcc -static failed: {}", String::from_utf8_lossy(&o.stderr)));
+            skip(&format!(
+                "gcc {flags:?} -static failed (scripts/test installs gcc-multilib for -m32/-mx32): {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
             None
         }
         Err(e) => {
