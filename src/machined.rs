@@ -17,7 +17,6 @@
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use zbus::export::serde;
 use zbus::zvariant;
@@ -213,7 +212,7 @@ fn machined_on_bus(c: &zbus::blocking::Connection) -> std::result::Result<(), St
     }
     // machined is activated through systemd (its bus service file says
     // Exec=/bin/false): without systemd as PID 1 the attempt only costs time.
-    if !Path::new("/run/systemd/system").is_dir() {
+    if !std::path::Path::new("/run/systemd/system").is_dir() {
         return Err(format!("nothing owns {DEST}, and without systemd as PID 1 it cannot be activated"));
     }
     let activatable: Vec<String> = bus_call(c, "ListActivatableNames", &()).map_err(|e| describe(&e))?;
@@ -225,8 +224,14 @@ fn machined_on_bus(c: &zbus::blocking::Connection) -> std::result::Result<(), St
     Ok(())
 }
 
+/// Whether a process runs; a zombie (a killed guest's PID 1 waiting for
+/// the host's init to reap it) does not.
 fn pid_alive(pid: u32) -> bool {
-    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    pid != 0 && !matches!(state, Some('Z') | Some('X') | None)
 }
 
 /// The leader of a registered machine, or None when the name is not
