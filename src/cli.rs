@@ -127,6 +127,9 @@ pub struct CommonArgs {
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Register with systemd-machined: yes, no, or auto (when it is on the system bus).
+    #[arg(long, value_name = "yes|no|auto", default_value = "auto")]
+    pub register: String,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }

@@ -79,6 +79,7 @@ pub struct Config {
     pub volatile: ephemeral::Volatile,
     pub overlays: Vec<ephemeral::OverlaySpec>,
     pub policy: policy::Policy,
+    pub register: crate::machined::Register,
 }
 
 impl Config {
@@ -312,7 +313,9 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         overlays.push(ephemeral::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
     }
     let policy = policy::Policy::from_args(&c.policy)?;
+    let register = crate::machined::parse_register(&c.register).map_err(Error::Usage)?;
     Ok(Config {
+        register,
         policy,
         ephemeral: c.ephemeral,
         layer_upper,

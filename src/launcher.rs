@@ -12,6 +12,7 @@ use crate::console::{Console, Input};
 use crate::ephemeral::{Layer, Upper, Volatile};
 use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
+use crate::machined::{self, Register};
 use crate::runtime::{self, Leftovers, Watcher};
 use crate::userns::{self, Ownership, Range};
 use crate::{lock, notify, shift, signal, sys};
@@ -183,6 +184,9 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
         }
     };
+    // With the name lock held: is machined there, and is the name free
+    // with it? A registration whose leader is dead is removed here.
+    let machined = machined::prepare(cfg.register, &cfg.name)? == machined::Presence::Present;
     // A tree shifted on disk before keeps its range if it is free.
     let prefer = match cfg.ownership {
         Ownership::Chown | Ownership::Auto => shift::existing_base(&cfg.root),
@@ -235,6 +239,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         cgroups: Some(cgroups.clone()),
         lock_files: lock_files.clone(),
         dirs: layers.dirs(),
+        machined,
     };
     let started =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
@@ -249,6 +254,9 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         ("LOCKS", lock_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")),
         ("STARTED", started.to_string()),
     ];
+    if machined {
+        record.push(("MACHINED", "yes".into()));
+    }
     if !layers.dirs().is_empty() {
         record.push(("LAYERS", layers.dirs().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
     }
@@ -269,11 +277,21 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     runtime::write_record(&cfg.name, &record)
         .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
     let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
+    let mut registered = false;
     let result = (|| {
         held.cgroups.create()?;
         let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
-        sup.run(cfg, &mut record)
+        sup.machined = machined;
+        let r = sup.run(cfg, &mut record);
+        registered = sup.registered;
+        r
     })();
+    // machined without systemd never notices the leader's end.
+    if registered {
+        if let Err(e) = machined::unregister(&cfg.name) {
+            tracing::warn!("{e}; the watcher tries again");
+        }
+    }
     // Locks and the watcher's pipe are released by the kernel when this
     // process exits, not before: the watcher cleans up only once the
     // launcher is gone, so it must not see EOF or a free name lock while
@@ -301,6 +319,9 @@ struct Supervisor {
     last_signal_sent: Option<i32>,
     /// When the launcher moves into supervisor/ (see on_setup).
     migrate_at: Option<Instant>,
+    /// Register the guest with machined once its PID 1 exists.
+    machined: bool,
+    registered: bool,
 }
 
 impl Supervisor {
@@ -360,6 +381,8 @@ impl Supervisor {
             killed: None,
             last_signal_sent: None,
             migrate_at: None,
+            machined: false,
+            registered: false,
         })
     }
 
@@ -371,6 +394,9 @@ impl Supervisor {
                 ""
             };
             eprint!("Spawning container {} on {}.{hint}\r\n", cfg.name, cfg.root.display());
+            if !self.machined && cfg.register == Register::Auto {
+                eprint!("machined is not on the system bus; not registering.\r\n");
+            }
         }
         while self.status.is_none() {
             self.step(cfg, record)?;
@@ -512,7 +538,7 @@ impl Supervisor {
             Ok(Some(Msg::InnerPid(pid))) => {
                 let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
                 self.inner = Some((pid, fd));
-                if let Err(e) = self.prepare_guest(pid) {
+                if let Err(e) = self.prepare_guest(cfg, pid) {
                     self.fail(e);
                     return Ok(());
                 }
@@ -559,10 +585,21 @@ impl Supervisor {
 
     /// The sync point between the guest's creation and its setup: id maps
     /// and cgroup ownership for a user namespace, then the go-ahead.
-    fn prepare_guest(&self, pid: i32) -> Result<()> {
+    fn prepare_guest(&mut self, cfg: &Config, pid: i32) -> Result<()> {
         if let Some(r) = self.range {
             userns::write_maps(pid, r).ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
             self.cgroups.delegate_payload(r.base, r.base)?;
+        }
+        // While the guest waits here it cannot have exited, and machined
+        // reads the unit from its cgroup.
+        if self.machined {
+            machined::register(&machined::Machine {
+                name: cfg.name.clone(),
+                uuid: cfg.uuid.clone(),
+                root: cfg.root.display().to_string(),
+                leader: pid as u32,
+            })?;
+            self.registered = true;
         }
         let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
         ipc::send(sock, &Msg::Proceed).ctx(|| "releasing the container's setup".into())

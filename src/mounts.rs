@@ -400,6 +400,7 @@ mod tests {
             volatile: crate::ephemeral::Volatile::No,
             overlays: vec![],
             policy: Default::default(),
+            register: crate::machined::Register::No,
         }
     }
 

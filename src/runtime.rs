@@ -45,6 +45,8 @@ pub struct Leftovers {
     pub lock_files: Vec<PathBuf>,
     /// Host directories the machine wrote (overlay layers).
     pub dirs: Vec<PathBuf>,
+    /// Whether the machine was (to be) registered with machined.
+    pub machined: bool,
 }
 
 impl Leftovers {
@@ -64,6 +66,10 @@ impl Leftovers {
             if cg.scope.exists() && cg.remove(patience) {
                 removed.push(format!("cgroup {}", cg.scope.display()));
             }
+        }
+        // machined without systemd keeps a dead machine registered.
+        if self.machined && crate::machined::unregister_if_dead(&self.name) {
+            removed.push(format!("machined registration {}", self.name));
         }
         for d in &self.dirs {
             if d.exists() && fs::remove_dir_all(d).is_ok() {
@@ -114,7 +120,10 @@ pub fn gc() -> Vec<String> {
             .get("LAYERS")
             .map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
             .unwrap_or_default();
-        removed.extend(Leftovers { name, cgroups, lock_files, dirs }.sweep(Duration::from_secs(2), Duration::ZERO));
+        let machined = rec.get("MACHINED").is_some_and(|v| v == "yes");
+        removed.extend(
+            Leftovers { name, cgroups, lock_files, dirs, machined }.sweep(Duration::from_secs(2), Duration::ZERO),
+        );
     }
     // Name lock files of launchers killed before their watcher existed.
     for e in fs::read_dir(lock::NAME_LOCK_DIR).into_iter().flatten().flatten() {

@@ -1,0 +1,418 @@
+//! Registration with systemd-machined (`org.freedesktop.machine1`) on the
+//! system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set).
+//!
+//! berth never creates the scope through machined (that needs systemd as
+//! PID 1): the launcher makes `machine.slice/machine-NAME.scope` itself and
+//! registers the guest's PID 1 as the leader with
+//! `RegisterMachineWithNetwork`; machined finds the unit from the leader's
+//! cgroup path. machined without systemd never notices that a machine has
+//! gone, so the launcher unregisters on its way out and the watcher (or
+//! the next start) removes a registration whose leader is dead.
+//!
+//! zbus runs threads (its executor and the async-io reactor), and the
+//! launcher forks after these calls, so every call is made in a short-lived
+//! child process (`berth-dbus`) that reports back over a pipe. berth's own
+//! processes stay single-threaded.
+
+use crate::error::{Error, Result};
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+use zbus::export::serde;
+use zbus::zvariant;
+
+const DEST: &str = "org.freedesktop.machine1";
+const PATH: &str = "/org/freedesktop/machine1";
+const MANAGER: &str = "org.freedesktop.machine1.Manager";
+const MACHINE: &str = "org.freedesktop.machine1.Machine";
+/// How long one helper may take (connect, activation, calls) in all.
+const HELPER_LIMIT: Duration = Duration::from_secs(15);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `--register=`: whether the machine is registered with machined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Register {
+    /// Register; machined's absence is an error.
+    Yes,
+    /// Never talk to machined.
+    No,
+    /// Register when machined is on the system bus (the default).
+    Auto,
+}
+
+pub fn parse_register(v: &str) -> std::result::Result<Register, String> {
+    if v.eq_ignore_ascii_case("auto") {
+        return Ok(Register::Auto);
+    }
+    match crate::config::parse_bool(v) {
+        Some(true) => Ok(Register::Yes),
+        Some(false) => Ok(Register::No),
+        None => Err(format!("--register={v} is invalid; use yes, no or auto")),
+    }
+}
+
+/// What the check before a start found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// machined is on the bus and the name is free (a stale registration
+    /// of it was removed).
+    Present,
+    /// machined is not on the bus (or the bus is not there), and why.
+    Absent(String),
+}
+
+/// The answer of a helper process, as one tagged line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reply {
+    Ok(String),
+    Absent(String),
+    Busy(String),
+    Failed(String),
+}
+
+impl Reply {
+    fn encode(&self) -> String {
+        let (t, m) = match self {
+            Reply::Ok(m) => ('O', m),
+            Reply::Absent(m) => ('A', m),
+            Reply::Busy(m) => ('B', m),
+            Reply::Failed(m) => ('F', m),
+        };
+        format!("{t}{}", m.replace('\n', " "))
+    }
+
+    fn decode(s: &str) -> Reply {
+        let mut c = s.chars();
+        let (t, m) = (c.next(), c.as_str().to_string());
+        match t {
+            Some('O') => Reply::Ok(m),
+            Some('A') => Reply::Absent(m),
+            Some('B') => Reply::Busy(m),
+            Some('F') => Reply::Failed(m),
+            _ => Reply::Failed("the D-Bus helper ended without an answer".into()),
+        }
+    }
+}
+
+/// Runs `f` in a child process and returns its reply. The child holds the
+/// D-Bus connection; it is gone when this returns.
+fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
+    let (r, w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => return Reply::Failed(format!("creating a pipe for the D-Bus helper: {e}")),
+    };
+    // SAFETY: berth's processes are single-threaded (that is what the
+    // helper is for), so the child may do anything.
+    match unsafe { crate::sys::clone3(0, None, false) } {
+        Err(e) => Reply::Failed(format!("starting the D-Bus helper: {e}")),
+        Ok(None) => {
+            drop(r);
+            crate::sys::set_name("berth-dbus");
+            let reply = f();
+            let _ = std::fs::File::from(w).write_all(reply.encode().as_bytes());
+            // SAFETY: leave without running the parent's destructors.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(Some(child)) => {
+            drop(w);
+            let pid = nix::unistd::Pid::from_raw(child.pid);
+            let deadline = Instant::now() + HELPER_LIMIT;
+            let mut out = Vec::new();
+            let mut file = std::fs::File::from(r);
+            let timed_out = loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let mut fds = [nix::poll::PollFd::new(file.as_fd(), nix::poll::PollFlags::POLLIN)];
+                let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as u32)
+                    .unwrap_or(nix::poll::PollTimeout::MAX);
+                match nix::poll::poll(&mut fds, ms) {
+                    Ok(0) => break true,
+                    Ok(_) => {}
+                    Err(nix::Error::EINTR) => continue,
+                    Err(_) => break false,
+                }
+                let mut buf = [0u8; 1024];
+                match file.read(&mut buf) {
+                    Ok(0) => break false,
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break false,
+                }
+            };
+            if timed_out {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            let _ = nix::sys::wait::waitpid(pid, None);
+            if timed_out {
+                return Reply::Failed(format!("machined did not answer within {}s", HELPER_LIMIT.as_secs()));
+            }
+            Reply::decode(&String::from_utf8_lossy(&out))
+        }
+    }
+}
+
+fn connect() -> zbus::Result<zbus::blocking::Connection> {
+    zbus::blocking::connection::Builder::system()?.method_timeout(CALL_TIMEOUT).build()
+}
+
+fn call<B, R>(
+    c: &zbus::blocking::Connection,
+    dest: &str,
+    path: &str,
+    iface: &str,
+    method: &str,
+    body: &B,
+) -> zbus::Result<R>
+where
+    B: serde::Serialize + zvariant::DynamicType,
+    R: for<'d> serde::Deserialize<'d> + zvariant::Type,
+{
+    c.call_method(Some(dest), path, Some(iface), method, body)?.body().deserialize::<R>()
+}
+
+fn bus_call<B, R>(c: &zbus::blocking::Connection, method: &str, body: &B) -> zbus::Result<R>
+where
+    B: serde::Serialize + zvariant::DynamicType,
+    R: for<'d> serde::Deserialize<'d> + zvariant::Type,
+{
+    call(c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", method, body)
+}
+
+fn manager<B, R>(c: &zbus::blocking::Connection, method: &str, body: &B) -> zbus::Result<R>
+where
+    B: serde::Serialize + zvariant::DynamicType,
+    R: for<'d> serde::Deserialize<'d> + zvariant::Type,
+{
+    call(c, DEST, PATH, MANAGER, method, body)
+}
+
+/// A D-Bus error as text: the error name's last part and its message.
+fn describe(e: &zbus::Error) -> String {
+    match e {
+        zbus::Error::MethodError(name, msg, _) => {
+            let short = name.as_str().rsplit('.').next().unwrap_or(name.as_str());
+            match msg {
+                Some(m) => format!("{m} ({short})"),
+                None => short.to_string(),
+            }
+        }
+        e => e.to_string(),
+    }
+}
+
+fn is_no_such_machine(e: &zbus::Error) -> bool {
+    matches!(e, zbus::Error::MethodError(n, _, _) if n.as_str() == "org.freedesktop.machine1.NoSuchMachine")
+}
+
+/// Whether machined is on the bus: it owns its name, or the bus can start
+/// it (a systemd host activates machined on demand).
+fn machined_on_bus(c: &zbus::blocking::Connection) -> std::result::Result<(), String> {
+    let owned: bool = bus_call(c, "NameHasOwner", &(DEST,)).map_err(|e| describe(&e))?;
+    if owned {
+        return Ok(());
+    }
+    // machined is activated through systemd (its bus service file says
+    // Exec=/bin/false): without systemd as PID 1 the attempt only costs time.
+    if !std::path::Path::new("/run/systemd/system").is_dir() {
+        return Err(format!("nothing owns {DEST}, and without systemd as PID 1 it cannot be activated"));
+    }
+    let activatable: Vec<String> = bus_call(c, "ListActivatableNames", &()).map_err(|e| describe(&e))?;
+    if !activatable.iter().any(|n| n == DEST) {
+        return Err(format!("nothing owns {DEST}"));
+    }
+    let _: u32 = bus_call(c, "StartServiceByName", &(DEST, 0u32))
+        .map_err(|e| format!("{DEST} is activatable but did not start: {}", describe(&e)))?;
+    Ok(())
+}
+
+/// Whether a process runs; a zombie (a killed guest's PID 1 waiting for
+/// the host's init to reap it) does not.
+fn pid_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    pid != 0 && !matches!(state, Some('Z') | Some('X') | None)
+}
+
+/// The leader of a registered machine, or None when the name is not
+/// registered.
+fn leader_of(c: &zbus::blocking::Connection, name: &str) -> zbus::Result<Option<u32>> {
+    let path: zvariant::OwnedObjectPath = match manager(c, "GetMachine", &(name,)) {
+        Ok(p) => p,
+        Err(e) if is_no_such_machine(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let v: zvariant::OwnedValue =
+        call(c, DEST, path.as_str(), "org.freedesktop.DBus.Properties", "Get", &(MACHINE, "Leader"))?;
+    Ok(Some(u32::try_from(v).unwrap_or(0)))
+}
+
+/// Before a start, with the machine's name lock held: is machined there
+/// (as `mode` wants it), and is the name free? A registration whose leader
+/// is dead is removed first.
+pub fn prepare(mode: Register, name: &str) -> Result<Presence> {
+    if mode == Register::No {
+        return Ok(Presence::Absent("--register=no".into()));
+    }
+    let name_ = name.to_string();
+    let reply = in_helper(move || {
+        let c = match connect() {
+            Ok(c) => c,
+            Err(e) => return Reply::Absent(format!("cannot connect to the system bus: {}", describe(&e))),
+        };
+        if let Err(why) = machined_on_bus(&c) {
+            return Reply::Absent(why);
+        }
+        match leader_of(&c, &name_) {
+            Ok(None) => Reply::Ok(String::new()),
+            Ok(Some(leader)) if pid_alive(leader) => Reply::Busy(format!(
+                "a machine named '{name_}' is already registered with machined (leader PID {leader}); stop it or pick another name with -M"
+            )),
+            Ok(Some(leader)) => match manager::<_, ()>(&c, "UnregisterMachine", &(name_.as_str(),)) {
+                Ok(()) => Reply::Ok(format!("removed the stale registration of '{name_}' (dead leader {leader})")),
+                Err(e) => Reply::Failed(format!(
+                    "cannot remove machined's stale registration of '{name_}' (dead leader {leader}): {}",
+                    describe(&e)
+                )),
+            },
+            Err(e) => Reply::Failed(format!("asking machined about '{name_}': {}", describe(&e))),
+        }
+    });
+    match reply {
+        Reply::Ok(note) => {
+            if !note.is_empty() {
+                tracing::info!("{note}");
+            }
+            Ok(Presence::Present)
+        }
+        Reply::Absent(why) if mode == Register::Auto => {
+            tracing::info!("not registering with machined: {why}");
+            Ok(Presence::Absent(why))
+        }
+        Reply::Absent(why) => Err(Error::Usage(format!(
+            "--register=yes, but machined is not on the system bus ({why}); start systemd-machined or use --register=no"
+        ))),
+        Reply::Busy(m) => Err(Error::Busy(m)),
+        Reply::Failed(m) => Err(Error::Setup(m)),
+    }
+}
+
+/// What machined is told about a machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub name: String,
+    /// The canonical UUID; its 16 bytes are the machine id.
+    pub uuid: String,
+    pub root: String,
+    /// The guest's PID 1, as the host sees it.
+    pub leader: u32,
+}
+
+pub fn uuid_bytes(uuid: &str) -> Vec<u8> {
+    let hex: Vec<u8> = uuid.bytes().filter(|b| *b != b'-').collect();
+    if hex.len() != 32 {
+        return Vec::new();
+    }
+    hex.chunks(2).filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()).collect()
+}
+
+/// `RegisterMachineWithNetwork`, once the leader sits in the machine's scope.
+pub fn register(m: &Machine) -> Result<()> {
+    let m = m.clone();
+    let reply = in_helper(move || {
+        let c = match connect() {
+            Ok(c) => c,
+            Err(e) => return Reply::Failed(format!("cannot connect to the system bus: {}", describe(&e))),
+        };
+        let body =
+            (m.name.as_str(), uuid_bytes(&m.uuid), "berth", "container", m.leader, m.root.as_str(), Vec::<i32>::new());
+        match manager::<_, zvariant::OwnedObjectPath>(&c, "RegisterMachineWithNetwork", &body) {
+            Ok(_) => Reply::Ok(String::new()),
+            Err(e) => Reply::Failed(describe(&e)),
+        }
+    });
+    match reply {
+        Reply::Ok(_) => Ok(()),
+        Reply::Absent(m) | Reply::Busy(m) | Reply::Failed(m) => {
+            Err(Error::Setup(format!("registering the machine with machined: {m}")))
+        }
+    }
+}
+
+/// `UnregisterMachine`; a name machined does not know is not an error.
+pub fn unregister(name: &str) -> Result<()> {
+    let name = name.to_string();
+    let reply = in_helper(move || {
+        let c = match connect() {
+            Ok(c) => c,
+            Err(e) => return Reply::Failed(format!("cannot connect to the system bus: {}", describe(&e))),
+        };
+        match manager::<_, ()>(&c, "UnregisterMachine", &(name.as_str(),)) {
+            Ok(()) => Reply::Ok(String::new()),
+            Err(e) if is_no_such_machine(&e) => Reply::Ok(String::new()),
+            Err(e) => Reply::Failed(describe(&e)),
+        }
+    });
+    match reply {
+        Reply::Ok(_) => Ok(()),
+        Reply::Absent(m) | Reply::Busy(m) | Reply::Failed(m) => {
+            Err(Error::Setup(format!("unregistering the machine from machined: {m}")))
+        }
+    }
+}
+
+/// Removes the registration of `name` if its leader is dead (after a
+/// launcher was killed). Returns whether it removed one.
+pub fn unregister_if_dead(name: &str) -> bool {
+    let name = name.to_string();
+    let reply = in_helper(move || {
+        let Ok(c) = connect() else {
+            return Reply::Absent(String::new());
+        };
+        if !matches!(bus_call::<_, bool>(&c, "NameHasOwner", &(DEST,)), Ok(true)) {
+            return Reply::Absent(String::new());
+        }
+        match leader_of(&c, &name) {
+            Ok(Some(leader)) if !pid_alive(leader) => {
+                match manager::<_, ()>(&c, "UnregisterMachine", &(name.as_str(),)) {
+                    Ok(()) => Reply::Ok("removed".into()),
+                    Err(e) => Reply::Failed(describe(&e)),
+                }
+            }
+            Ok(_) => Reply::Ok(String::new()),
+            Err(e) => Reply::Failed(describe(&e)),
+        }
+    });
+    reply == Reply::Ok("removed".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_modes() {
+        assert_eq!(parse_register("yes"), Ok(Register::Yes));
+        assert_eq!(parse_register("no"), Ok(Register::No));
+        assert_eq!(parse_register("AUTO"), Ok(Register::Auto));
+        assert!(parse_register("maybe").is_err());
+    }
+
+    #[test]
+    fn ids() {
+        let b = uuid_bytes("01234567-89ab-cdef-0123-456789abcdef");
+        assert_eq!(b.len(), 16);
+        assert_eq!((b[0], b[15]), (0x01, 0xef));
+        assert!(uuid_bytes("x").is_empty());
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        for r in
+            [Reply::Ok("a b".into()), Reply::Absent(String::new()), Reply::Busy("x".into()), Reply::Failed("f".into())]
+        {
+            assert_eq!(Reply::decode(&r.encode()), r);
+        }
+        assert!(matches!(Reply::decode(""), Reply::Failed(_)));
+    }
+}

@@ -1,0 +1,382 @@
+//! Registration with systemd-machined: each test starts its own bus (a
+//! `dbus-daemon` with the system bus policy, listening in a scratch
+//! directory) and the real `/lib/systemd/systemd-machined` on it, and
+//! points berth at it with DBUS_SYSTEM_BUS_ADDRESS. machined is asked
+//! through `busctl` (machinectl refuses to run without systemd as PID 1).
+//!
+//! machined keeps its state in the host-wide /run/systemd/machines, so these
+//! tests run one at a time (a file lock of their own).
+
+mod common;
+
+use common::*;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const MACHINED: &str = "/lib/systemd/systemd-machined";
+const BOOT_LIMIT: Duration = Duration::from_secs(60);
+
+/// A private bus, with or without machined on it.
+struct Bus {
+    s: Scratch,
+    addr: String,
+    daemon: Child,
+    machined: Option<Child>,
+    _lock: File,
+}
+
+impl Bus {
+    fn start(tag: &str, with_machined: bool) -> Option<Bus> {
+        if !require(&["dbus-daemon", "busctl"]) {
+            return None;
+        }
+        if !Path::new(MACHINED).exists() {
+            skip(&format!("{MACHINED} is not installed (Debian package systemd)"));
+            return None;
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("berth-machined-tests.lock"))
+            .expect("open lock");
+        // SAFETY: flock on an fd we own.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let s = Scratch::new(tag);
+        let sock = s.path("bus");
+        let conf = fs::read_to_string("/usr/share/dbus-1/system.conf").expect("read system.conf");
+        let mut out = String::new();
+        for l in conf.lines() {
+            let t = l.trim();
+            let l = if t.starts_with("<listen>") {
+                format!("<listen>unix:path={}</listen>", sock.display())
+            } else if t.starts_with("<includedir>system.d</includedir>") {
+                "<includedir>/usr/share/dbus-1/system.d</includedir>".to_string()
+            } else if t.starts_with("<user>")
+                || t.starts_with("<pidfile>")
+                || t.starts_with("<syslog")
+                || t.starts_with("<servicehelper>")
+                || t.starts_with("<standard_system_servicedirs")
+            {
+                continue;
+            } else {
+                l.to_string()
+            };
+            out.push_str(&l);
+            out.push('\n');
+        }
+        write_file(&s.path("bus.conf"), &out);
+        let mut daemon = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", s.path("bus.conf").display()))
+            .args(["--nofork", "--print-address"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(s.path("dbus.log")).unwrap())
+            .spawn()
+            .expect("spawn dbus-daemon");
+        let mut line = String::new();
+        BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).expect("read the bus address");
+        assert!(line.starts_with("unix:"), "dbus-daemon printed {line:?}");
+        let addr = format!("unix:path={}", sock.display());
+        let mut bus = Bus { s, addr, daemon, machined: None, _lock: lock };
+        if with_machined {
+            // machined loads what it finds in its state directory: drop the
+            // registrations earlier (failed) runs of these tests left.
+            for e in fs::read_dir("/run/systemd/machines").into_iter().flatten().flatten() {
+                let f = e.file_name().to_string_lossy().into_owned();
+                if f.starts_with("bt-md") || f.starts_with("unit:machine-bt-md") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+            let m = Command::new(MACHINED)
+                .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.addr)
+                .stdin(Stdio::null())
+                .stdout(File::create(bus.s.path("machined.log")).unwrap())
+                .stderr(File::create(bus.s.path("machined.err")).unwrap())
+                .spawn()
+                .expect("spawn systemd-machined");
+            bus.machined = Some(m);
+            let up = poll(Duration::from_secs(10), || {
+                let o = bus.busctl(&[
+                    "call",
+                    "org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus",
+                    "NameHasOwner",
+                    "s",
+                    "org.freedesktop.machine1",
+                ]);
+                (o.stdout.trim() == "b true").then_some(())
+            });
+            assert!(up.is_some(), "machined did not come up on the bus: {}", bus.logs());
+        }
+        Some(bus)
+    }
+
+    fn logs(&self) -> String {
+        let r = |f: &str| fs::read_to_string(self.s.path(f)).unwrap_or_default();
+        format!("--- dbus ---\n{}--- machined ---\n{}{}", r("dbus.log"), r("machined.log"), r("machined.err"))
+    }
+
+    fn busctl(&self, args: &[&str]) -> Out {
+        let mut c = Command::new("busctl");
+        c.arg(format!("--address={}", self.addr)).args(args).stdin(Stdio::null());
+        run_to_end(c, Duration::from_secs(20))
+    }
+
+    fn manager(&self, args: &[&str]) -> Out {
+        let mut a =
+            vec!["call", "org.freedesktop.machine1", "/org/freedesktop/machine1", "org.freedesktop.machine1.Manager"];
+        a.extend_from_slice(args);
+        self.busctl(&a)
+    }
+
+    /// Names of the registered machines other than `.host`.
+    fn machines(&self) -> Vec<String> {
+        let o = self.manager(&["ListMachines"]);
+        assert!(o.status.success(), "ListMachines failed\n{}\n{}", o.describe(), self.logs());
+        // a(ssso) N "name" "class" "service" "path" ...
+        let quoted: Vec<&str> = o.stdout.split('"').skip(1).step_by(2).collect();
+        quoted.chunks(4).map(|c| c[0].to_string()).filter(|n| n != ".host").collect()
+    }
+
+    /// A property of a registered machine, as busctl prints its value.
+    fn prop(&self, name: &str, prop: &str) -> String {
+        let path = self.manager(&["GetMachine", "s", name]);
+        assert!(path.status.success(), "GetMachine {name} failed\n{}", path.describe());
+        let path = path.stdout.trim().trim_start_matches("o ").trim_matches('"').to_string();
+        let o =
+            self.busctl(&["get-property", "org.freedesktop.machine1", &path, "org.freedesktop.machine1.Machine", prop]);
+        assert!(o.status.success(), "get-property {prop} failed\n{}", o.describe());
+        let v = o.stdout.trim();
+        v.split_once(' ').map(|(_, v)| v.trim_matches('"').to_string()).unwrap_or_default()
+    }
+
+    fn berth(&self) -> Command {
+        let mut c = berth();
+        c.env("DBUS_SYSTEM_BUS_ADDRESS", &self.addr);
+        c
+    }
+
+    fn kill_machine(&self, name: &str, sig: i32) {
+        let o = self.manager(&["KillMachine", "ssi", name, "leader", &sig.to_string()]);
+        assert!(o.status.success(), "KillMachine {name} {sig} failed\n{}", o.describe());
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        if let Some(m) = self.machined.as_mut() {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn sigrtmin() -> i32 {
+    libc::SIGRTMIN()
+}
+
+fn wait_registered(bus: &Bus, bg: &mut Bg, name: &str) {
+    let ok = poll(BOOT_LIMIT, || {
+        if bg.try_status().is_some() {
+            return Some(false);
+        }
+        bus.machines().contains(&name.to_string()).then_some(true)
+    });
+    assert_eq!(ok, Some(true), "{name} never appeared in ListMachines\n{}\n{}", bg.describe(), bus.logs());
+}
+
+fn is_system_running(pid: u32) -> bool {
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", "30", "nsenter", "-t", &pid.to_string(), "-a", "--"]);
+    c.args(["systemctl", "is-system-running", "--wait"]);
+    let o = run_to_end(c, Duration::from_secs(40));
+    matches!(o.stdout.trim(), "running" | "degraded")
+}
+
+/// Boots a copy of bookworm registered with machined, checks what machined
+/// says about it, and ends it with KillMachine(leader, `sig`), as
+/// `machinectl poweroff` (SIGRTMIN+4) and `machinectl reboot` (SIGINT) do.
+fn boot_and_kill(bus: &Bus, tree: &Path, sig: i32, want: i32, log: &str) {
+    let name = unique_name("mdboot");
+    let mut c = bus.berth();
+    c.args(["boot", "-q", "-M", &name, "-D"]).arg(tree);
+    let mut bg = Bg::spawn(c, bus.s.path(log));
+    let pid = wait_guest_init(&mut bg, &name, BOOT_LIMIT);
+    wait_registered(bus, &mut bg, &name);
+    assert_eq!(bus.prop(&name, "Leader"), pid.to_string(), "Leader is the guest's PID 1");
+    assert_eq!(bus.prop(&name, "Class"), "container");
+    assert_eq!(bus.prop(&name, "Service"), "berth");
+    assert_eq!(bus.prop(&name, "Unit"), format!("machine-{name}.scope"));
+    assert_eq!(bus.prop(&name, "RootDirectory"), fs::canonicalize(tree).unwrap().display().to_string());
+    assert_eq!(bus.prop(&name, "State"), "running");
+    assert!(is_system_running(pid), "the guest did not finish booting\n{}", bg.describe());
+    bus.kill_machine(&name, sig);
+    let st = bg.wait(Duration::from_secs(30));
+    assert_eq!(st.code(), Some(want), "KillMachine leader {sig}\n{}", bg.describe());
+    // Unregistered by the launcher itself, before it exited.
+    assert!(!bus.machines().contains(&name), "{name} still registered after berth exited\n{}", bus.logs());
+    assert_clean(&name, "", &[tree], None, Duration::from_secs(3));
+}
+
+#[test]
+fn bookworm_registers_and_obeys_killmachine() {
+    if !require(&["nsenter", "timeout"]) {
+        return;
+    }
+    let Some(bus) = Bus::start("mdboot", true) else { return };
+    let Some(fx) = fixture("bookworm") else { return };
+    let _l = host_lock_shared();
+    let tree = tree_copy(&bus.s, &fx, "bookworm");
+    // machinectl poweroff
+    boot_and_kill(&bus, &tree, sigrtmin() + 4, 0, "poweroff.log");
+    // machinectl reboot
+    boot_and_kill(&bus, &tree, libc::SIGINT, 133, "reboot.log");
+}
+
+fn busybox_tree(bus: &Bus) -> Option<PathBuf> {
+    let fx = fixture("busybox")?;
+    Some(tree_copy(&bus.s, &fx, "tree"))
+}
+
+#[test]
+fn run_registers_with_its_leader_and_unregisters() {
+    let Some(bus) = Bus::start("mdrun", true) else { return };
+    let Some(tree) = busybox_tree(&bus) else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("mdrun");
+    let mut c = bus.berth();
+    c.args(["run", "-q", "-M", &name, "-D"]).arg(&tree);
+    c.args(["--", "/bin/sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.1; done"]);
+    let mut bg = Bg::spawn(c, bus.s.path("run.log"));
+    let pid = wait_guest_init(&mut bg, &name, QUICK);
+    wait_registered(&bus, &mut bg, &name);
+    assert_eq!(bus.prop(&name, "Leader"), pid.to_string());
+    assert_eq!(bus.prop(&name, "Unit"), format!("machine-{name}.scope"));
+    bg.signal(libc::SIGTERM);
+    let st = bg.wait(QUICK);
+    assert_eq!(st.code(), Some(7), "{}", bg.describe());
+    assert!(!bus.machines().contains(&name), "{name} left: {:?}", bus.machines());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
+
+#[test]
+fn watcher_unregisters_after_kill9_of_the_launcher() {
+    let Some(bus) = Bus::start("mdkill", true) else { return };
+    let Some(tree) = busybox_tree(&bus) else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("mdkill");
+    let mut c = bus.berth();
+    c.args(["run", "-q", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/sleep", "1000"]);
+    let mut bg = Bg::spawn(c, bus.s.path("run.log"));
+    wait_guest_init(&mut bg, &name, QUICK);
+    wait_registered(&bus, &mut bg, &name);
+    bg.kill9();
+    let gone = poll(Duration::from_secs(10), || (!bus.machines().contains(&name)).then_some(()));
+    assert!(gone.is_some(), "the watcher did not unregister {name}: {:?}\n{}", bus.machines(), bus.logs());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
+
+#[test]
+fn register_yes_without_machined_is_one_error_line() {
+    let Some(bus) = Bus::start("mdnone", false) else { return };
+    let Some(tree) = busybox_tree(&bus) else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("mdnone");
+    let mut c = bus.berth();
+    c.args(["run", "--register=yes", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
+    let out = run_to_end(c, QUICK);
+    assert_eq!(out.code(), 125, "{}", out.describe());
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains("machined is not on the system bus"), "{}", out.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+
+    // auto: says so once and runs.
+    let mut c = bus.berth();
+    c.args(["run", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
+    let out = run_to_end(c, QUICK);
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert_eq!(
+        out.stderr.matches("machined is not on the system bus; not registering").count(),
+        1,
+        "{}",
+        out.describe()
+    );
+    // -q: silent.
+    let mut c = bus.berth();
+    c.args(["run", "-q", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
+    let out = run_to_end(c, QUICK);
+    assert_eq!((out.code(), out.stderr.as_str()), (0, ""), "{}", out.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
+
+/// A process killed on drop.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Registers `name` with machined for a `sleep` in a cgroup shaped like a
+/// machine scope, as another manager would; returns the sleep.
+fn foreign_registration(bus: &Bus, name: &str) -> (Killed, PathBuf) {
+    let scope = cgroup2_root().join("machine.slice").join(format!("machine-{name}.scope"));
+    let leaf = scope.join("payload");
+    fs::create_dir_all(&leaf).unwrap();
+    let sleep = Command::new("sleep").arg("1000").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    fs::write(leaf.join("cgroup.procs"), sleep.id().to_string()).unwrap();
+    let mut args = vec!["RegisterMachine", "sayssus", name, "0", "other", "container"];
+    let pid = sleep.id().to_string();
+    args.push(&pid);
+    args.push("/");
+    let o = bus.manager(&args);
+    assert!(o.status.success(), "RegisterMachine failed\n{}\n{}", o.describe(), bus.logs());
+    (Killed(sleep), scope)
+}
+
+#[test]
+fn live_registration_refuses_and_stale_one_is_removed() {
+    let Some(bus) = Bus::start("mdstale", true) else { return };
+    let Some(tree) = busybox_tree(&bus) else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("mdstale");
+    let (sleep, scope) = foreign_registration(&bus, &name);
+
+    // A live leader: the name is taken.
+    let mut c = bus.berth();
+    c.args(["run", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
+    let out = run_to_end(c, QUICK);
+    assert_eq!(out.code(), 125, "{}", out.describe());
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains("already registered with machined"), "{}", out.describe());
+    assert!(bus.machines().contains(&name));
+
+    // The leader dies; machined without systemd does not notice.
+    drop(sleep);
+    let _ = fs::remove_dir(scope.join("payload"));
+    let _ = fs::remove_dir(&scope);
+    assert!(bus.machines().contains(&name), "machined noticed the leader's death by itself");
+
+    // The next start removes the stale registration and registers anew.
+    let mut c = bus.berth();
+    c.args(["run", "-q", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/sh", "-c", "sleep 1000"]);
+    let mut bg = Bg::spawn(c, bus.s.path("run.log"));
+    let pid = wait_guest_init(&mut bg, &name, QUICK);
+    let ok = poll(QUICK, || (bus.machines().contains(&name) && bus.prop(&name, "Service") == "berth").then_some(()));
+    assert!(ok.is_some(), "not re-registered by berth\n{}\n{}", bg.describe(), bus.logs());
+    assert_eq!(bus.prop(&name, "Leader"), pid.to_string());
+    bg.signal(libc::SIGTERM);
+    bg.wait(QUICK);
+    assert!(!bus.machines().contains(&name), "{name} left: {:?}", bus.machines());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
