@@ -939,7 +939,7 @@ fn decode(mut b: &[u8]) -> Option<Vec<Vec<u8>>> {
     while !b.is_empty() {
         let n = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
         let p = b.get(4..4 + n)?;
-        if n == 0 || n % 8 != 0 || n / 8 > u16::MAX as usize {
+        if n == 0 || !n.is_multiple_of(8) || n / 8 > u16::MAX as usize {
             return None;
         }
         out.push(p.to_vec());
@@ -1207,7 +1207,7 @@ mod tests {
         assert!(r.eperm.contains("io_uring_setup") && !r.allow.contains("io_uring_setup"));
         let main = build_main(&r, false).unwrap();
         let bpf = export(&main).unwrap();
-        assert!(!bpf.is_empty() && bpf.len() % 8 == 0);
+        assert!(!bpf.is_empty() && bpf.len().is_multiple_of(8));
         assert_eq!(decode(&encode(&[bpf.clone(), bpf.clone()])), Some(vec![bpf.clone(), bpf]));
         assert_eq!(decode(&[1, 0, 0, 0, 9]), None, "a torn cache file is ignored");
     }

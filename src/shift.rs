@@ -85,7 +85,8 @@ pub fn state(root: &Path) -> io::Result<State> {
 pub fn shift_acl(value: &[u8], base: u32) -> Option<Vec<u8>> {
     const ACL_USER: u16 = 2;
     const ACL_GROUP: u16 = 8;
-    if value.len() < 4 || (value.len() - 4) % 8 != 0 || u32::from_le_bytes(value[0..4].try_into().ok()?) != 2 {
+    if value.len() < 4 || !(value.len() - 4).is_multiple_of(8) || u32::from_le_bytes(value[0..4].try_into().ok()?) != 2
+    {
         return None;
     }
     let mut out = value.to_vec();

@@ -133,7 +133,7 @@ fn masks_are_locked_and_ids_are_shifted() {
     let map: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!((map[0], map[2]), ("0", "65536"), "{}", out.describe());
     let base: u32 = map[1].parse().unwrap();
-    assert!(base >= 524288 && base % 65536 == 0, "picked base {base}");
+    assert!(base >= 524288 && base.is_multiple_of(65536), "picked base {base}");
     assert_eq!(lines[1], "0", "guest runs as its own root");
     assert_eq!(lines[2], "0", "the idmapped tree shows the guest's root as owner");
     for bad in ["UNMOUNTED", "REMOUNTED", "NESTED"] {
@@ -234,7 +234,7 @@ fn chown_ownership_converts_once_and_is_reused() {
     };
     run_once(true);
     let base = fs::metadata(&tree).unwrap().uid();
-    assert!(base >= 524288 && base % 65536 == 0, "the tree's root is owned by the range's base, got {base}");
+    assert!(base >= 524288 && base.is_multiple_of(65536), "the tree's root is owned by the range's base, got {base}");
     let shifted = owners(&tree);
     let unshifted: Vec<_> = shifted.iter().filter(|(_, (u, _, _))| *u < base || *u >= base + 65536).take(5).collect();
     assert!(unshifted.is_empty(), "entries left unshifted: {unshifted:?}");
