@@ -22,6 +22,50 @@ pub enum Command {
     Run(RunArgs),
     /// Remove what killed launchers left behind and say what was removed.
     Gc,
+    /// List the running machines.
+    List {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a running machine's state, OS and processes.
+    Status {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Show a running machine's properties as key=value (or JSON).
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a machine's init to power off (SIGRTMIN+4 to its leader).
+    Poweroff {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Ask a machine's init to reboot (SIGINT to its leader).
+    Reboot {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Kill every process of a machine at once, without a clean shutdown.
+    Terminate {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Send a signal to a machine's processes.
+    Kill {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The signal (default SIGTERM).
+        #[arg(short = 's', long, default_value = "SIGTERM")]
+        signal: String,
+        /// leader (the guest's PID 1) or all of its processes.
+        #[arg(long = "kill-whom", default_value = "all")]
+        kill_whom: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod ipc;
 pub mod launcher;
 pub mod lock;
+pub mod machine;
 pub mod machined;
 pub mod mounts;
 pub mod name;

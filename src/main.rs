@@ -23,6 +23,51 @@ fn usage_error(e: clap::Error) -> ! {
     std::process::exit(if run { 125 } else { 1 });
 }
 
+/// The verbs for running machines; their output goes to stdout.
+fn manage(cmd: &Command) -> berth::Result<i32> {
+    use berth::machine;
+    let out = match cmd {
+        Command::List { json } => {
+            let ms = machine::list();
+            if *json {
+                serde_json::Value::Array(ms.iter().map(|m| m.to_json()).collect()).to_string() + "\n"
+            } else {
+                machine::table(&ms)
+            }
+        }
+        Command::Status { name } => machine::status(&machine::find(name)?),
+        Command::Show { name, json } => {
+            let m = machine::find(name)?;
+            if *json {
+                m.to_json().to_string() + "\n"
+            } else {
+                machine::show(&m)
+            }
+        }
+        Command::Poweroff { name } => {
+            machine::kill(&machine::find(name)?, berth::signal::rtmin() + 4, machine::Whom::Leader)?;
+            String::new()
+        }
+        Command::Reboot { name } => {
+            machine::kill(&machine::find(name)?, libc::SIGINT, machine::Whom::Leader)?;
+            String::new()
+        }
+        Command::Terminate { name } => {
+            machine::terminate(&machine::find(name)?)?;
+            String::new()
+        }
+        Command::Kill { name, signal, kill_whom } => {
+            let sig = berth::signal::parse(signal)?;
+            let whom = machine::parse_whom(kill_whom)?;
+            machine::kill(&machine::find(name)?, sig, whom)?;
+            String::new()
+        }
+        _ => unreachable!("not a management verb"),
+    };
+    print!("{out}");
+    Ok(0)
+}
+
 fn main() {
     // The --as-pid2 stub init, re-executed inside the guest.
     let mut args = std::env::args_os();
@@ -52,6 +97,13 @@ fn main() {
                 berth::launcher::launch(&c)
             }),
         ),
+        Command::List { .. }
+        | Command::Status { .. }
+        | Command::Show { .. }
+        | Command::Poweroff { .. }
+        | Command::Reboot { .. }
+        | Command::Terminate { .. }
+        | Command::Kill { .. } => (false, manage(&cli.command)),
         Command::Gc => {
             if unsafe { libc::geteuid() } != 0 {
                 eprintln!("berth: gc needs root; run it with sudo");

@@ -1,0 +1,102 @@
+//! The management verbs against real running machines (from berth's own
+//! runtime records: this host has neither systemd nor machined).
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+fn verb(args: &[&str]) -> Out {
+    let mut c = berth();
+    c.args(args);
+    run_to_end(c, QUICK)
+}
+
+#[test]
+fn list_show_status_and_kill_a_running_command() {
+    let Some((s, tree)) = busybox_setup("mverbs") else { return };
+    let name = unique_name("mverbs");
+    let mut c = berth();
+    c.args(["run", "-q", "-P", "--as-pid2", "-M", &name, "-D"]).arg(&tree).args(["--", "sleep", "100"]);
+    let mut bg = Bg::spawn(c, s.path("run.log"));
+    let leader = poll(Duration::from_secs(10), || guest_init_pid(&name)).expect("the guest runs");
+    let list = verb(&["list"]);
+    list.expect_code(0);
+    let row = list.stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_default().to_string();
+    assert!(
+        row.contains("container") && row.contains("running") && row.contains(&leader.to_string()),
+        "{}",
+        list.describe()
+    );
+    let json = verb(&["list", "--json"]);
+    json.expect_code(0);
+    assert!(
+        json.stdout.contains(&format!("\"name\":\"{name}\"")) && json.stdout.contains(&format!("\"leader\":{leader}")),
+        "{}",
+        json.describe()
+    );
+    let show = verb(&["show", &name]);
+    show.expect_code(0);
+    assert_eq!(show.get("Leader"), leader.to_string(), "{}", show.describe());
+    assert_eq!(show.get("Unit"), format!("machine-{name}.scope"), "{}", show.describe());
+    let status = verb(&["status", &name]);
+    status.expect_code(0);
+    assert!(status.stdout.contains("sleep 100") && status.stdout.contains("Tasks: 2"), "{}", status.describe());
+    verb(&["kill", &name, "--signal", "SIGTERM"]).expect_code(0);
+    let st = bg.wait(Duration::from_secs(10));
+    assert_eq!(st.code(), Some(143), "SIGTERM to all ends the command\n{}", bg.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+    let gone = verb(&["list"]);
+    assert!(!gone.stdout.contains(&name), "{}", gone.describe());
+}
+
+#[test]
+fn unknown_and_invalid_machines_are_one_line_errors() {
+    if !require(&[]) {
+        return;
+    }
+    for (args, needle) in [
+        (vec!["status", "no-such-machine"], "no machine named"),
+        (vec!["poweroff", "no-such-machine"], "no machine named"),
+        (vec!["show", "bad_name"], "invalid"),
+        (vec!["kill", "no-such-machine", "--signal", "NOPE"], "unknown signal"),
+    ] {
+        let out = verb(&args);
+        assert_eq!(out.code(), 1, "{}", out.describe());
+        assert_one_error_line(&out);
+        assert!(out.stderr.contains(needle), "{}", out.describe());
+    }
+}
+
+fn boot(s: &Scratch, tree: &std::path::Path, name: &str) -> (Bg, u32) {
+    let mut c = berth();
+    c.args(["boot", "-q", "--console=passive", "-M", name, "-D"]).arg(tree);
+    let mut bg = Bg::spawn(c, s.path(&format!("{name}.log")));
+    let pid = wait_guest_init(&mut bg, name, Duration::from_secs(60));
+    // Wait until systemd is up, so it acts on the request.
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", "60", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--", "sh", "-c"]);
+    c.arg("until systemctl is-system-running --wait 2>/dev/null | grep -qx running; do sleep 0.3; done");
+    run_to_end(c, Duration::from_secs(70)).expect_code(0);
+    (bg, pid)
+}
+
+#[test]
+fn poweroff_reboot_and_terminate_a_booted_machine() {
+    if !require(&["nsenter", "timeout"]) {
+        return;
+    }
+    let Some(fx) = fixture("bookworm") else { return };
+    let _l = host_lock_shared();
+    let s = Scratch::new("mpower");
+    let tree = tree_copy(&s, &fx, "bookworm");
+    for (verb_name, want) in [("poweroff", Some(0)), ("reboot", Some(133)), ("terminate", Some(1))] {
+        let name = unique_name(&format!("m{verb_name}"));
+        let (mut bg, _) = boot(&s, &tree, &name);
+        verb(&[verb_name, &name]).expect_code(0);
+        let st = bg.wait(Duration::from_secs(20));
+        assert_eq!(st.code(), want, "berth {verb_name}\n{}", bg.describe());
+        assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+    }
+}
