@@ -55,6 +55,16 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Suspend every process of a machine (cgroup freezer on payload/).
+    Freeze {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Resume a frozen machine.
+    Thaw {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
     /// Send a signal to a machine's processes.
     Kill {
         #[arg(value_name = "NAME")]

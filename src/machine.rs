@@ -170,6 +170,29 @@ pub fn terminate(m: &Machine) -> Result<()> {
     kill(m, libc::SIGKILL, Whom::All)
 }
 
+/// Freezes or thaws the guest through cgroup.freeze on payload/ (the
+/// launcher, in supervisor/, keeps running), and waits until the kernel
+/// reports the new state.
+pub fn freeze(m: &Machine, frozen: bool) -> Result<()> {
+    let payload = m.scope().join("payload");
+    let what = if frozen { "freezing" } else { "thawing" };
+    fs::write(payload.join("cgroup.freeze"), if frozen { "1" } else { "0" }).map_err(|e| {
+        Error::sys(format!("{what} machine {} through {}", m.name, payload.join("cgroup.freeze").display()), e)
+    })?;
+    let want = if frozen { "frozen 1" } else { "frozen 0" };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let events = fs::read_to_string(payload.join("cgroup.events")).unwrap_or_default();
+        if events.lines().any(|l| l == want) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Setup(format!("machine {} did not finish {what} within 5 s", m.name)));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn fmt_since(secs: Option<u64>) -> String {
     let Some(s) = secs else { return "-".into() };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(s);

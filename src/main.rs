@@ -56,6 +56,14 @@ fn manage(cmd: &Command) -> berth::Result<i32> {
             machine::terminate(&machine::find(name)?)?;
             String::new()
         }
+        Command::Freeze { name } => {
+            machine::freeze(&machine::find(name)?, true)?;
+            String::new()
+        }
+        Command::Thaw { name } => {
+            machine::freeze(&machine::find(name)?, false)?;
+            String::new()
+        }
         Command::Kill { name, signal, kill_whom } => {
             let sig = berth::signal::parse(signal)?;
             let whom = machine::parse_whom(kill_whom)?;
@@ -103,6 +111,8 @@ fn main() {
         | Command::Poweroff { .. }
         | Command::Reboot { .. }
         | Command::Terminate { .. }
+        | Command::Freeze { .. }
+        | Command::Thaw { .. }
         | Command::Kill { .. } => (false, manage(&cli.command)),
         Command::Gc => {
             if unsafe { libc::geteuid() } != 0 {

@@ -100,3 +100,30 @@ fn poweroff_reboot_and_terminate_a_booted_machine() {
         assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
     }
 }
+
+#[test]
+fn freeze_stops_the_guest_and_thaw_resumes_it() {
+    let Some((s, tree)) = busybox_setup("mfreeze") else { return };
+    let name = unique_name("mfreeze");
+    let out = s.path("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut c = berth();
+    c.args(["run", "-q", "-P", "--as-pid2", "--bind", &format!("{}:/out:idmap", out.display()), "-M", &name, "-D"])
+        .arg(&tree)
+        .args(["--", "sh", "-c", "while :; do cat /proc/uptime > /out/tick; sleep 0.05; done"]);
+    let mut bg = Bg::spawn(c, s.path("run.log"));
+    let tick = out.join("tick");
+    let read = || std::fs::read_to_string(&tick).unwrap_or_default();
+    poll(Duration::from_secs(10), || (!read().is_empty()).then_some(())).expect("the guest ticks");
+    verb(&["freeze", &name]).expect_code(0);
+    std::thread::sleep(Duration::from_millis(100));
+    let frozen_at = read();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(read(), frozen_at, "a frozen guest does not run");
+    assert!(verb(&["status", &name]).code() == 0, "the launcher keeps answering while the guest is frozen");
+    verb(&["thaw", &name]).expect_code(0);
+    poll(Duration::from_secs(5), || (read() != frozen_at).then_some(())).expect("a thawed guest runs again");
+    verb(&["terminate", &name]).expect_code(0);
+    bg.wait(Duration::from_secs(10));
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
