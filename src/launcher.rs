@@ -9,7 +9,7 @@ use crate::child::{self, ChildCtx};
 use crate::cli::ConsoleMode;
 use crate::config::{Config, InitKind, Mode};
 use crate::console::{Console, Input};
-use crate::ephemeral::{Layer, Upper, Volatile};
+use crate::ephemeral::Layers;
 use crate::error::{Context, Error, Result};
 use crate::ipc::{self, Msg};
 use crate::machined::{self, Register};
@@ -23,8 +23,6 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use sd_notify::NotifyState;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const HANDLED: &[Signal] = &[
@@ -58,77 +56,6 @@ struct Held {
     _name_lock: lock::LockFile,
     _range_lock: Option<lock::LockFile>,
     layers: Layers,
-}
-
-/// The host directories a machine writes besides its tree: the layer of
-/// -x / --volatile=overlay / --overlay, and work directories beside the
-/// upper directories of --overlay.
-struct Layers {
-    layer: Option<Layer>,
-    overlay_work: Vec<PathBuf>,
-}
-
-impl Layers {
-    fn create(cfg: &Config, range: Option<Range>, idmap: bool) -> Result<Layers> {
-        let mut out = Layers { layer: None, overlay_work: Vec::new() };
-        if cfg.ephemeral || cfg.volatile == Volatile::Overlay || !cfg.overlays.is_empty() {
-            let upper = match (&cfg.layer_upper, cfg.ephemeral) {
-                (Upper::Under(p), true) => Upper::Under(p.clone()),
-                _ => Upper::Tmpfs,
-            };
-            let md = std::fs::metadata(&cfg.root).ctx(|| format!("inspecting {}", cfg.root.display()))?;
-            let shift = |id: u32| match (range, idmap) {
-                (Some(r), true) => r.host(id),
-                _ => id,
-            };
-            let where_ = match &upper {
-                Upper::Under(p) => p.display().to_string(),
-                Upper::Tmpfs => crate::ephemeral::DEFAULT_LAYER_PARENT.to_string(),
-            };
-            out.layer = Some(Layer::create(&cfg.name, &upper, (shift(md.uid()), shift(md.gid())), md.mode()).map_err(
-                |e| {
-                    Error::Usage(format!(
-                        "cannot create the machine's writable layer under {where_}: {e}; pick a writable filesystem with --layer-dir=DIR, or --layer-dir=tmpfs"
-                    ))
-                },
-            )?);
-        }
-        for (i, spec) in cfg.overlays.iter().enumerate() {
-            let work = match &spec.upper {
-                Some(u) if !u.as_os_str().is_empty() => {
-                    let w = u.parent().unwrap_or(u).join(format!(".#berth-work.{}.{i}", cfg.name));
-                    if let Err(e) = std::fs::create_dir(&w) {
-                        out.remove();
-                        return Err(Error::Usage(format!(
-                            "cannot create the overlay work directory {}: {e}; the upper directory's filesystem must be writable",
-                            w.display()
-                        )));
-                    }
-                    w
-                }
-                _ => PathBuf::new(),
-            };
-            out.overlay_work.push(work);
-        }
-        Ok(out)
-    }
-
-    fn dirs(&self) -> Vec<PathBuf> {
-        self.layer
-            .iter()
-            .map(|l| l.dir.clone())
-            .chain(self.overlay_work.iter().filter(|w| !w.as_os_str().is_empty()).cloned())
-            .collect()
-    }
-
-    fn remove(&self) {
-        for d in self.dirs() {
-            let _ = std::fs::remove_dir_all(&d);
-            if let Some(p) = d.parent().filter(|p| p.ends_with(crate::ephemeral::LAYER_DIR)) {
-                let _ = std::fs::remove_dir(p);
-            }
-        }
-    }
 }
 
 /// Takes the machine's name lock. A lock held by a launcher that has
