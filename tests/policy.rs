@@ -7,6 +7,10 @@
 //! `-mx32` need Debian's gcc-multilib). What cannot run here is skipped
 //! loudly with `SKIP:` on stderr, never passed silently.
 
+mod common;
+
+use common::{is_root, skip};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,17 +18,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-fn skip(reason: &str) {
-    eprintln!("\n==================================================");
-    eprintln!("SKIP: {reason}");
-    eprintln!("==================================================\n");
-}
-
-fn is_root() -> bool {
-    // SAFETY: no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 fn unique_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);

@@ -28,6 +28,10 @@
 //! Real, as root; prints `SKIP: <reason>` on stderr and returns when not
 //! root or gcc is missing.
 
+mod common;
+
+use common::{is_root, skip};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -164,17 +168,6 @@ const HOST_PATHS: &[&str] = &[
 
 // ---------------------------------------------------------------------------
 // Small helpers (std and libc only, like tests/common)
-
-fn skip(reason: &str) {
-    eprintln!("\n==================================================");
-    eprintln!("SKIP: {reason}");
-    eprintln!("==================================================\n");
-}
-
-fn is_root() -> bool {
-    // SAFETY: no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 fn have_gcc() -> bool {
     Command::new("gcc")
