@@ -55,6 +55,15 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Run a command (or a login shell) inside a running machine.
+    Shell {
+        /// [USER@]NAME of the machine.
+        #[arg(value_name = "[USER@]NAME")]
+        target: String,
+        /// The command and its arguments (default: the user's login shell).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// Suspend every process of a machine (cgroup freezer on payload/).
     Freeze {
         #[arg(value_name = "NAME")]

@@ -28,6 +28,7 @@ pub mod runtime;
 pub mod sealed;
 pub mod seccomp;
 pub mod security;
+pub mod shell;
 pub mod shift;
 pub mod signal;
 pub mod stub;

@@ -114,6 +114,12 @@ fn main() {
         | Command::Freeze { .. }
         | Command::Thaw { .. }
         | Command::Kill { .. } => (false, manage(&cli.command)),
+        Command::Shell { target, command } => (
+            true,
+            berth::sealed::ensure()
+                .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))
+                .and_then(|_| berth::shell::shell(target, command)),
+        ),
         Command::Gc => {
             if unsafe { libc::geteuid() } != 0 {
                 eprintln!("berth: gc needs root; run it with sudo");

@@ -125,6 +125,27 @@ pub fn gc() -> Vec<String> {
             Leftovers { name, cgroups, lock_files, dirs, machined }.sweep(Duration::from_secs(2), Duration::ZERO),
         );
     }
+    // Empty scopes of machines whose launcher and watcher were both killed
+    // (no record left). Only empty ones: a scope with processes may be
+    // another manager's machine.
+    if let Ok(h) = crate::cgroup::hierarchy() {
+        let slice = h.join("machine.slice");
+        for e in fs::read_dir(&slice).into_iter().flatten().flatten() {
+            let fname = e.file_name().to_string_lossy().into_owned();
+            let Some(name) = fname.strip_prefix("machine-").and_then(|n| n.strip_suffix(".scope")) else { continue };
+            let empty =
+                fs::read_to_string(e.path().join("cgroup.events")).is_ok_and(|t| t.lines().any(|l| l == "populated 0"));
+            let ours = e.path().join("payload").is_dir();
+            if empty && ours && !record_path(name).exists() {
+                if let Ok(_l) = lock::lock_name(name) {
+                    let cg = Cgroups { hierarchy: h.clone(), scope: e.path() };
+                    if cg.remove(Duration::ZERO) {
+                        removed.push(format!("cgroup {}", e.path().display()));
+                    }
+                }
+            }
+        }
+    }
     // Name lock files of launchers killed before their watcher existed.
     for e in fs::read_dir(lock::NAME_LOCK_DIR).into_iter().flatten().flatten() {
         let p = e.path();

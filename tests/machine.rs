@@ -127,3 +127,57 @@ fn freeze_stops_the_guest_and_thaw_resumes_it() {
     bg.wait(Duration::from_secs(10));
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }
+
+#[test]
+fn shell_runs_commands_inside_with_their_exit_status() {
+    let Some((s, tree)) = busybox_setup("mshell") else { return };
+    let name = unique_name("mshell");
+    let mut c = berth();
+    c.args(["run", "-q", "-P", "--as-pid2", "-M", &name, "-D"]).arg(&tree).args(["--", "sleep", "100"]);
+    let mut bg = Bg::spawn(c, s.path("run.log"));
+    poll(Duration::from_secs(10), || guest_init_pid(&name)).expect("the guest runs");
+    let out = verb(&["shell", &name, "sh", "-c", "hostname; id -u; ps -o comm | grep -c sleep; exit 7"]);
+    assert_eq!(out.code(), 7, "{}", out.describe());
+    let lines = out.lines();
+    assert_eq!(lines[..3], [name.clone(), "0".into(), "1".into()], "{}", out.describe());
+    let out = verb(&["shell", &format!("tester@{name}"), "id", "-un"]);
+    out.expect_code(0);
+    assert_eq!(out.stdout.trim(), "tester", "{}", out.describe());
+    assert_eq!(verb(&["shell", &name, "sh", "-c", "kill -9 $$"]).code(), 137);
+    let missing = verb(&["shell", &name, "no-such-command"]);
+    assert_eq!(missing.code(), 127, "{}", missing.describe());
+    assert_one_error_line(&missing);
+    // With a terminal (a pty from script(1)): the guest's own pty.
+    if have_tool("script") {
+        let mut c = Command::new("script");
+        c.args(["-qec", &format!("{} shell {name} sh -c 'tty; exit 4'", BERTH), "/dev/null"]);
+        c.stdin(std::process::Stdio::null());
+        let out = run_to_end(c, QUICK);
+        assert_eq!(out.code(), 4, "{}", out.describe());
+        assert!(out.stdout.contains("/dev/pts/"), "the command runs on a pty of the guest\n{}", out.describe());
+    } else {
+        skip("script(1) is missing; the terminal case of berth shell is not tested");
+    }
+    verb(&["terminate", &name]).expect_code(0);
+    bg.wait(Duration::from_secs(10));
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
+
+#[test]
+fn shell_joins_a_booted_guest_in_its_init_scope() {
+    if !require(&["nsenter", "timeout"]) {
+        return;
+    }
+    let Some(fx) = fixture("bookworm") else { return };
+    let _l = host_lock_shared();
+    let s = Scratch::new("mshboot");
+    let tree = tree_copy(&s, &fx, "bookworm");
+    let name = unique_name("mshboot");
+    let (mut bg, _) = boot(&s, &tree, &name);
+    let out = verb(&["shell", &name, "sh", "-c", "grep ^0:: /proc/self/cgroup; systemctl is-system-running"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("0::/init.scope") && out.stdout.contains("running"), "{}", out.describe());
+    verb(&["poweroff", &name]).expect_code(0);
+    assert_eq!(bg.wait(Duration::from_secs(20)).code(), Some(0), "{}", bg.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
