@@ -29,18 +29,9 @@ pub fn reexec() -> io::Error {
         if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        let argv: Vec<CString> = std::env::args_os()
-            .map(|a| CString::new(std::os::unix::ffi::OsStringExt::into_vec(a)).unwrap_or_default())
-            .collect();
-        let mut env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| k != MARK)
-            .filter_map(|(k, v)| {
-                let mut kv = std::os::unix::ffi::OsStringExt::into_vec(k);
-                kv.push(b'=');
-                kv.extend(std::os::unix::ffi::OsStringExt::into_vec(v));
-                CString::new(kv).ok()
-            })
-            .collect();
+        // Arguments from the kernel never hold a NUL byte: none is dropped.
+        let argv = crate::sys::cstrings(std::env::args_os());
+        let mut env = crate::sys::environ_cstrings(MARK);
         env.push(CString::new(format!("{MARK}=1")).expect("no NUL"));
         Ok(nix::unistd::fexecve(file.as_raw_fd(), &argv, &env)?)
     };

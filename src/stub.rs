@@ -10,9 +10,8 @@ use crate::sys;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::os::fd::{BorrowedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
 
 const FORWARDED: &[Signal] = &[
     Signal::SIGTERM,
@@ -25,19 +24,10 @@ const FORWARDED: &[Signal] = &[
     Signal::SIGWINCH,
 ];
 
-fn cstrings(v: impl Iterator<Item = OsString>) -> Vec<CString> {
-    v.filter_map(|a| CString::new(a.into_vec()).ok()).collect()
-}
-
 /// Entry point (from main, recognised by argv[0]); never returns.
 pub fn main(args: Vec<OsString>) -> ! {
-    let argv = cstrings(args.into_iter());
-    let env = cstrings(std::env::vars_os().map(|(k, v)| {
-        let mut kv = k;
-        kv.push("=");
-        kv.push(v);
-        kv
-    }));
+    let argv = sys::cstrings(args);
+    let env = sys::environ_cstrings("");
     let path = std::env::var("PATH").unwrap_or_default();
     // SAFETY: the descriptor was placed there by the inner child.
     let report = unsafe { BorrowedFd::borrow_raw(STUB_REPORT_FD as RawFd) };

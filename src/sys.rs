@@ -222,6 +222,22 @@ pub fn mount_setattr_idmapped(fd: &impl AsRawFd, set: u64, userns: Option<RawFd>
     }
 }
 
+/// Arguments or environment entries as C strings for exec (entries with a
+/// NUL byte cannot be passed and are dropped).
+pub fn cstrings(v: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<CString> {
+    use std::os::unix::ffi::OsStringExt;
+    v.into_iter().filter_map(|a| CString::new(a.into_vec()).ok()).collect()
+}
+
+/// This process's environment as `NAME=VALUE` C strings, without `skip`.
+pub fn environ_cstrings(skip: &str) -> Vec<CString> {
+    cstrings(std::env::vars_os().filter(|(k, _)| k != skip).map(|(mut k, v)| {
+        k.push("=");
+        k.push(v);
+        k
+    }))
+}
+
 pub fn cstr(p: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))

@@ -10,21 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn fingerprint(tree: &Path) -> String {
-    let sh = "cd \"$1\" && find . -xdev -printf '%p %y %m %U %G %s %T@ %l\\n' | sort && \
-              find . -xdev -type f -print0 | sort -z | xargs -0 sha256sum";
-    let out = Command::new("sh").args(["-c", sh, "sh"]).arg(tree).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_same(before: &str, after: &str, what: &str) {
-    if before != after {
-        let b: Vec<&str> = before.lines().collect();
-        let diff: Vec<&str> = after.lines().filter(|l| !b.contains(l)).take(20).collect();
-        panic!("{what} changed the tree:\n{}", diff.join("\n"));
-    }
-}
-
 /// Waits for the watcher, which removes a machine's layers once its
 /// launcher has exited.
 fn layers_gone(name_prefix: &str) -> bool {
@@ -55,7 +40,7 @@ fn ephemeral_run_and_boot_leave_the_tree_identical() {
     let out = run_sh(&tree, &name, &["-x"], VANDAL);
     out.expect_code(0);
     assert!(out.stdout.contains("done"), "{}", out.describe());
-    assert_same(&before, &fingerprint(&tree), "an ephemeral run");
+    assert_same_tree(&before, &fingerprint(&tree), "an ephemeral run");
 
     let name = unique_name("xboot");
     let mut c = berth();
@@ -71,7 +56,7 @@ fn ephemeral_run_and_boot_leave_the_tree_identical() {
     assert!(out.stdout.contains("running") && out.stdout.contains("done"), "{}", out.describe());
     bg.signal(libc::SIGTERM);
     assert_eq!(bg.wait(Duration::from_secs(15)).code(), Some(0), "{}", bg.describe());
-    assert_same(&before, &fingerprint(&tree), "an ephemeral boot");
+    assert_same_tree(&before, &fingerprint(&tree), "an ephemeral boot");
     assert!(layers_gone(&name), "the layer is removed at exit");
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }

@@ -75,10 +75,7 @@ fn boot(s: &Scratch, tree: &std::path::Path, name: &str) -> (Bg, u32) {
     let mut bg = Bg::spawn(c, s.path(&format!("{name}.log")));
     let pid = wait_guest_init(&mut bg, name, Duration::from_secs(60));
     // Wait until systemd is up, so it acts on the request.
-    let mut c = Command::new("timeout");
-    c.args(["-s", "KILL", "60", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--", "sh", "-c"]);
-    c.arg("until systemctl is-system-running --wait 2>/dev/null | grep -qx running; do sleep 0.3; done");
-    run_to_end(c, Duration::from_secs(70)).expect_code(0);
+    wait_running(&mut bg, pid);
     (bg, pid)
 }
 

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn record_field(name: &str, key: &str) -> Option<String> {
     let text = fs::read_to_string(format!("/run/berth/machines/{name}")).ok()?;
@@ -27,46 +27,6 @@ fn owners(tree: &Path) -> BTreeMap<String, (u32, u32, u32)> {
             Some((f[0].to_string(), (f[1].parse().ok()?, f[2].parse().ok()?, u32::from_str_radix(f[3], 8).ok()?)))
         })
         .collect()
-}
-
-/// A full listing with checksums: path, type, mode, owner, size, mtime,
-/// link target and content hash.
-fn fingerprint(tree: &Path) -> String {
-    let listing =
-        Command::new("find").arg(tree).args(["-xdev", "-printf", "%P %y %m %U %G %s %T@ %l\\n"]).output().unwrap();
-    let sums = Command::new("sh")
-        .arg("-c")
-        .arg("cd \"$1\" && find . -xdev -type f -print0 | sort -z | xargs -0 sha256sum")
-        .arg("sh")
-        .arg(tree)
-        .output()
-        .unwrap();
-    let mut lines: Vec<String> = String::from_utf8_lossy(&listing.stdout).lines().map(str::to_string).collect();
-    lines.sort();
-    format!("{}\n{}", lines.join("\n"), String::from_utf8_lossy(&sums.stdout))
-}
-
-fn guest_sh(pid: u32, script: &str) -> Out {
-    let mut c = Command::new("timeout");
-    c.args(["-s", "KILL", "30", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--", "sh", "-c", script]);
-    run_to_end(c, Duration::from_secs(40))
-}
-
-fn wait_running(bg: &mut Bg, pid: u32) {
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = guest_sh(pid, "systemctl is-system-running --wait");
-        match out.stdout.trim() {
-            "running" => return,
-            s if Instant::now() >= end || s == "degraded" => {
-                panic!("guest state {s:?}\n{}\n{}", guest_sh(pid, "systemctl --failed").stdout, bg.describe())
-            }
-            _ => {
-                assert!(bg.try_status().is_none(), "berth exited early\n{}", bg.describe());
-                std::thread::sleep(Duration::from_millis(300));
-            }
-        }
-    }
 }
 
 fn boot(s: &Scratch, tree: &Path, name: &str, extra: &[&str]) -> Bg {
@@ -201,12 +161,7 @@ fn read_only_boot_leaves_the_tree_byte_for_byte_unchanged() {
     let w = guest_sh(pid, "touch /etc/x 2>&1; echo done");
     assert!(w.stdout.contains("Read-only"), "the root must be read-only\n{}", w.describe());
     stop(bg);
-    let after = fingerprint(&tree);
-    if before != after {
-        let b: Vec<&str> = before.lines().collect();
-        let diff: Vec<&str> = after.lines().filter(|l| !b.contains(l)).take(20).collect();
-        panic!("the tree changed during a --read-only boot:\n{}", diff.join("\n"));
-    }
+    assert_same_tree(&before, &fingerprint(&tree), "a --read-only boot");
 }
 
 #[test]

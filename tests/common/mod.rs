@@ -822,3 +822,47 @@ impl Drop for TestMount {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// A full listing of a tree with checksums: path, type, mode, owner, size,
+/// mtime, link target, and the content hash of every file.
+pub fn fingerprint(tree: &Path) -> String {
+    let sh = "cd \"$1\" && find . -xdev -printf '%p %y %m %U %G %s %T@ %l\\n' | sort && \
+              find . -xdev -type f -print0 | sort -z | xargs -0 sha256sum";
+    let out = Command::new("sh").args(["-c", sh, "sh"]).arg(tree).output().expect("run find and sha256sum");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails with the first lines that differ when `what` changed a tree.
+pub fn assert_same_tree(before: &str, after: &str, what: &str) {
+    if before != after {
+        let b: Vec<&str> = before.lines().collect();
+        let diff: Vec<&str> = after.lines().filter(|l| !b.contains(l)).take(20).collect();
+        panic!("{what} changed the tree:\n{}", diff.join("\n"));
+    }
+}
+
+/// `sh -c SCRIPT` in all namespaces of the guest whose PID 1 is `pid`.
+pub fn guest_sh(pid: u32, script: &str) -> Out {
+    let mut c = Command::new("timeout");
+    c.args(["-s", "KILL", "30", "nsenter", "-t", &pid.to_string(), "-a", "-r", "-w", "--", "sh", "-c", script]);
+    run_to_end(c, Duration::from_secs(40))
+}
+
+/// Waits (60 s at most) until the booted guest's systemd says `running`;
+/// `degraded`, a timeout or berth exiting fail the test.
+pub fn wait_running(bg: &mut Bg, pid: u32) {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = guest_sh(pid, "systemctl is-system-running --wait");
+        match out.stdout.trim() {
+            "running" => return,
+            s if Instant::now() >= end || s == "degraded" => {
+                panic!("guest state {s:?}\n{}\n{}", guest_sh(pid, "systemctl --failed").stdout, bg.describe())
+            }
+            _ => {
+                assert!(bg.try_status().is_none(), "berth exited early\n{}", bg.describe());
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+    }
+}
