@@ -1,6 +1,8 @@
 //! The machine's cgroups in the cgroup2 hierarchy (on a hybrid host, the
-//! one at /sys/fs/cgroup/unified): `machine.slice/machine-NAME.scope` with
-//! the launcher in `supervisor/` and the guest alone in `payload/`.
+//! one at /sys/fs/cgroup/unified): `machine.slice/machine-NAME.scope` (or
+//! another slice) with the launcher in `supervisor/` and the guest alone in
+//! `payload/`. The scope is made by berth in cgroupfs, by systemd as a
+//! transient unit, or is the unit berth runs in (`--keep-unit`).
 
 use crate::error::{Context, Error, Result};
 use std::fs;
@@ -11,10 +13,44 @@ use std::time::{Duration, Instant};
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
+/// Who made the machine's cgroup, and so what berth removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// berth made it in cgroupfs and removes it.
+    Berth,
+    /// systemd made it (a transient scope) with berth in it; berth makes
+    /// the two leaves, and systemd removes the scope once it is empty.
+    Systemd,
+    /// The unit berth runs in (`--keep-unit`): berth makes and removes
+    /// only the two leaves.
+    Unit,
+}
+
+impl Owner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Berth => "berth",
+            Owner::Systemd => "systemd",
+            Owner::Unit => "unit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Owner {
+        match s {
+            "systemd" => Owner::Systemd,
+            "unit" => Owner::Unit,
+            _ => Owner::Berth,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Cgroups {
     pub hierarchy: PathBuf,
     pub scope: PathBuf,
+    pub owner: Owner,
+    /// The machine's cgroups in v1 hierarchies (hybrid hosts' limits).
+    pub v1: Vec<PathBuf>,
 }
 
 fn is_cgroup2(p: &Path) -> bool {
@@ -44,11 +80,51 @@ pub fn scope_name(machine: &str) -> String {
     format!("machine-{machine}.scope")
 }
 
+/// A slice's place in the tree, as systemd lays it out: `a-b.slice` lives
+/// at `a.slice/a-b.slice`; `-.slice` is the root.
+pub fn slice_dir(slice: &str) -> PathBuf {
+    let mut dir = PathBuf::new();
+    let Some(stem) = slice.strip_suffix(".slice").filter(|s| *s != "-") else {
+        return dir;
+    };
+    let parts: Vec<&str> = stem.split('-').collect();
+    for i in 1..=parts.len() {
+        dir.push(format!("{}.slice", parts[..i].join("-")));
+    }
+    dir
+}
+
+/// The machine's path below a cgroup root (cgroup2, or the launcher's own
+/// cgroup in a v1 hierarchy).
+pub fn machine_rel(machine: &str, slice: &str) -> PathBuf {
+    slice_dir(slice).join(scope_name(machine))
+}
+
 impl Cgroups {
-    pub fn for_machine(machine: &str) -> Result<Cgroups> {
+    pub fn for_machine(machine: &str, slice: &str, owner: Owner) -> Result<Cgroups> {
         let hierarchy = hierarchy()?;
-        let scope = hierarchy.join("machine.slice").join(scope_name(machine));
-        Ok(Cgroups { hierarchy, scope })
+        let scope = hierarchy.join(machine_rel(machine, slice));
+        Ok(Cgroups { hierarchy, scope, owner, v1: Vec::new() })
+    }
+
+    /// `--keep-unit`: the unit's own cgroup, which must be a delegated
+    /// service or scope, not the root.
+    pub fn own_unit() -> Result<Cgroups> {
+        let hierarchy = hierarchy()?;
+        let own = own_path("self").unwrap_or_default();
+        let unit = own.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !(unit.ends_with(".service") || unit.ends_with(".scope")) {
+            return Err(Error::Usage(format!(
+                "--keep-unit: berth runs in cgroup '/{}', which is not a service or scope unit; start it from a unit with Delegate=yes (see berth@.service) or drop --keep-unit",
+                own.display()
+            )));
+        }
+        Ok(Cgroups { hierarchy: hierarchy.clone(), scope: hierarchy.join(own), owner: Owner::Unit, v1: Vec::new() })
+    }
+
+    /// The unit name systemd knows the machine's cgroup by.
+    pub fn unit(&self) -> String {
+        self.scope.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
     pub fn payload(&self) -> PathBuf {
@@ -59,10 +135,71 @@ impl Cgroups {
         self.scope.join("supervisor")
     }
 
-    /// Creates the scope and its two leaves and moves the calling process
-    /// into `supervisor/`. The caller holds the machine's name lock, so a
-    /// scope that already exists was left by a dead launcher.
-    pub fn create(&self) -> Result<()> {
+    /// Creates the cgroups and applies the limits: the scope (unless
+    /// systemd made it or it is berth's unit) and its two leaves, the
+    /// device program and cgroup2 limits on `payload/`, and the v1
+    /// cgroups of a hybrid host. The caller holds the machine's name lock,
+    /// so a scope of berth's that already exists was left by a dead
+    /// launcher.
+    pub fn create(&self, plan: &crate::limits::Plan) -> Result<()> {
+        let r = match self.owner {
+            Owner::Berth => self.create_scope(),
+            Owner::Systemd | Owner::Unit => self.create_leaves(),
+        };
+        r.and_then(|_| self.restrict(plan)).inspect_err(|_| {
+            if self.owner == Owner::Berth {
+                self.remove(Duration::ZERO);
+            } else {
+                self.remove_leaves();
+            }
+        })
+    }
+
+    fn restrict(&self, plan: &crate::limits::Plan) -> Result<()> {
+        let payload = fs::File::open(self.payload()).ctx(|| format!("opening {}", self.payload().display()))?;
+        crate::devices::restrict(&payload, &plan.devices)
+            .map_err(|e| Error::sys("attaching the device policy to the guest's cgroup", e))?;
+        crate::limits::apply_v2(plan, &self.payload())?;
+        for g in &plan.v1 {
+            g.create()
+                .map_err(|e| Error::sys(format!("creating the {} cgroup {}", g.controller, g.dir.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// In a cgroup that holds the launcher (systemd's scope, or berth's
+    /// own unit): make the leaves and move the launcher, and whatever else
+    /// of berth's sits there, into `supervisor/` at once, since cgroup2
+    /// lets a cgroup with processes delegate no controllers.
+    fn create_leaves(&self) -> Result<()> {
+        for d in [self.payload(), self.supervisor()] {
+            match fs::create_dir(&d) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::sys(format!("creating cgroup {}", d.display()), e)),
+            }
+        }
+        let procs = fs::read_to_string(self.scope.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines() {
+            match fs::write(self.supervisor().join("cgroup.procs"), pid) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => {
+                    return Err(Error::sys(format!("moving process {pid} to {}", self.supervisor().display()), e))
+                }
+            }
+        }
+        self.enable_controllers(&self.scope);
+        Ok(())
+    }
+
+    fn remove_leaves(&self) {
+        kill_all(&self.payload());
+        let _ = remove_tree(&self.payload());
+        let _ = fs::remove_dir(self.supervisor());
+    }
+
+    fn create_scope(&self) -> Result<()> {
         if self.scope.exists() {
             self.remove(Duration::from_secs(5));
         }
@@ -76,18 +213,10 @@ impl Cgroups {
             match r {
                 Ok(()) => break,
                 Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 5 => tries += 1,
-                Err(e) => {
-                    self.remove(Duration::ZERO);
-                    return Err(Error::sys(format!("creating cgroup {}", self.scope.display()), e));
-                }
+                Err(e) => return Err(Error::sys(format!("creating cgroup {}", self.scope.display()), e)),
             }
         }
         self.delegate_controllers();
-        let payload = fs::File::open(self.payload()).ctx(|| format!("opening {}", self.payload().display()))?;
-        if let Err(e) = crate::devices::restrict(&payload) {
-            self.remove(Duration::ZERO);
-            return Err(Error::sys("attaching the device policy to the guest's cgroup", e));
-        }
         Ok(())
     }
 
@@ -113,20 +242,26 @@ impl Cgroups {
     }
 
     /// Makes the controllers available to the guest's own subtree where the
-    /// host offers them (none on a hybrid host's empty cgroup2).
+    /// host offers them (none on a hybrid host's empty cgroup2), from the
+    /// root down, in a tree nobody else manages.
     fn delegate_controllers(&self) {
         let mut dir = self.hierarchy.clone();
         let rel: Vec<_> =
             self.scope.strip_prefix(&self.hierarchy).map(|r| r.components().collect()).unwrap_or_default();
         for c in rel {
-            let ctrl = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-            let enable: Vec<String> = ctrl.split_whitespace().map(|c| format!("+{c}")).collect();
-            if !enable.is_empty() {
-                if let Err(e) = fs::write(dir.join("cgroup.subtree_control"), enable.join(" ")) {
-                    tracing::debug!("enabling controllers in {}: {e}", dir.display());
-                }
-            }
+            self.enable_controllers(&dir);
             dir.push(c);
+        }
+        self.enable_controllers(&self.scope);
+    }
+
+    fn enable_controllers(&self, dir: &Path) {
+        let ctrl = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+        let enable: Vec<String> = ctrl.split_whitespace().map(|c| format!("+{c}")).collect();
+        if !enable.is_empty() {
+            if let Err(e) = fs::write(dir.join("cgroup.subtree_control"), enable.join(" ")) {
+                tracing::debug!("enabling controllers in {}: {e}", dir.display());
+            }
         }
     }
 
@@ -154,9 +289,15 @@ impl Cgroups {
         fs::File::open(self.payload()).map(OwnedFd::from).ctx(|| format!("opening {}", self.payload().display()))
     }
 
-    /// Kills whatever is left in the scope and removes it, waiting up to
-    /// `patience` for dying processes to leave. Returns whether it is gone.
+    /// Kills whatever is left of the machine and removes its cgroups,
+    /// waiting up to `patience` for dying processes to leave. Returns
+    /// whether they are gone.
     pub fn remove(&self, patience: Duration) -> bool {
+        let v1_gone = self.v1.iter().all(|d| crate::cgroupv1::remove(d, patience));
+        if self.owner == Owner::Unit {
+            self.remove_leaves();
+            return v1_gone;
+        }
         let deadline = Instant::now() + patience;
         loop {
             kill_all(&self.scope);
@@ -169,11 +310,17 @@ impl Cgroups {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        // The slice is shared; remove it only once it is empty.
-        if let Some(slice) = self.scope.parent() {
-            let _ = fs::remove_dir(slice);
+        // Slices are shared; remove the ones berth made once empty.
+        if self.owner == Owner::Berth {
+            let mut up = self.scope.parent();
+            while let Some(slice) = up.filter(|p| *p != self.hierarchy && p.starts_with(&self.hierarchy)) {
+                if fs::remove_dir(slice).is_err() {
+                    break;
+                }
+                up = slice.parent();
+            }
         }
-        true
+        v1_gone
     }
 }
 
@@ -220,4 +367,17 @@ fn remove_tree(dir: &Path) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_nest_like_systemd() {
+        assert_eq!(slice_dir("machine.slice"), PathBuf::from("machine.slice"));
+        assert_eq!(slice_dir("a-b-c.slice"), PathBuf::from("a.slice/a-b.slice/a-b-c.slice"));
+        assert_eq!(slice_dir("-.slice"), PathBuf::new());
+        assert_eq!(machine_rel("x", "machine.slice"), PathBuf::from("machine.slice/machine-x.scope"));
+    }
 }

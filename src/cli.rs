@@ -193,6 +193,15 @@ pub struct CommonArgs {
     /// Register with systemd-machined: yes, no, or auto (when it is on the system bus).
     #[arg(long, value_name = "yes|no|auto", default_value = "auto")]
     pub register: String,
+    /// The slice the machine's scope goes in (default machine.slice).
+    #[arg(short = 'S', long, value_name = "NAME.slice")]
+    pub slice: Option<String>,
+    /// Use the service or scope berth runs in (Delegate=yes) instead of creating machine-NAME.scope.
+    #[arg(long = "keep-unit")]
+    pub keep_unit: bool,
+    /// A resource limit for the machine's unit, as systemd spells it: MemoryMax=512M, TasksMax=100, CPUQuota=50%, ...
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub property: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }

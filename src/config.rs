@@ -80,6 +80,11 @@ pub struct Config {
     pub overlays: Vec<ephemeral::OverlaySpec>,
     pub policy: policy::Policy,
     pub register: crate::machined::Register,
+    /// The slice of the machine's scope.
+    pub slice: String,
+    /// Use the unit berth runs in instead of a scope of its own.
+    pub keep_unit: bool,
+    pub properties: Vec<crate::property::Property>,
 }
 
 impl Config {
@@ -314,8 +319,20 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     }
     let policy = policy::Policy::from_args(&c.policy)?;
     let register = crate::machined::parse_register(&c.register).map_err(Error::Usage)?;
+    let slice = c.slice.clone().unwrap_or_else(|| "machine.slice".into());
+    crate::scope::validate_slice(&slice).map_err(Error::Usage)?;
+    if c.keep_unit && c.slice.is_some() {
+        return Err(Error::Usage(
+            "--slice and --keep-unit conflict: the unit berth runs in has its slice; drop one".into(),
+        ));
+    }
+    let properties =
+        c.property.iter().map(|p| crate::property::parse(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Config {
         register,
+        slice,
+        keep_unit: c.keep_unit,
+        properties,
         policy,
         ephemeral: c.ephemeral,
         layer_upper,

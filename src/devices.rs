@@ -8,6 +8,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+const DEV_BLOCK: u32 = 1;
 const DEV_CHAR: u32 = 2;
 const ACC_MKNOD: u32 = 1;
 const ACC_READ: u32 = 2;
@@ -138,9 +139,21 @@ const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
 
-/// Loads the policy and attaches it to the cgroup `cgroup` names.
-pub fn restrict(cgroup: &impl AsRawFd) -> io::Result<()> {
-    let insns = program(ALLOWED);
+impl From<&crate::property::Device> for Rule {
+    fn from(d: &crate::property::Device) -> Rule {
+        let access = [(d.mknod, ACC_MKNOD), (d.read, ACC_READ), (d.write, ACC_WRITE)]
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |a, (_, bit)| a | bit);
+        Rule { kind: if d.block { DEV_BLOCK } else { DEV_CHAR }, major: d.major, minor: d.minor, access }
+    }
+}
+
+/// Loads the policy, with `extra` rules from `--property DeviceAllow=`,
+/// and attaches it to the cgroup `cgroup` names.
+pub fn restrict(cgroup: &impl AsRawFd, extra: &[Rule]) -> io::Result<()> {
+    let rules: Vec<Rule> = ALLOWED.iter().chain(extra).copied().collect();
+    let insns = program(&rules);
     let license = c"GPL";
     let load = ProgLoad {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,

@@ -16,6 +16,9 @@ pub enum Error {
     /// A bad security or resource option (capabilities, filter, limits).
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// A bad or inapplicable `--property`.
+    #[error(transparent)]
+    Property(#[from] crate::property::PropertyError),
     /// The system call filter could not be built or loaded.
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),

@@ -4,7 +4,7 @@
 //! socket and the console until the guest's PID 1 is gone, and finally
 //! removes everything it created.
 
-use crate::cgroup::Cgroups;
+use crate::cgroup::{Cgroups, Owner};
 use crate::child::{self, ChildCtx};
 use crate::cli::ConsoleMode;
 use crate::config::{Config, InitKind, Mode};
@@ -153,8 +153,24 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             );
         }
     }
+    // Where the machine's cgroups go and where each limit takes effect,
+    // decided before anything exists: a limit this host cannot apply
+    // stops the start here.
+    let systemd = crate::scope::systemd_booted();
+    let owner = match (cfg.keep_unit, systemd) {
+        (true, _) => Owner::Unit,
+        (false, true) => Owner::Systemd,
+        (false, false) => Owner::Berth,
+    };
+    let mut cgroups = match owner {
+        Owner::Unit => Cgroups::own_unit()?,
+        _ => Cgroups::for_machine(&cfg.name, &cfg.slice, owner)?,
+    };
+    let offering = if owner == Owner::Unit { cgroups.scope.clone() } else { cgroups.hierarchy.clone() };
+    let v1_rel = crate::cgroup::machine_rel(&cfg.name, &cfg.slice);
+    let plan = crate::limits::plan(&cfg.properties, &offering, &v1_rel, systemd)?;
+    cgroups.v1 = plan.v1.iter().map(|g| g.dir.clone()).collect();
     let layers = Layers::create(cfg, range, idmap)?;
-    let cgroups = Cgroups::for_machine(&cfg.name)?;
     let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
     let lock_files: Vec<_> = local
         .into_iter()
@@ -178,11 +194,15 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         ("LAUNCHER", std::process::id().to_string()),
         ("HIERARCHY", cgroups.hierarchy.display().to_string()),
         ("CGROUP", cgroups.scope.display().to_string()),
+        ("CGROUP_OWNER", owner.as_str().into()),
         ("LOCKS", lock_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")),
         ("STARTED", started.to_string()),
     ];
     if machined {
         record.push(("MACHINED", "yes".into()));
+    }
+    if !cgroups.v1.is_empty() {
+        record.push(("V1CGROUPS", cgroups.v1.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
     }
     if !layers.dirs().is_empty() {
         record.push(("LAYERS", layers.dirs().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
@@ -192,7 +212,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         record.push(("UID_SIZE", r.size.to_string()));
     }
     // The watcher first: from here on, a killed launcher is cleaned up.
-    let watcher = match Watcher::spawn(leftovers) {
+    let watcher = match Watcher::spawn(leftovers.clone()) {
         Ok(w) => w,
         Err(e) => {
             layers.remove();
@@ -206,9 +226,33 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
     let mut registered = false;
     let result = (|| {
-        held.cgroups.create()?;
+        if owner == Owner::Systemd {
+            crate::scope::start(&crate::scope::ScopeSpec {
+                unit: held.cgroups.unit(),
+                slice: &cfg.slice,
+                description: format!("Container {} (berth)", cfg.name),
+                stop_timeout: cfg.stop_timeout,
+                properties: &plan.dbus,
+            })?;
+            let own = crate::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
+            if own.as_deref() != Some(held.cgroups.scope.as_path()) {
+                return Err(Error::Setup(format!(
+                    "systemd placed berth in {}, not in {}",
+                    own.map(|p| p.display().to_string()).unwrap_or_else(|| "an unknown cgroup".into()),
+                    held.cgroups.scope.display()
+                )));
+            }
+        }
+        held.cgroups.create(&plan)?;
+        if owner == Owner::Unit && systemd {
+            crate::scope::set_properties(&held.cgroups.unit(), &plan.dbus)?;
+        }
         let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
         sup.machined = machined;
+        sup.v1 = plan.v1.clone();
+        // The unit's limits also count the launcher: an out-of-memory
+        // guest must not take it along.
+        sup.protect = owner != Owner::Berth && plan.dbus.iter().any(|p| p.controller() == Some("memory"));
         let r = sup.run(cfg, &mut record);
         registered = sup.registered;
         r
@@ -218,6 +262,14 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         if let Err(e) = machined::unregister(&cfg.name) {
             tracing::warn!("{e}; the watcher tries again");
         }
+    }
+    if owner == Owner::Unit {
+        // systemd kills what is left of the unit (the watcher too) once
+        // the launcher exits, so the launcher cleans up itself; it only
+        // removes the leaves, not the cgroup it sits in.
+        drop(held);
+        leftovers.sweep(Duration::from_secs(2), Duration::from_secs(1));
+        return result;
     }
     // Locks and the watcher's pipe are released by the kernel when this
     // process exits, not before: the watcher cleans up only once the
@@ -249,6 +301,10 @@ struct Supervisor {
     /// Register the guest with machined once its PID 1 exists.
     machined: bool,
     registered: bool,
+    /// The v1 cgroups the guest's PID 1 joins (hybrid hosts' limits).
+    v1: Vec<crate::cgroupv1::Group>,
+    /// Make the launcher exempt from the OOM killer once the guest runs.
+    protect: bool,
 }
 
 impl Supervisor {
@@ -310,6 +366,8 @@ impl Supervisor {
             migrate_at: None,
             machined: false,
             registered: false,
+            v1: Vec::new(),
+            protect: false,
         })
     }
 
@@ -494,8 +552,16 @@ impl Supervisor {
                         // on the host for an RCU grace period: not while an
                         // init boots (it forks a lot) nor for a short
                         // command, but once the guest is ready or has run
-                        // a few seconds.
-                        self.migrate_at = Some(Instant::now() + MIGRATE_DELAY);
+                        // a few seconds. In a unit of systemd's, the
+                        // launcher is there already.
+                        if self.cgroups.owner == Owner::Berth {
+                            self.migrate_at = Some(Instant::now() + MIGRATE_DELAY);
+                        }
+                        if self.protect {
+                            if let Err(e) = std::fs::write("/proc/self/oom_score_adj", "-1000") {
+                                tracing::warn!("exempting the launcher from the OOM killer: {e}");
+                            }
+                        }
                         let status = format!("Container {} running.", cfg.name);
                         if cfg.notify_ready {
                             let _ = sd_notify::notify(false, &[NotifyState::Status(&status)]);
@@ -516,6 +582,9 @@ impl Supervisor {
         if let Some(r) = self.range {
             userns::write_maps(pid, r).ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
             self.cgroups.delegate_payload(r.base, r.base)?;
+        }
+        for g in &self.v1 {
+            g.attach(pid).ctx(|| format!("moving the guest into {}", g.dir.display()))?;
         }
         // While the guest waits here it cannot have exited, and machined
         // reads the unit from its cgroup.

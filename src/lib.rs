@@ -2,6 +2,7 @@
 //! tradition of systemd-nspawn.
 
 pub mod cgroup;
+pub mod cgroupv1;
 pub mod child;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod exec;
 pub mod ipc;
 pub mod launcher;
+pub mod limits;
 pub mod lock;
 pub mod machine;
 pub mod machined;
@@ -22,9 +24,11 @@ pub mod notify;
 pub mod osrelease;
 pub mod passwd;
 pub mod policy;
+pub mod property;
 pub mod rootfs;
 pub mod runhost;
 pub mod runtime;
+pub mod scope;
 pub mod sealed;
 pub mod seccomp;
 pub mod security;

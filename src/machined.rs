@@ -63,7 +63,7 @@ pub enum Presence {
 
 /// The answer of a helper process, as one tagged line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Reply {
+pub(crate) enum Reply {
     Ok(String),
     Absent(String),
     Busy(String),
@@ -71,7 +71,7 @@ enum Reply {
 }
 
 impl Reply {
-    fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let (t, m) = match self {
             Reply::Ok(m) => ('O', m),
             Reply::Absent(m) => ('A', m),
@@ -81,7 +81,7 @@ impl Reply {
         format!("{t}{}", m.replace('\n', " "))
     }
 
-    fn decode(s: &str) -> Reply {
+    pub(crate) fn decode(s: &str) -> Reply {
         let mut c = s.chars();
         let (t, m) = (c.next(), c.as_str().to_string());
         match t {
@@ -96,7 +96,7 @@ impl Reply {
 
 /// Runs `f` in a child process and returns its reply. The child holds the
 /// D-Bus connection; it is gone when this returns.
-fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
+pub(crate) fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
     let (r, w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => return Reply::Failed(format!("creating a pipe for the D-Bus helper: {e}")),
@@ -150,11 +150,11 @@ fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
     }
 }
 
-fn connect() -> zbus::Result<zbus::blocking::Connection> {
+pub(crate) fn connect() -> zbus::Result<zbus::blocking::Connection> {
     zbus::blocking::connection::Builder::system()?.method_timeout(CALL_TIMEOUT).build()
 }
 
-fn call<B, R>(
+pub(crate) fn call<B, R>(
     c: &zbus::blocking::Connection,
     dest: &str,
     path: &str,
@@ -186,7 +186,7 @@ where
 }
 
 /// A D-Bus error as text: the error name's last part and its message.
-fn describe(e: &zbus::Error) -> String {
+pub(crate) fn describe(e: &zbus::Error) -> String {
     match e {
         zbus::Error::MethodError(name, msg, _) => {
             let short = name.as_str().rsplit('.').next().unwrap_or(name.as_str());

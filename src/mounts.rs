@@ -401,6 +401,9 @@ mod tests {
             overlays: vec![],
             policy: Default::default(),
             register: crate::machined::Register::No,
+            slice: "machine.slice".into(),
+            keep_unit: false,
+            properties: vec![],
         }
     }
 

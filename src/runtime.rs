@@ -63,7 +63,8 @@ impl Leftovers {
             }
         };
         if let Some(cg) = &self.cgroups {
-            if cg.scope.exists() && cg.remove(patience) {
+            let mine = if cg.owner == crate::cgroup::Owner::Unit { cg.payload() } else { cg.scope.clone() };
+            if (mine.exists() || cg.v1.iter().any(|d| d.exists())) && cg.remove(patience) {
                 removed.push(format!("cgroup {}", cg.scope.display()));
             }
         }
@@ -111,6 +112,11 @@ pub fn gc() -> Vec<String> {
         let cgroups = rec.get("CGROUP").map(|scope| Cgroups {
             hierarchy: PathBuf::from(rec.get("HIERARCHY").cloned().unwrap_or_default()),
             scope: PathBuf::from(scope),
+            owner: crate::cgroup::Owner::parse(rec.get("CGROUP_OWNER").map_or("", |s| s.as_str())),
+            v1: rec
+                .get("V1CGROUPS")
+                .map(|l| l.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+                .unwrap_or_default(),
         });
         let lock_files = rec
             .get("LOCKS")
@@ -138,7 +144,12 @@ pub fn gc() -> Vec<String> {
             let ours = e.path().join("payload").is_dir();
             if empty && ours && !record_path(name).exists() {
                 if let Ok(_l) = lock::lock_name(name) {
-                    let cg = Cgroups { hierarchy: h.clone(), scope: e.path() };
+                    let cg = Cgroups {
+                        hierarchy: h.clone(),
+                        scope: e.path(),
+                        owner: crate::cgroup::Owner::Berth,
+                        v1: Vec::new(),
+                    };
                     if cg.remove(Duration::ZERO) {
                         removed.push(format!("cgroup {}", e.path().display()));
                     }

@@ -448,11 +448,30 @@ pub fn scope_dir(name: &str) -> PathBuf {
 /// Every place a `machine-NAME.scope` directory may be left behind: the
 /// cgroup2 hierarchy and, on hybrid hosts, each v1 hierarchy.
 pub fn all_scope_dirs(name: &str) -> Vec<PathBuf> {
-    mountinfo()
-        .into_iter()
-        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
-        .map(|m| PathBuf::from(m.mount_point).join(format!("machine.slice/machine-{name}.scope")))
-        .collect()
+    let scope = format!("machine.slice/machine-{name}.scope");
+    let mut out = Vec::new();
+    for m in mountinfo().into_iter().filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2") {
+        let mp = PathBuf::from(&m.mount_point);
+        out.push(mp.join(&scope));
+        // berth makes a v1 cgroup below its own one in that hierarchy (its
+        // launcher sits where this test does).
+        if let Some(own) = v1_own_path(&mp) {
+            out.push(mp.join(own).join(&scope));
+        }
+    }
+    out
+}
+
+/// This process's path in the v1 hierarchy mounted at `mount`, if that is
+/// a v1 controller hierarchy.
+pub fn v1_own_path(mount: &Path) -> Option<PathBuf> {
+    let controller = mount.file_name()?.to_string_lossy().into_owned();
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|l| {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+        (ctrls.split(',').any(|c| c == controller) && path != "/").then(|| PathBuf::from(path.trim_start_matches('/')))
+    })
 }
 
 /// All pids in the cgroup `dir` and below.
