@@ -380,3 +380,57 @@ fn live_registration_refuses_and_stale_one_is_removed() {
     assert!(!bus.machines().contains(&name), "{name} left: {:?}", bus.machines());
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }
+
+/// The host-services tier with limits: a registered, booted bookworm under
+/// `--property TasksMax= --property MemoryMax=`. Work started by the
+/// guest's own systemd hits the limits (a fork bomb stops, a memory hog is
+/// OOM-killed inside) while the guest and the launcher go on; then
+/// machinectl's poweroff ends it cleanly.
+#[test]
+fn limits_bind_a_registered_booted_guest() {
+    if !require(&["nsenter", "timeout"]) {
+        return;
+    }
+    let Some(bus) = Bus::start("mdlim", true) else { return };
+    let Some(fx) = fixture("bookworm") else { return };
+    let _l = host_lock_shared();
+    let tree = tree_copy(&bus.s, &fx, "bookworm");
+    let name = unique_name("mdlim");
+    let mut c = bus.berth();
+    c.args(["boot", "-q", "-M", &name, "--property", "TasksMax=80", "--property", "MemoryMax=160M", "-D"]).arg(&tree);
+    let mut bg = Bg::spawn(c, bus.s.path("boot.log"));
+    let pid = wait_guest_init(&mut bg, &name, BOOT_LIMIT);
+    wait_registered(&bus, &mut bg, &name);
+    assert_eq!(bus.prop(&name, "Unit"), format!("machine-{name}.scope"));
+    wait_running(&mut bg, pid);
+
+    // A hog started by the guest's systemd (so inside the machine's
+    // cgroups, which nsenter alone does not join).
+    let hog = guest_sh(
+        pid,
+        "systemd-run --wait --pipe --quiet -u hog sh -c 'x=$(head -c 400000000 /dev/zero | tr \"\\0\" a); echo survived'; \
+         echo rc=$?; systemctl reset-failed",
+    );
+    assert!(!hog.stdout.contains("survived"), "400 MB fit under MemoryMax=160M\n{}", hog.describe());
+    assert_ne!(hog.get("rc"), "0", "{}", hog.describe());
+    assert!(bg.try_status().is_none(), "the launcher died with the hog\n{}", bg.describe());
+
+    let bomb = guest_sh(
+        pid,
+        "systemd-run --wait --pipe --quiet -u bomb sh -c 'n=0; while [ $n -lt 300 ]; do sleep 60 & n=$((n+1)); done 2>/dev/null; echo n=$n'; \
+         set -- /proc/[0-9]*; echo procs=$#; systemctl stop bomb 2>/dev/null; systemctl reset-failed",
+    );
+    assert!(!bomb.stdout.contains("n=300"), "300 sleeps fit under TasksMax=80\n{}", bomb.describe());
+    let procs: usize = bomb.get("procs").parse().unwrap_or(0);
+    // The bomb's sleeps, the guest's services and this shell (which is
+    // not in the machine's cgroups).
+    assert!(procs > 0 && procs <= 84, "{procs} processes under TasksMax=80\n{}", bomb.describe());
+    assert!(bg.try_status().is_none(), "the launcher died with the bomb\n{}", bg.describe());
+    assert!(is_system_running(pid), "the guest did not survive its limits\n{}", bg.describe());
+
+    bus.kill_machine(&name, sigrtmin() + 4);
+    let st = bg.wait(Duration::from_secs(30));
+    assert_eq!(st.code(), Some(0), "poweroff after the limits\n{}", bg.describe());
+    assert!(!bus.machines().contains(&name), "{name} still registered\n{}", bus.logs());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
