@@ -95,13 +95,13 @@ pub fn parse(spec: &str) -> Result<Property, PropertyError> {
                 "MemoryMin" => Memory::Min,
                 _ => Memory::SwapMax,
             };
-            let bytes = parse_limit(raw, physical_memory()).ok_or_else(|| {
+            let bytes = parse_limit(raw, physical_memory(), parse_size).ok_or_else(|| {
                 bad("not a size; give bytes with an optional K, M, G or T suffix, a percentage of RAM, or infinity")
             })?;
             Value::Memory(kind, bytes)
         }
         "TasksMax" => Value::Tasks(
-            parse_count_limit(raw, tasks_ceiling())
+            parse_limit(raw, tasks_ceiling(), |r| r.parse::<u64>().ok().filter(|n| *n > 0))
                 .ok_or_else(|| bad("not a task count; give a number, a percentage, or infinity"))?,
         ),
         "CPUQuota" => {
@@ -250,8 +250,8 @@ impl Device {
     }
 }
 
-/// `SIZE[K|M|G|T|P|E]`, `N%` of `total`, or `infinity` (`None`).
-fn parse_limit(raw: &str, total: u64) -> Option<Option<u64>> {
+/// `infinity` (`None`), `N%` of `total`, or what `plain` parses.
+fn parse_limit(raw: &str, total: u64, plain: fn(&str) -> Option<u64>) -> Option<Option<u64>> {
     if raw == "infinity" || raw == "max" {
         return Some(None);
     }
@@ -259,7 +259,7 @@ fn parse_limit(raw: &str, total: u64) -> Option<Option<u64>> {
         let p = p.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p))?;
         return Some(Some((total as f64 * p / 100.0) as u64));
     }
-    parse_size(raw).map(Some)
+    plain(raw).map(Some)
 }
 
 /// Bytes with an optional binary suffix; decimals allowed with a suffix.
@@ -285,17 +285,6 @@ pub fn parse_size(raw: &str) -> Option<u64> {
     let n = num.parse::<f64>().ok().filter(|n| n.is_finite())?;
     let bytes = n * (1u64 << shift) as f64;
     (bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
-fn parse_count_limit(raw: &str, ceiling: u64) -> Option<Option<u64>> {
-    if raw == "infinity" || raw == "max" {
-        return Some(None);
-    }
-    if let Some(p) = raw.strip_suffix('%') {
-        let p = p.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p))?;
-        return Some(Some((ceiling as f64 * p / 100.0) as u64));
-    }
-    raw.parse::<u64>().ok().filter(|n| *n > 0).map(Some)
 }
 
 fn parse_weight(raw: &str) -> Option<u64> {
