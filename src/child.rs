@@ -286,14 +286,7 @@ fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>)
             None::<&str>,
         )
         .ctx(|| "mounting a fresh /proc/sys/kernel/random/boot_id".into())?;
-        let top = sys::open_in_root(root, Path::new("/proc/sys/kernel/random/boot_id"), libc::O_PATH, 0)
-            .ctx(|| "reopening boot_id".into())?;
-        sys::mount_setattr(
-            &top,
-            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
-            false,
-        )
-        .ctx(|| "making boot_id read-only".into())
+        mounts::seal_read_only(root, Path::new("/proc/sys/kernel/random/boot_id"), false, false)
     })();
     let _ = nix::unistd::unlinkat(Some(run.as_raw_fd()), name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     res

@@ -274,16 +274,23 @@ fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()>
         }
     }
     if e.read_only {
-        // Re-resolve: the old descriptor still names the covered mount.
-        let top = sys::open_in_root(root, &e.target, libc::O_PATH, 0).ctx(|| "reopening the new mount".to_string())?;
-        let attrs = sys::MOUNT_ATTR_RDONLY
-            | sys::MOUNT_ATTR_NOSUID
-            | sys::MOUNT_ATTR_NODEV
-            | if matches!(e.source, Source::Host(..)) { 0 } else { sys::MOUNT_ATTR_NOEXEC };
-        sys::mount_setattr(&top, attrs, e.recursive || e.source == Source::Itself)
-            .ctx(|| "making it read-only".to_string())?;
+        let exec = matches!(e.source, Source::Host(..));
+        seal_read_only(root, &e.target, exec, e.recursive || e.source == Source::Itself)?;
     }
     Ok(())
+}
+
+/// Makes the mount just placed at `target` read-only, nosuid and nodev
+/// (and noexec unless `exec`).
+pub fn seal_read_only(root: &OwnedFd, target: &Path, exec: bool, recursive: bool) -> Result<()> {
+    // Re-resolve: an older descriptor still names the covered mount.
+    let top = sys::open_in_root(root, target, libc::O_PATH, 0)
+        .ctx(|| format!("reopening the new mount at {}", target.display()))?;
+    let attrs = sys::MOUNT_ATTR_RDONLY
+        | sys::MOUNT_ATTR_NOSUID
+        | sys::MOUNT_ATTR_NODEV
+        | if exec { 0 } else { sys::MOUNT_ATTR_NOEXEC };
+    sys::mount_setattr(&top, attrs, recursive).ctx(|| format!("making {} read-only", target.display()))
 }
 
 /// Creates the missing parts of `path` inside the tree (directories, and a

@@ -161,43 +161,6 @@ fn nsenter(pid: u32, args: &[&str], timeout: Duration) -> Out {
     run_to_end(c, timeout + Duration::from_secs(10))
 }
 
-fn diagnostics(pid: u32) -> String {
-    let a = nsenter(pid, &["systemctl", "--failed", "--no-pager"], Duration::from_secs(10));
-    let b = nsenter(pid, &["journalctl", "-b", "--no-pager", "-p", "warning", "-n", "60"], Duration::from_secs(10));
-    format!("{}\n{}", a.stdout, b.stdout)
-}
-
-/// Waits for `systemctl is-system-running --wait` = running, then checks
-/// that no unit failed.
-fn expect_running(bg: &mut Bg, pid: u32) {
-    let end = Instant::now() + BOOT_LIMIT;
-    loop {
-        if let Some(st) = bg.try_status() {
-            panic!("berth exited ({st:?}) before the guest was running\n{}", bg.describe());
-        }
-        let left = end.saturating_duration_since(Instant::now());
-        let out = nsenter(pid, &["systemctl", "is-system-running", "--wait"], left.max(Duration::from_secs(1)));
-        match out.stdout.trim() {
-            "running" => break,
-            "degraded" => panic!("guest is degraded\n{}\n{}", diagnostics(pid), bg.describe()),
-            other => {
-                if Instant::now() >= end {
-                    panic!(
-                        "guest not running after {BOOT_LIMIT:?} (last state {other:?})\n{}\n{}\n{}",
-                        out.describe(),
-                        diagnostics(pid),
-                        bg.describe()
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(300));
-            }
-        }
-    }
-    let failed = nsenter(pid, &["systemctl", "--failed", "--no-legend", "--plain"], Duration::from_secs(20));
-    assert!(failed.status.success(), "systemctl --failed failed\n{}", failed.describe());
-    assert!(failed.stdout.trim().is_empty(), "failed units:\n{}\n{}", failed.stdout, diagnostics(pid));
-}
-
 fn start_boot(s: &Scratch, tree: &Path, name: &str, log: &str, notify: Option<&Path>) -> Bg {
     let mut c = berth();
     c.args(["boot", "-q"]);
@@ -258,7 +221,7 @@ fn debian_cycle(suite: &str) {
     wait_ready_message(&sock, &mut bg);
     eprintln!("{suite}: READY=1 after {:?}", t0.elapsed());
     let pid = wait_guest_init(&mut bg, &name, BOOT_LIMIT);
-    expect_running(&mut bg, pid);
+    wait_running(&mut bg, pid);
     expect_hostname(pid, &name);
     let t = Instant::now();
     bg.signal(libc::SIGTERM);
@@ -271,7 +234,7 @@ fn debian_cycle(suite: &str) {
     // Boot 2: the same tree again, then `systemctl reboot` inside.
     let mut bg = start_boot(&s, &tree, &name, "boot2.log", None);
     let pid = wait_guest_init(&mut bg, &name, BOOT_LIMIT);
-    expect_running(&mut bg, pid);
+    wait_running(&mut bg, pid);
     let _ = nsenter(pid, &["systemctl", "reboot"], Duration::from_secs(20));
     let st = bg.wait(Duration::from_secs(30));
     assert_eq!(st.code(), Some(133), "a guest reboot must end berth with 133\n{}", bg.describe());
@@ -281,7 +244,7 @@ fn debian_cycle(suite: &str) {
     // Boot 3: `systemctl poweroff` inside.
     let mut bg = start_boot(&s, &tree, &name, "boot3.log", None);
     let pid = wait_guest_init(&mut bg, &name, BOOT_LIMIT);
-    expect_running(&mut bg, pid);
+    wait_running(&mut bg, pid);
     let _ = nsenter(pid, &["systemctl", "poweroff"], Duration::from_secs(20));
     let st = bg.wait(Duration::from_secs(30));
     assert_eq!(st.code(), Some(0), "a guest poweroff must end berth with 0\n{}", bg.describe());
@@ -312,7 +275,7 @@ fn booted_guest_survives_nothing_after_kill9() {
     let name = unique_name("bootkill");
     let mut bg = start_boot(&s, &tree, &name, "boot.log", None);
     let pid = wait_guest_init(&mut bg, &name, BOOT_LIMIT);
-    expect_running(&mut bg, pid);
+    wait_running(&mut bg, pid);
     let guest: Vec<(u32, String)> =
         pids_in_cgroup_tree(&scope_dir(&name).join("payload")).into_iter().map(|p| (p, cmdline(p))).collect();
     assert!(guest.len() >= 3, "a booted guest with only {guest:?}");

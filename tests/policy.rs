@@ -9,166 +9,40 @@
 
 mod common;
 
-use common::{is_root, skip};
+use common::*;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-fn unique_name(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!("bt-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
-}
-
-/// The cached busybox tree: from tests/fixture.sh when it is there (it
-/// builds the tree on first use), else the newest one in the cache.
-fn busybox_fixture() -> Option<PathBuf> {
-    static CACHE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    CACHE
-        .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture.sh");
-            if script.exists() {
-                let out = Command::new("bash")
-                    .arg(&script)
-                    .arg("busybox")
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::inherit())
-                    .output()
-                    .ok()?;
-                let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-                if out.status.success() && p.join("bin/busybox").exists() {
-                    return Some(p);
-                }
-            }
-            let cache = std::env::var_os("BERTH_TEST_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/var/cache/berth-tests"));
-            let mut trees: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&cache)
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("busybox-") && !n.ends_with(".recipe"))
-                        && p.join("bin/busybox").exists()
-                })
-                .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-                .collect();
-            trees.sort();
-            trees.pop().map(|(_, p)| p)
-        })
-        .clone()
-}
-
-/// A scratch directory with a private copy of the busybox tree; removed on
-/// drop.
-struct Scratch {
-    dir: PathBuf,
+/// A private copy of the busybox tree in a scratch directory.
+struct Setup {
+    _s: Scratch,
     tree: PathBuf,
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = Command::new("rm").arg("-rf").arg("--one-file-system").arg(&self.dir).status();
-    }
+fn setup(tag: &str) -> Option<Setup> {
+    let (s, tree) = busybox_setup(tag)?;
+    Some(Setup { _s: s, tree })
 }
 
-fn setup(tag: &str) -> Option<Scratch> {
-    if !is_root() {
-        skip("the policy tests need root (namespaces, mounts, cgroups); run them as root, e.g. scripts/test");
-        return None;
-    }
-    let Some(fx) = busybox_fixture() else {
-        skip("no busybox fixture: run tests/fixture.sh busybox as root (needs busybox-static)");
-        return None;
-    };
-    let base = Path::new("/var/tmp/berth-tests");
-    std::fs::create_dir_all(base).expect("create /var/tmp/berth-tests");
-    let dir = base.join(unique_name(tag));
-    std::fs::create_dir(&dir).expect("create scratch dir");
-    let tree = dir.join("tree");
-    let st = Command::new("cp").args(["-a", "--reflink=auto"]).arg(&fx).arg(&tree).status().expect("run cp");
-    assert!(st.success(), "cp -a {} failed", fx.display());
-    Some(Scratch { dir, tree })
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    cmdline: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "{} failed:\n{}{}", self.cmdline, self.stdout, self.stderr);
-        self
-    }
-    /// The value of `key=value` or `key:\tvalue` lines.
-    fn get(&self, key: &str) -> String {
-        for l in self.stdout.lines() {
-            for sep in ["=", ":"] {
-                if let Some(v) = l.strip_prefix(key).and_then(|r| r.strip_prefix(sep)) {
-                    return v.trim().to_string();
-                }
+/// The value of `key=value` or `key:\tvalue` lines.
+fn get(o: &Out, key: &str) -> String {
+    for l in o.stdout.lines() {
+        for sep in ["=", ":"] {
+            if let Some(v) = l.strip_prefix(key).and_then(|r| r.strip_prefix(sep)) {
+                return v.trim().to_string();
             }
         }
-        panic!("{} printed no {key}:\n{}{}", self.cmdline, self.stdout, self.stderr);
     }
+    panic!("no {key} in the output\n{}", o.describe());
 }
 
 /// `berth run -q -P -D TREE -M NAME OPTS -- CMD...`, killed after a minute.
-/// A start that lost the known race on /run/berth/machines
-/// (tests/FINDINGS.md, finding 1) is retried with a fresh name.
-fn run(s: &Scratch, tag: &str, opts: &[&str], cmd: &[&str]) -> Out {
-    for attempt in 1.. {
-        let o = run_once(s, tag, opts, cmd);
-        let lost_race = o.code == 125 && o.stderr.contains("/run/berth/machines/");
-        if !(lost_race && attempt < 4) {
-            return o;
-        }
-        eprintln!("note: berth lost the known start race (FINDINGS.md #1), retrying: {}", o.stderr.trim());
-    }
-    unreachable!()
-}
-
-fn run_once(s: &Scratch, tag: &str, opts: &[&str], cmd: &[&str]) -> Out {
-    let mut c = Command::new(BERTH);
-    c.args(["run", "-q", "-P", "-D"])
-        .arg(&s.tree)
-        .args(["-M", &unique_name(tag)])
-        .args(opts)
-        .arg("--")
-        .args(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("NOTIFY_SOCKET");
-    let cmdline = format!("berth run ... {} -- {}", opts.join(" "), cmd.join(" "));
-    let mut child = c.spawn().expect("spawn berth");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("{cmdline} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("collect output");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        cmdline,
-    }
+fn run(s: &Setup, tag: &str, opts: &[&str], cmd: &[&str]) -> Out {
+    let mut c = berth();
+    c.args(["run", "-q", "-P", "-D"]).arg(&s.tree).args(["-M", &unique_name(tag)]).args(opts).arg("--").args(cmd);
+    run_to_end(c, Duration::from_secs(60))
 }
 
 const PROBE_C: &str = r#"
@@ -231,31 +105,11 @@ int main(int argc, char **argv) {
 
 /// Compiles the probe for one ABI (`""`, `"-m32"` or `"-mx32"`) into the
 /// tree's root as /probeABI; None (after a loud SKIP) when gcc cannot.
-fn probe(s: &Scratch, flag: &str) -> Option<String> {
-    let src = s.dir.join("probe.c");
-    std::fs::write(&src, PROBE_C).expect("write probe.c");
+fn probe(s: &Setup, flag: &str) -> Option<String> {
     let base = format!("probe{}", flag.trim_start_matches('-'));
-    let out = s.tree.join(&base);
-    let mut c = Command::new("gcc");
-    if !flag.is_empty() {
-        c.arg(flag);
-    }
-    let res = c.args(["-static", "-O1", "-o"]).arg(&out).arg(&src).output();
-    match res {
-        Err(e) => {
-            skip(&format!("gcc is not available ({e}); install gcc to build the seccomp probes"));
-            None
-        }
-        Ok(o) if !o.status.success() => {
-            skip(&format!(
-                "`gcc {flag} -static` failed; scripts/test must install gcc-multilib for the {} probe:\n{}",
-                if flag.is_empty() { "native" } else { flag },
-                String::from_utf8_lossy(&o.stderr)
-            ));
-            None
-        }
-        Ok(_) => Some(format!("/{base}")),
-    }
+    let flags: Vec<&str> = [flag].into_iter().filter(|f| !f.is_empty()).collect();
+    gcc_static(PROBE_C, &s.tree.join(&base), &flags)?;
+    Some(format!("/{base}"))
 }
 
 #[test]
@@ -263,19 +117,19 @@ fn denied_calls_fail_with_eperm_and_unknown_ones_with_enosys() {
     let Some(s) = setup("scnat") else { return };
     let Some(p) = probe(&s, "") else { return };
     let o = run(&s, "scnat", &[], &[&p, "getpid", "keyctl", "io_uring_setup", "nr1000", "process_mrelease"]);
-    o.ok();
-    assert_eq!(o.get("getpid"), "ok", "{}", o.stdout);
-    assert_eq!(o.get("keyctl"), "EPERM", "{}", o.stdout);
-    assert_eq!(o.get("io_uring_setup"), "EPERM", "{}", o.stdout);
-    assert_eq!(o.get("nr1000"), "ENOSYS", "{}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "getpid"), "ok", "{}", o.stdout);
+    assert_eq!(get(&o, "keyctl"), "EPERM", "{}", o.stdout);
+    assert_eq!(get(&o, "io_uring_setup"), "EPERM", "{}", o.stdout);
+    assert_eq!(get(&o, "nr1000"), "ENOSYS", "{}", o.stdout);
     // A real call the tables never mention gets ENOSYS (without the
     // filter it fails with EBADF on the bad pidfd).
-    assert_eq!(o.get("process_mrelease"), "ENOSYS", "{}", o.stdout);
+    assert_eq!(get(&o, "process_mrelease"), "ENOSYS", "{}", o.stdout);
 
     // The control: allowed explicitly, keyctl reaches the kernel.
     let o = run(&s, "scnat", &["--system-call-filter=keyctl"], &[&p, "keyctl"]);
-    o.ok();
-    assert_eq!(o.get("keyctl"), "ok", "{}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "keyctl"), "ok", "{}", o.stdout);
 }
 
 #[test]
@@ -285,11 +139,11 @@ fn bpf_is_denied_even_for_real_root() {
     let Some(s) = setup("scbpf") else { return };
     let Some(p) = probe(&s, "") else { return };
     let o = run(&s, "scbpf", &["-U", "no"], &[&p, "bpf"]);
-    o.ok();
-    assert_eq!(o.get("bpf"), "EPERM", "{}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "bpf"), "EPERM", "{}", o.stdout);
     let o = run(&s, "scbpf", &["-U", "no", "--system-call-filter=bpf"], &[&p, "bpf"]);
-    o.ok();
-    let v = o.get("bpf");
+    o.expect_code(0);
+    let v = get(&o, "bpf");
     assert!(v != "EPERM" && v != "ENOSYS", "bpf allowed explicitly still gave {v}");
 }
 
@@ -298,13 +152,13 @@ fn the_i386_abi_is_filtered_too() {
     let Some(s) = setup("sc32") else { return };
     let Some(p) = probe(&s, "-m32") else { return };
     let o = run(&s, "sc32", &[], &[&p, "getpid", "keyctl", "nr1000"]);
-    o.ok();
-    assert_eq!(o.get("getpid"), "ok", "{}", o.stdout);
-    assert_eq!(o.get("keyctl"), "EPERM", "{}", o.stdout);
-    assert_eq!(o.get("nr1000"), "ENOSYS", "{}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "getpid"), "ok", "{}", o.stdout);
+    assert_eq!(get(&o, "keyctl"), "EPERM", "{}", o.stdout);
+    assert_eq!(get(&o, "nr1000"), "ENOSYS", "{}", o.stdout);
     let o = run(&s, "sc32", &["--system-call-filter=keyctl"], &[&p, "keyctl"]);
-    o.ok();
-    assert_eq!(o.get("keyctl"), "ok", "{}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "keyctl"), "ok", "{}", o.stdout);
 }
 
 #[test]
@@ -320,9 +174,9 @@ fn the_x32_abi_is_filtered_too() {
         }
     }
     let o = run(&s, "scx32", &[], &[&p, "getpid", "keyctl"]);
-    o.ok();
-    assert_eq!(o.get("getpid"), "ok", "{}", o.stdout);
-    assert_eq!(o.get("keyctl"), "EPERM", "{}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "getpid"), "ok", "{}", o.stdout);
+    assert_eq!(get(&o, "keyctl"), "EPERM", "{}", o.stdout);
 }
 
 #[test]
@@ -330,20 +184,20 @@ fn system_call_filter_can_deny_a_group() {
     let Some(s) = setup("scmnt") else { return };
     let Some(p) = probe(&s, "") else { return };
     let o = run(&s, "scmnt", &[], &[&p, "mount"]);
-    o.ok();
-    assert_eq!(o.get("mount"), "ok", "guest root should mount a tmpfs: {}", o.stdout);
+    o.expect_code(0);
+    assert_eq!(get(&o, "mount"), "ok", "guest root should mount a tmpfs: {}", o.stdout);
     for filter in ["--system-call-filter=~@mount", "--system-call-filter=~mount umount2"] {
         let o = run(&s, "scmnt", &[filter], &[&p, "mount"]);
-        o.ok();
-        assert_eq!(o.get("mount"), "EPERM", "{filter}: {}", o.stdout);
+        o.expect_code(0);
+        assert_eq!(get(&o, "mount"), "EPERM", "{filter}: {}", o.stdout);
     }
     // The guest sees the filter.
     let o = run(&s, "scmnt", &[], &["grep", "^Seccomp:", "/proc/self/status"]);
-    assert_eq!(o.ok().get("Seccomp"), "2");
+    assert_eq!(get(o.expect_code(0), "Seccomp"), "2");
 }
 
 fn cap_bounding(o: &Out) -> u64 {
-    u64::from_str_radix(&o.get("CapBnd"), 16).expect("CapBnd is hex")
+    u64::from_str_radix(&get(o, "CapBnd"), 16).expect("CapBnd is hex")
 }
 
 #[test]
@@ -353,15 +207,17 @@ fn capability_options_change_the_bounding_set() {
     const SYS_BOOT: u64 = 1 << 22;
     let Some(s) = setup("caps") else { return };
     let cmd = ["grep", "^CapBnd:", "/proc/self/status"];
-    let b = cap_bounding(run(&s, "caps", &[], &cmd).ok());
+    let b = cap_bounding(run(&s, "caps", &[], &cmd).expect_code(0));
     assert!(b & SYS_ADMIN != 0 && b & SYS_BOOT != 0 && b & SYS_TIME == 0, "{b:x}");
-    let b = cap_bounding(run(&s, "caps", &["--capability=CAP_SYS_TIME", "--drop-capability=CAP_SYS_ADMIN"], &cmd).ok());
+    let b = cap_bounding(
+        run(&s, "caps", &["--capability=CAP_SYS_TIME", "--drop-capability=CAP_SYS_ADMIN"], &cmd).expect_code(0),
+    );
     assert!(b & SYS_TIME != 0, "CAP_SYS_TIME missing: {b:x}");
     assert!(b & SYS_ADMIN == 0, "CAP_SYS_ADMIN still there: {b:x}");
     assert!(b & SYS_BOOT != 0, "CAP_SYS_BOOT lost: {b:x}");
 
     let o = run(&s, "caps", &["--capability=CAP_NOPE"], &["true"]);
-    assert_eq!(o.code, 125);
+    assert_eq!(o.code(), 125);
     assert!(o.stderr.contains("unknown capability 'CAP_NOPE'"), "{}", o.stderr);
 }
 
@@ -369,9 +225,9 @@ fn capability_options_change_the_bounding_set() {
 fn no_new_privileges_is_off_unless_asked() {
     let Some(s) = setup("nnp") else { return };
     let cmd = ["grep", "^NoNewPrivs:", "/proc/self/status"];
-    assert_eq!(run(&s, "nnp", &[], &cmd).ok().get("NoNewPrivs"), "0");
-    assert_eq!(run(&s, "nnp", &["--no-new-privileges"], &cmd).ok().get("NoNewPrivs"), "1");
-    assert_eq!(run(&s, "nnp", &["--no-new-privileges=no"], &cmd).ok().get("NoNewPrivs"), "0");
+    assert_eq!(get(run(&s, "nnp", &[], &cmd).expect_code(0), "NoNewPrivs"), "0");
+    assert_eq!(get(run(&s, "nnp", &["--no-new-privileges"], &cmd).expect_code(0), "NoNewPrivs"), "1");
+    assert_eq!(get(run(&s, "nnp", &["--no-new-privileges=no"], &cmd).expect_code(0), "NoNewPrivs"), "0");
 }
 
 #[test]
@@ -395,11 +251,11 @@ fn rlimit_oom_score_and_cpu_affinity_reach_the_guest() {
             "echo nofile=$(ulimit -n); echo core=$(ulimit -c); echo oom=$(cat /proc/self/oom_score_adj); grep ^Cpus_allowed_list: /proc/self/status",
         ],
     );
-    o.ok();
-    assert_eq!(o.get("nofile"), "100");
-    assert_eq!(o.get("core"), "0");
-    assert_eq!(o.get("oom"), "500");
-    assert_eq!(o.get("Cpus_allowed_list"), "0");
+    o.expect_code(0);
+    assert_eq!(get(&o, "nofile"), "100");
+    assert_eq!(get(&o, "core"), "0");
+    assert_eq!(get(&o, "oom"), "500");
+    assert_eq!(get(&o, "Cpus_allowed_list"), "0");
 
     for (bad, says) in [
         ("--rlimit=NOFILE=10:5", "soft limit is above the hard limit"),
@@ -409,7 +265,7 @@ fn rlimit_oom_score_and_cpu_affinity_reach_the_guest() {
         ("--system-call-filter=@nope", "unknown group '@nope'"),
     ] {
         let o = run(&s, "res", &[bad], &["true"]);
-        assert_eq!(o.code, 125, "{bad}: {}", o.stderr);
+        assert_eq!(o.code(), 125, "{bad}: {}", o.stderr);
         assert!(o.stderr.contains(says), "{bad}: {}", o.stderr);
         assert_eq!(o.stderr.trim().lines().count(), 1, "{bad}: not one line: {}", o.stderr);
     }

@@ -876,7 +876,8 @@ pub fn wait_running(bg: &mut Bg, pid: u32) {
         match out.stdout.trim() {
             "running" => return,
             s if Instant::now() >= end || s == "degraded" => {
-                panic!("guest state {s:?}\n{}\n{}", guest_sh(pid, "systemctl --failed").stdout, bg.describe())
+                let why = guest_sh(pid, "systemctl --failed --no-pager; journalctl -b --no-pager -p warning -n 60");
+                panic!("guest state {s:?}\n{}\n{}", why.stdout, bg.describe())
             }
             _ => {
                 assert!(bg.try_status().is_none(), "berth exited early\n{}", bg.describe());
