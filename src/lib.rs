@@ -11,6 +11,7 @@ pub mod devices;
 pub mod ephemeral;
 pub mod error;
 pub mod exec;
+pub mod image;
 pub mod ipc;
 pub mod launcher;
 pub mod lock;
