@@ -7,6 +7,9 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "berth", version, about = "Boot OS trees and run commands in fresh namespaces")]
 pub struct Cli {
+    /// Directory of the image store (default /var/lib/machines); a verb's own --image-root wins.
+    #[arg(long = "image-root", value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
     /// Log more (repeat for more detail); BERTH_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
@@ -85,6 +88,92 @@ pub enum Command {
         #[arg(long = "kill-whom", default_value = "all")]
         kill_whom: String,
     },
+
+    // ---- image verbs (the store under /var/lib/machines) ----
+    /// List the images in the store.
+    Images {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Copy an image to a new one (reflinked where possible).
+    Clone {
+        #[arg(value_name = "SRC")]
+        src: String,
+        #[arg(value_name = "DST")]
+        dst: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Rename an image.
+    Rename {
+        #[arg(value_name = "OLD")]
+        old: String,
+        #[arg(value_name = "NEW")]
+        new: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove images.
+    Remove {
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show, or set with true/false, whether an image is read-only (immutable).
+    ReadOnly {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "BOOL")]
+        value: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Create an image from a tarball (.tar, .tar.gz, .tar.xz, .tar.zst; - for stdin).
+    Import {
+        #[arg(value_name = "FILE")]
+        file: String,
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Write an image to a tarball, compressed as its name says (- for a plain tar on stdout).
+    Export {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "FILE")]
+        file: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Build an image of a distribution with debootstrap: debian[:SUITE] (default suite bookworm).
+    Pull {
+        #[arg(value_name = "DISTRO[:SUITE]")]
+        source: String,
+        /// Image name (default: the distribution, plus -SUITE when a suite is given).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Debian mirror (default: $BERTH_MIRROR, else http://deb.debian.org/debian).
+        #[arg(long, value_name = "URL")]
+        mirror: Option<String>,
+        /// Print no progress.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the image verbs find the store.
+#[derive(Args, Debug, Default, Clone)]
+pub struct StoreArgs {
+    /// Directory of the image store (default /var/lib/machines).
+    #[arg(long = "image-root", value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +204,9 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct CommonArgs {
+    /// Where NAME is looked up (default /var/lib/machines).
+    #[arg(long = "image-root", value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
     /// Root directory of the tree.
     #[arg(short = 'D', long = "directory", value_name = "DIR")]
     pub directory: Option<PathBuf>,

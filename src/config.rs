@@ -154,10 +154,18 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
             name::validate(img).map_err(|_| {
                 Error::Usage(format!("'{img}' is not a valid image name; pass a directory with -D instead"))
             })?;
-            Path::new(IMAGE_ROOT).join(img)
+            let store = crate::image::Store::new(c.image_root.as_deref());
+            let found = store.find(img).map_err(|e| Error::Usage(format!("{e}, or pass a directory with -D")))?;
+            if found.kind == crate::image::Kind::Raw {
+                return Err(crate::image::ImageError::Raw { name: img.into(), what: "boot or run" }.into());
+            }
+            found.path
         }
         (None, None) => {
-            return Err(Error::Usage("no tree given; pass -D DIR or the NAME of an image in /var/lib/machines".into()));
+            return Err(Error::Usage(format!(
+                "no tree given; pass -D DIR or the NAME of an image in {}",
+                c.image_root.as_deref().unwrap_or(Path::new(IMAGE_ROOT)).display()
+            )));
         }
     };
     let root = std::fs::canonicalize(&raw)
@@ -317,6 +325,15 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     for (spec, ro) in c.overlay.iter().map(|s| (s, false)).chain(c.overlay_ro.iter().map(|s| (s, true))) {
         overlays.push(ephemeral::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
     }
+    // A read-only (immutable) image boots read-only, as under nspawn,
+    // unless its changes go to a layer of their own anyway.
+    let immutable = !c.read_only
+        && !c.ephemeral
+        && volatile == ephemeral::Volatile::No
+        && crate::image::attr::is_immutable(&root).unwrap_or(false);
+    if immutable {
+        tracing::info!("{} is read-only (immutable); mounting it read-only", root.display());
+    }
     let policy = policy::Policy::from_args(&c.policy)?;
     let register = crate::machined::parse_register(&c.register).map_err(Error::Usage)?;
     let slice = c.slice.clone().unwrap_or_else(|| "machine.slice".into());
@@ -350,7 +367,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         chdir: c.chdir.clone(),
         binds,
         tmpfs,
-        read_only: c.read_only,
+        read_only: c.read_only || immutable,
         kill_signal,
         stop_timeout: Duration::from_secs_f64(c.stop_timeout),
         notify_ready,

@@ -22,6 +22,9 @@ pub enum Error {
     /// The system call filter could not be built or loaded.
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    /// An image verb failed (store, tarball, pull).
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),

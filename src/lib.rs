@@ -12,6 +12,7 @@ pub mod devices;
 pub mod ephemeral;
 pub mod error;
 pub mod exec;
+pub mod image;
 pub mod ipc;
 pub mod launcher;
 pub mod limits;

@@ -76,13 +76,96 @@ fn manage(cmd: &Command) -> berth::Result<i32> {
     Ok(0)
 }
 
+// ---- image verbs ----
+
+/// `berth --image-root DIR boot|run NAME`: the global option reaches the
+/// launcher's own lookup unless the verb was given one itself.
+fn global_image_root(cli: &mut Cli) {
+    let Some(root) = cli.image_root.clone() else { return };
+    if let Command::Boot(berth::cli::BootArgs { common, .. }) | Command::Run(berth::cli::RunArgs { common, .. }) =
+        &mut cli.command
+    {
+        common.image_root.get_or_insert(root);
+    }
+}
+
+/// The image verbs; their output goes to stdout, progress to stderr.
+fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result<i32> {
+    use berth::image::{self, ops, pull, table, tar, tool, ImageError, Store};
+    let (verb, store) = match cmd {
+        Command::Images { store, .. } => ("images", store),
+        Command::Clone { store, .. } => ("clone", store),
+        Command::Rename { store, .. } => ("rename", store),
+        Command::Remove { store, .. } => ("remove", store),
+        Command::ReadOnly { store, .. } => ("read-only", store),
+        Command::Import { store, .. } => ("import", store),
+        Command::Export { store, .. } => ("export", store),
+        Command::Pull { store, .. } => ("pull", store),
+        _ => unreachable!("not an image verb"),
+    };
+    let store = Store::new(store.image_root.as_deref().or(global_root));
+    let reads_only = matches!(cmd, Command::Images { .. } | Command::ReadOnly { value: None, .. });
+    if !reads_only && !nix::unistd::geteuid().is_root() {
+        return Err(ImageError::Refused(format!("berth {verb} needs root; run it as root")).into());
+    }
+    // Interrupted tools are stopped and their half-made images removed.
+    if matches!(cmd, Command::Clone { .. } | Command::Import { .. } | Command::Export { .. } | Command::Pull { .. }) {
+        tool::catch_signals();
+    }
+    match cmd {
+        Command::Images { json, .. } => {
+            let list: Vec<_> = store
+                .list()?
+                .into_iter()
+                .map(|i| {
+                    let size = i.usage();
+                    (i, size)
+                })
+                .collect();
+            print!("{}", if *json { table::json(&list) } else { table::table(&list) });
+        }
+        Command::Clone { src, dst, .. } => {
+            ops::clone(&store, src, dst)?;
+        }
+        Command::Rename { old, new, .. } => ops::rename(&store, old, new)?,
+        Command::Remove { names, .. } => ops::remove(&store, names)?,
+        Command::ReadOnly { name, value, .. } => {
+            let set = match value {
+                None => None,
+                Some(v) => Some(
+                    berth::config::parse_bool(v)
+                        .ok_or_else(|| ImageError::Refused(format!("'{v}' is not a boolean; use true or false")))?,
+                ),
+            };
+            let ro = ops::read_only(&store, name, set)?;
+            if set.is_none() {
+                println!("{ro}");
+            }
+        }
+        Command::Import { file, name, .. } => tar::import(&store, file, name)?,
+        Command::Export { name, file, .. } => tar::export(&store, name, file)?,
+        Command::Pull { source, name, mirror, quiet, .. } => {
+            let o = pull::Options {
+                source: pull::Source::parse(source)?,
+                name: name.as_deref(),
+                mirror: mirror.as_deref(),
+                quiet: *quiet,
+            };
+            image::pull::pull(&store, &o)?;
+        }
+        _ => unreachable!("not an image verb"),
+    }
+    Ok(0)
+}
+
 fn main() {
     // The --as-pid2 stub init, re-executed inside the guest.
     let mut args = std::env::args_os();
     if args.next().is_some_and(|a| a == berth::exec::STUB_ARGV0) {
         berth::stub::main(args.collect());
     }
-    let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
+    let mut cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
+    global_image_root(&mut cli);
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -114,6 +197,14 @@ fn main() {
         | Command::Freeze { .. }
         | Command::Thaw { .. }
         | Command::Kill { .. } => (false, manage(&cli.command)),
+        Command::Images { .. }
+        | Command::Clone { .. }
+        | Command::Rename { .. }
+        | Command::Remove { .. }
+        | Command::ReadOnly { .. }
+        | Command::Import { .. }
+        | Command::Export { .. }
+        | Command::Pull { .. } => (false, images(&cli.command, cli.image_root.as_deref())),
         Command::Shell { target, command } => (
             true,
             berth::sealed::ensure()
