@@ -77,22 +77,12 @@ pub fn copy(m: &Machine, dir: Direction, src: &Path, dst: Option<&Path>, force: 
         Err(e) => return Err(Error::sys(format!("reading {} {}", s.shown.display(), s.place), e)),
     };
     let existing = lstat_at(&d.dir, &d.name).ctx(|| format!("looking at {} {}", d.shown.display(), d.place))?;
-    if let Some(old) = existing {
-        if !force {
-            return Err(Error::Usage(format!(
-                "{} already exists {}; pass --force to replace it",
-                d.shown.display(),
-                d.place
-            )));
-        }
-        if is(&old, SFlag::S_IFDIR) && !is(&st, SFlag::S_IFDIR) {
-            return Err(Error::Usage(format!(
-                "{} is a directory {}, and {} is not; remove it first",
-                d.shown.display(),
-                d.place,
-                s.shown.display()
-            )));
-        }
+    if existing.is_some() && !force {
+        return Err(Error::Usage(format!(
+            "{} already exists {}; pass --force to replace it",
+            d.shown.display(),
+            d.place
+        )));
     }
     let owners = Owners { dir, uids: g.uids.clone(), gids: g.gids.clone() };
     // Files created in the guest are created as its root: on an idmapped

@@ -79,9 +79,9 @@ impl Guest {
         // is the host's: nothing may be written or mounted there.
         let id = |st: nix::sys::stat::FileStat| (st.st_dev, st.st_ino);
         let host_root = nix::sys::stat::stat("/").map(id).ctx(|| "reading /".into())?;
-        if nix::sys::stat::fstat(root.as_raw_fd()).map(id).ctx(|| format!("reading the root of machine {name}"))?
-            == host_root
-        {
+        let own =
+            nix::sys::stat::fstat(root.as_raw_fd()).map(id).ctx(|| format!("reading the root of machine {name}"))?;
+        if own == host_root {
             return Err(Error::Usage(format!("machine {name} is still starting up; try again in a moment")));
         }
         let g = Guest { name, leader, root, uids, gids, pidfd };

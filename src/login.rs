@@ -30,7 +30,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// Connects the terminal to a new login prompt; returns 0 once the user
 /// leaves with ^]^]^] (or berth is asked to stop).
 pub fn login(name: &str) -> Result<i32> {
-    let m = machine::find(name)?;
+    let m = machine::started(name)?;
     let leader = m.leader().ok_or_else(|| Error::Setup(format!("machine {name} has no leader yet")))?;
     let init = std::fs::read_to_string(format!("/proc/{leader}/comm")).unwrap_or_default().trim().to_string();
     if init != "systemd" {

@@ -168,6 +168,31 @@ pub fn find(name: &str) -> Result<Machine> {
     }
 }
 
+/// Whether the guest has switched to its own root: until then its
+/// leader's root is the host's, and nothing may enter it.
+pub fn has_own_root(leader: i32) -> bool {
+    let id = |p: &str| {
+        fs::metadata(p).map(|m| (std::os::unix::fs::MetadataExt::dev(&m), std::os::unix::fs::MetadataExt::ino(&m)))
+    };
+    matches!((id(&format!("/proc/{leader}/root")), id("/")), (Ok(a), Ok(b)) if a != b)
+}
+
+/// A machine berth started, once it has a leader in its own root, for
+/// the verbs that enter it; a machine just starting is waited for briefly.
+pub fn started(name: &str) -> Result<Machine> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let m = find(name)?;
+        if m.leader().is_some_and(has_own_root) {
+            return Ok(m);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Usage(format!("machine {name} is still starting up; try again in a moment")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 fn not_running(name: &str) -> Error {
     Error::Usage(format!("no machine named '{name}' is running; 'berth list' shows the running ones"))
 }

@@ -86,13 +86,13 @@ fn live(cmd: &Command) -> berth::Result<i32> {
             berth::login::login(name)
         }
         Command::CopyTo { name, src, dst, force } => {
-            berth::copy::copy(&machine::find(name)?, Direction::ToGuest, src, dst.as_deref(), *force).map(|_| 0)
+            berth::copy::copy(&machine::started(name)?, Direction::ToGuest, src, dst.as_deref(), *force).map(|_| 0)
         }
         Command::CopyFrom { name, src, dst, force } => {
-            berth::copy::copy(&machine::find(name)?, Direction::FromGuest, src, dst.as_deref(), *force).map(|_| 0)
+            berth::copy::copy(&machine::started(name)?, Direction::FromGuest, src, dst.as_deref(), *force).map(|_| 0)
         }
         Command::Bind { name, src, dst, read_only, mkdir } => {
-            berth::bind::bind(&machine::find(name)?, src, dst.as_deref(), *read_only, *mkdir).map(|_| 0)
+            berth::bind::bind(&machine::started(name)?, src, dst.as_deref(), *read_only, *mkdir).map(|_| 0)
         }
         _ => unreachable!("not a live verb"),
     }

@@ -46,7 +46,7 @@ fn status_code(st: WaitStatus) -> i32 {
 /// Runs the shell; returns its exit status.
 pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
     let (user, name) = parse_target(spec);
-    let m = machine::find(name)?;
+    let m = machine::started(name)?;
     let entry = Entry::new(&m)?;
     let filter = policy::Policy::default().seccomp()?;
     let terminal = nix::unistd::isatty(0).unwrap_or(false) && nix::unistd::isatty(1).unwrap_or(false);

@@ -152,6 +152,7 @@ fn copy_round_trips_files_and_never_escapes() {
     refused(&["copy-to", "no-such-machine", f1, "/x"], "no machine named");
     refused(&["copy-to", n, &format!("{o}/missing"), "/x"], "does not exist on the host");
     refused(&["copy-to", n, f1, "relative"], "not an absolute path");
+    refused(&["copy-to", "--force", n, f1, "/root/in"], "is a directory");
     refused(&["copy-to", n, f1, "/no/such/dir/x"], "does not exist in machine");
     refused(&["copy-from", n, "/no/such/file", &format!("{o}/x")], "does not exist in machine");
     refused(&["copy-from", n, "/etc/passwd", &format!("{o}/no/such/dir")], "does not exist on the host");
@@ -160,6 +161,7 @@ fn copy_round_trips_files_and_never_escapes() {
 
     // login wants a booted init.
     refused(&["login", n], "not booted with systemd");
+    refused(&["login", "no-such-machine"], "no machine named");
     stop(n, bg, &tree);
 }
 
@@ -248,6 +250,13 @@ fn login_reaches_the_getty_of_a_booted_machine() {
         panic!("berth login did not leave on ^]^]^]\n{seen}")
     });
     assert_eq!(st.code(), Some(0), "{seen}");
+    // The getty went away with the pty, without failing.
+    let gone = poll(Duration::from_secs(10), || {
+        let o =
+            guest_sh(pid, "systemctl list-units --no-legend --all 'container-getty@*'; systemctl is-system-running");
+        (o.stdout.trim() == "running").then_some(())
+    });
+    assert!(gone.is_some(), "{}", guest_sh(pid, "systemctl list-units --all 'container-getty@*'").describe());
 
     verb(&["poweroff", &name]).expect_code(0);
     assert_eq!(bg.wait(Duration::from_secs(20)).code(), Some(0), "{}", bg.describe());
