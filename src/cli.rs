@@ -166,6 +166,58 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+
+    // Verbs that reach into a running machine: live login, copies, binds.
+    /// A login prompt on a new pty of a booted machine (^] three times to leave).
+    Login {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Copy a host file or directory into a running machine.
+    CopyTo {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Host path.
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        /// Absolute path inside the machine (default: SRC).
+        #[arg(value_name = "DST")]
+        dst: Option<PathBuf>,
+        /// Replace an existing DST (directories are merged).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy a file or directory out of a running machine.
+    CopyFrom {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Absolute path inside the machine.
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        /// Host path (default: SRC).
+        #[arg(value_name = "DST")]
+        dst: Option<PathBuf>,
+        /// Replace an existing DST (directories are merged).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Mount a host path into a running machine.
+    Bind {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Host path.
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        /// Absolute path inside the machine (default: SRC).
+        #[arg(value_name = "DST")]
+        dst: Option<PathBuf>,
+        /// Mount it read-only (the guest cannot make it writable).
+        #[arg(long = "read-only")]
+        read_only: bool,
+        /// Create DST (and missing parents) when it does not exist.
+        #[arg(long)]
+        mkdir: bool,
+    },
 }
 
 /// Where the image verbs find the store.

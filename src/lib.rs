@@ -40,4 +40,11 @@ pub mod stub;
 pub mod sys;
 pub mod userns;
 
+// Verbs that reach into a running machine.
+pub mod bind;
+pub mod copy;
+pub mod enter;
+pub mod guest;
+pub mod login;
+
 pub use error::{Error, Result};

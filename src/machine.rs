@@ -1,6 +1,9 @@
 //! The management verbs for running machines (list, status, show,
 //! poweroff, reboot, terminate, kill), from berth's own runtime records:
-//! they work with or without systemd and machined.
+//! they work with or without systemd and machined. When machined is on the
+//! system bus, `list`, `status` and `show` also show the machines it knows
+//! that berth did not start (systemd-nspawn's, say), and what it says about
+//! berth's own; the verbs that act stay with berth's records.
 
 use crate::error::{Error, Result};
 use crate::runtime::{self, MACHINES_DIR};
@@ -30,6 +33,31 @@ impl Machine {
         PathBuf::from(self.get("CGROUP"))
     }
 
+    /// The cgroup the guest's processes live in: berth's payload/, or the
+    /// whole scope of a machine another manager started.
+    pub fn guest_cgroup(&self) -> Option<PathBuf> {
+        if self.get("CGROUP").is_empty() {
+            return None;
+        }
+        let payload = self.scope().join("payload");
+        Some(if payload.is_dir() { payload } else { self.scope() })
+    }
+
+    /// machined's state when it knows the machine, else running.
+    fn state(&self) -> &str {
+        match self.get("STATE") {
+            "" => "running",
+            s => s,
+        }
+    }
+
+    fn service(&self) -> &str {
+        match self.get("SERVICE") {
+            "" => "berth",
+            s => s,
+        }
+    }
+
     /// The guest's os-release, read through its root without following
     /// symlinks out of it.
     pub fn os_release(&self) -> BTreeMap<String, String> {
@@ -57,7 +85,9 @@ impl Machine {
     /// Host pids in the guest's cgroup, with their command lines.
     pub fn processes(&self) -> Vec<(i32, String)> {
         let mut out = Vec::new();
-        collect_procs(&self.scope().join("payload"), &mut out);
+        if let Some(dir) = self.guest_cgroup() {
+            collect_procs(&dir, &mut out);
+        }
         out.sort();
         out
     }
@@ -66,7 +96,8 @@ impl Machine {
         json!({
             "name": self.name,
             "class": self.get("CLASS"),
-            "state": "running",
+            "state": self.state(),
+            "service": self.service(),
             "leader": self.leader(),
             "os": self.os(),
             "addresses": [],
@@ -102,8 +133,8 @@ fn is_running(name: &str) -> bool {
     matches!(lock::lock_name(name), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
-/// Every running machine, sorted by name.
-pub fn list() -> Vec<Machine> {
+/// Every running machine berth started, sorted by name.
+pub fn records() -> Vec<Machine> {
     let mut v: Vec<Machine> = fs::read_dir(MACHINES_DIR)
         .into_iter()
         .flatten()
@@ -121,11 +152,122 @@ pub fn list() -> Vec<Machine> {
     v
 }
 
+/// A machine berth started, for the verbs that act on it.
 pub fn find(name: &str) -> Result<Machine> {
     crate::name::validate(name)?;
-    list().into_iter().find(|m| m.name == name).ok_or_else(|| {
-        Error::Usage(format!("no machine named '{name}' is running; 'berth list' shows the running ones"))
-    })
+    if let Some(m) = records().into_iter().find(|m| m.name == name) {
+        return Ok(m);
+    }
+    // Say so when the name is another manager's machine.
+    match crate::machined::machine(name) {
+        Some(p) => Err(Error::Usage(format!(
+            "machine {name} was not started by berth (machined lists it from service {}); berth acts only on its own machines",
+            p.get("Service").map(String::as_str).unwrap_or("unknown")
+        ))),
+        None => Err(not_running(name)),
+    }
+}
+
+/// Whether the guest has switched to its own root: until then its
+/// leader's root is the host's, and nothing may enter it.
+pub fn has_own_root(leader: i32) -> bool {
+    let id = |p: &str| {
+        fs::metadata(p).map(|m| (std::os::unix::fs::MetadataExt::dev(&m), std::os::unix::fs::MetadataExt::ino(&m)))
+    };
+    matches!((id(&format!("/proc/{leader}/root")), id("/")), (Ok(a), Ok(b)) if a != b)
+}
+
+/// A machine berth started, once it has a leader in its own root, for
+/// the verbs that enter it; a machine just starting is waited for briefly.
+pub fn started(name: &str) -> Result<Machine> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let m = find(name)?;
+        if m.leader().is_some_and(has_own_root) {
+            return Ok(m);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Usage(format!("machine {name} is still starting up; try again in a moment")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn not_running(name: &str) -> Error {
+    Error::Usage(format!("no machine named '{name}' is running; 'berth list' shows the running ones"))
+}
+
+/// Every running machine: berth's records merged with machined's list
+/// when machined is on the bus, sorted by name.
+pub fn list() -> Vec<Machine> {
+    merge(records(), crate::machined::machines().unwrap_or_default())
+}
+
+/// A running machine by name, for `status` and `show`: berth's record
+/// completed by GetMachine, or machined's description alone.
+pub fn lookup(name: &str) -> Result<Machine> {
+    crate::name::validate(name)?;
+    let own = records().into_iter().filter(|m| m.name == name).collect();
+    let known = crate::machined::machine(name).into_iter().collect();
+    merge(own, known).into_iter().find(|m| m.name == name).ok_or_else(|| not_running(name))
+}
+
+/// machined's property names and the record keys they fill.
+const FROM_MACHINED: &[(&str, &str)] = &[
+    ("Class", "CLASS"),
+    ("Leader", "LEADER"),
+    ("RootDirectory", "ROOT"),
+    ("Id", "UUID"),
+    ("Timestamp", "STARTED"),
+    ("Service", "SERVICE"),
+    ("Unit", "UNIT"),
+    ("State", "STATE"),
+];
+
+/// Adds machined's machines to berth's records: what berth recorded wins,
+/// machined fills in the rest (its state, service and unit) and brings
+/// the machines berth did not start.
+pub fn merge(mut own: Vec<Machine>, machined: Vec<crate::machined::Properties>) -> Vec<Machine> {
+    for props in machined {
+        let Some(name) = props.get("Name").filter(|n| !n.is_empty()) else { continue };
+        let idx = match own.iter().position(|m| &m.name == name) {
+            Some(i) => i,
+            None => {
+                own.push(Machine { name: name.clone(), fields: BTreeMap::new() });
+                own.len() - 1
+            }
+        };
+        let m = &mut own[idx];
+        for (prop, key) in FROM_MACHINED {
+            match props.get(*prop) {
+                Some(v) if !v.is_empty() && v != "0" => {
+                    m.fields.entry(key.to_string()).or_insert_with(|| v.clone());
+                }
+                _ => {}
+            }
+        }
+        if !m.fields.contains_key("CGROUP") {
+            if let Some(cg) = m.leader().and_then(|l| leader_scope(l, m.get("UNIT"))) {
+                m.fields.insert("CGROUP".into(), cg.display().to_string());
+            }
+        }
+    }
+    own.sort_by(|a, b| a.name.cmp(&b.name));
+    own
+}
+
+/// The cgroup of another manager's machine: the leader's cgroup, up to
+/// the unit machined names.
+fn leader_scope(leader: i32, unit: &str) -> Option<PathBuf> {
+    let rel = crate::cgroup::own_path(&leader.to_string())?;
+    let mut p = crate::cgroup::hierarchy().ok()?;
+    for c in rel.components() {
+        p.push(c);
+        if !unit.is_empty() && c.as_os_str() == unit {
+            break;
+        }
+    }
+    Some(p)
 }
 
 /// Who receives a signal.
@@ -213,7 +355,7 @@ pub fn table(ms: &[Machine]) -> String {
             [
                 m.name.clone(),
                 m.get("CLASS").to_string(),
-                "running".into(),
+                m.state().into(),
                 m.leader().map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 m.os(),
                 fmt_since(m.since()),
@@ -243,6 +385,8 @@ pub fn table(ms: &[Machine]) -> String {
 pub fn status(m: &Machine) -> String {
     let mut s = format!("{} ({})\n", m.name, m.get("UUID"));
     s += &format!("           Since: {}\n", fmt_since(m.since()));
+    s += &format!("           State: {}\n", m.state());
+    s += &format!("         Service: {}\n", m.service());
     s += &format!("          Leader: {}\n", m.leader().map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
     s += &format!("           Class: {}\n", m.get("CLASS"));
     s += &format!("       Root path: {}\n", m.get("ROOT"));
@@ -251,8 +395,7 @@ pub fn status(m: &Machine) -> String {
         s += &format!("        ID range: {}:{}\n", m.get("UID_BASE"), m.get("UID_SIZE"));
     }
     s += &format!("          Cgroup: {}\n", m.get("CGROUP"));
-    let payload = m.scope().join("payload");
-    let read = |f: &str| fs::read_to_string(payload.join(f)).ok();
+    let read = |f: &str| m.guest_cgroup().and_then(|d| fs::read_to_string(d.join(f)).ok());
     if let Some(cpu) = read("cpu.stat")
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("usage_usec ").and_then(|v| v.trim().parse::<u64>().ok())))
     {
@@ -275,13 +418,18 @@ pub fn show(m: &Machine) -> String {
         ("Name".into(), m.name.clone()),
         ("Id".into(), m.get("UUID").replace('-', "")),
         ("Class".into(), m.get("CLASS").into()),
-        ("Service".into(), "berth".into()),
-        ("State".into(), "running".into()),
+        ("Service".into(), m.service().into()),
+        ("State".into(), m.state().into()),
         ("Leader".into(), m.get("LEADER").into()),
         ("RootDirectory".into(), m.get("ROOT").into()),
         (
             "Unit".into(),
-            Path::new(m.get("CGROUP")).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            match m.get("UNIT") {
+                "" => {
+                    Path::new(m.get("CGROUP")).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                }
+                u => u.into(),
+            },
         ),
         ("Timestamp".into(), m.get("STARTED").into()),
         ("Launcher".into(), m.get("LAUNCHER").into()),

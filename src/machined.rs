@@ -386,6 +386,110 @@ pub fn unregister_if_dead(name: &str) -> bool {
     reply == Reply::Ok("removed".into())
 }
 
+/// A machine as machined describes it: its Machine object's properties,
+/// as text (Id as the canonical UUID, arrays space-separated).
+pub type Properties = std::collections::BTreeMap<String, String>;
+
+fn value_text(v: &zvariant::Value) -> String {
+    use zvariant::Value as V;
+    match v {
+        V::Str(s) => s.to_string(),
+        V::ObjectPath(p) => p.to_string(),
+        V::U8(n) => n.to_string(),
+        V::Bool(b) => b.to_string(),
+        V::I16(n) => n.to_string(),
+        V::U16(n) => n.to_string(),
+        V::I32(n) => n.to_string(),
+        V::U32(n) => n.to_string(),
+        V::I64(n) => n.to_string(),
+        V::U64(n) => n.to_string(),
+        V::Value(inner) => value_text(inner),
+        V::Array(a) => {
+            let items: Vec<&V> = a.iter().collect();
+            let bytes: Option<Vec<u8>> = items.iter().map(|i| if let V::U8(b) = i { Some(*b) } else { None }).collect();
+            match bytes {
+                // The machine id.
+                Some(b) if b.len() == 16 => {
+                    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+                }
+                _ => items.iter().map(|i| value_text(i)).collect::<Vec<_>>().join(" "),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn properties(c: &zbus::blocking::Connection, path: &str) -> zbus::Result<Properties> {
+    let all: std::collections::HashMap<String, zvariant::OwnedValue> =
+        call(c, DEST, path, "org.freedesktop.DBus.Properties", "GetAll", &(MACHINE,))?;
+    Ok(all.into_iter().map(|(k, v)| (k, value_text(&v))).collect())
+}
+
+/// Runs a lookup with machined when it is on the bus; `None` when it is
+/// not (or the bus is not there), so callers use berth's records alone.
+fn lookup<T: serde::Serialize + for<'d> serde::Deserialize<'d>>(
+    f: impl FnOnce(&zbus::blocking::Connection) -> zbus::Result<T>,
+) -> Option<T> {
+    let reply = in_helper(move || {
+        let Ok(c) = connect() else { return Reply::Absent(String::new()) };
+        if !matches!(bus_call::<_, bool>(&c, "NameHasOwner", &(DEST,)), Ok(true)) {
+            return Reply::Absent(String::new());
+        }
+        match f(&c).map(|v| serde_json::to_string(&v)) {
+            Ok(Ok(json)) => Reply::Ok(json),
+            Ok(Err(e)) => Reply::Failed(e.to_string()),
+            Err(e) => Reply::Failed(describe(&e)),
+        }
+    });
+    match reply {
+        Reply::Ok(json) => serde_json::from_str(&json).ok(),
+        Reply::Failed(why) => {
+            tracing::warn!("asking machined: {why}");
+            None
+        }
+        Reply::Absent(_) | Reply::Busy(_) => None,
+    }
+}
+
+/// Every machine machined knows (but the host itself), with its
+/// properties: ListMachines, then each Machine object. `None` when
+/// machined is not on the system bus.
+pub fn machines() -> Option<Vec<Properties>> {
+    lookup(|c| {
+        let listed: Vec<(String, String, String, zvariant::OwnedObjectPath)> = manager(c, "ListMachines", &())?;
+        let mut out = Vec::new();
+        for (name, _, _, path) in listed.into_iter().filter(|l| l.0 != ".host") {
+            match properties(c, path.as_str()) {
+                Ok(p) => out.push(p),
+                // Gone between the two calls.
+                Err(e) if is_no_such_machine(&e) => continue,
+                Err(zbus::Error::MethodError(..)) => {
+                    tracing::debug!("machined has no properties for {name}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// GetMachine's properties of `name`; `None` when machined is not on the
+/// bus or does not know the name.
+pub fn machine(name: &str) -> Option<Properties> {
+    let name = name.to_string();
+    lookup(move |c| {
+        let path: zvariant::OwnedObjectPath = match manager(c, "GetMachine", &(name.as_str(),)) {
+            Ok(p) => p,
+            Err(e) if is_no_such_machine(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        properties(c, path.as_str()).map(Some)
+    })
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

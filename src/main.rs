@@ -35,9 +35,9 @@ fn manage(cmd: &Command) -> berth::Result<i32> {
                 machine::table(&ms)
             }
         }
-        Command::Status { name } => machine::status(&machine::find(name)?),
+        Command::Status { name } => machine::status(&machine::lookup(name)?),
         Command::Show { name, json } => {
-            let m = machine::find(name)?;
+            let m = machine::lookup(name)?;
             if *json {
                 m.to_json().to_string() + "\n"
             } else {
@@ -158,6 +158,28 @@ fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result
     Ok(0)
 }
 
+/// The verbs that reach into a running machine.
+fn live(cmd: &Command) -> berth::Result<i32> {
+    use berth::copy::Direction;
+    use berth::machine;
+    match cmd {
+        Command::Login { name } => {
+            berth::sealed::ensure().map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
+            berth::login::login(name)
+        }
+        Command::CopyTo { name, src, dst, force } => {
+            berth::copy::copy(&machine::started(name)?, Direction::ToGuest, src, dst.as_deref(), *force).map(|_| 0)
+        }
+        Command::CopyFrom { name, src, dst, force } => {
+            berth::copy::copy(&machine::started(name)?, Direction::FromGuest, src, dst.as_deref(), *force).map(|_| 0)
+        }
+        Command::Bind { name, src, dst, read_only, mkdir } => {
+            berth::bind::bind(&machine::started(name)?, src, dst.as_deref(), *read_only, *mkdir).map(|_| 0)
+        }
+        _ => unreachable!("not a live verb"),
+    }
+}
+
 fn main() {
     // The --as-pid2 stub init, re-executed inside the guest.
     let mut args = std::env::args_os();
@@ -211,6 +233,9 @@ fn main() {
                 .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))
                 .and_then(|_| berth::shell::shell(target, command)),
         ),
+        Command::Login { .. } | Command::CopyTo { .. } | Command::CopyFrom { .. } | Command::Bind { .. } => {
+            (false, live(&cli.command))
+        }
         Command::Gc => {
             if unsafe { libc::geteuid() } != 0 {
                 eprintln!("berth: gc needs root; run it with sudo");

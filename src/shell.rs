@@ -12,12 +12,12 @@
 use crate::cli::ConsoleMode;
 use crate::config::DEFAULT_PATH;
 use crate::console::{Console, Input};
+use crate::enter::{guest_pty, Entry};
 use crate::error::{Context, Error, Result};
 use crate::exec::exec_in_path;
 use crate::ipc::{self, Msg};
 use crate::machine::{self, Machine};
 use crate::{passwd, policy, seccomp, security, sys};
-use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -46,25 +46,8 @@ fn status_code(st: WaitStatus) -> i32 {
 /// Runs the shell; returns its exit status.
 pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
     let (user, name) = parse_target(spec);
-    let m = machine::find(name)?;
-    let leader = m.leader().ok_or_else(|| Error::Setup(format!("machine {name} has no leader yet")))?;
-    let pidfd = sys::pidfd_open(leader).ctx(|| format!("opening the leader of machine {name}"))?;
-    let cgroup_path = crate::cgroup::own_path(&leader.to_string())
-        .ok_or_else(|| Error::Setup(format!("cannot read the cgroup of machine {name}'s leader")))?;
-    let cgroup_dir = crate::cgroup::hierarchy()?.join(cgroup_path);
-    let cgroup: OwnedFd = std::fs::File::open(&cgroup_dir)
-        .ctx(|| format!("opening the leader's cgroup {}", cgroup_dir.display()))?
-        .into();
-    let mut flags =
-        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWCGROUP;
-    flags |= CloneFlags::CLONE_NEWPID;
-    let ns = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok();
-    if ns(format!("/proc/{leader}/ns/user")) != ns("/proc/self/ns/user".into()) {
-        flags |= CloneFlags::CLONE_NEWUSER;
-    }
-    if ns(format!("/proc/{leader}/ns/net")) != ns("/proc/self/ns/net".into()) {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
+    let m = machine::started(name)?;
+    let entry = Entry::new(&m)?;
     let filter = policy::Policy::default().seccomp()?;
     let terminal = nix::unistd::isatty(0).unwrap_or(false) && nix::unistd::isatty(1).unwrap_or(false);
     let (ours, theirs) = ipc::pair().ctx(|| "creating the shell's socket".into())?;
@@ -76,12 +59,10 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
     let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .ctx(|| "creating a signalfd".into())?;
     // SAFETY: single-threaded.
-    let child = match unsafe { sys::clone3(0, Some(cgroup.as_raw_fd()), false) }
-        .ctx(|| "entering the machine's cgroup".into())?
-    {
+    let child = match unsafe { entry.fork() }? {
         None => {
             drop(ours);
-            let code = match enter(&m, &pidfd, flags, user, cmd, terminal, &theirs, filter) {
+            let code = match enter(&m, &entry, user, cmd, terminal, &theirs, filter) {
                 Ok(code) => code,
                 Err(e) => {
                     let _ = ipc::send(&theirs, &Msg::Error(e.to_string()));
@@ -91,7 +72,7 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
             // SAFETY: leave without destructors.
             unsafe { libc::_exit(code) }
         }
-        Some(c) => Pid::from_raw(c.pid),
+        Some(pid) => pid,
     };
     drop(theirs);
     let mut console: Option<Console> = None;
@@ -176,11 +157,9 @@ fn forward(c: &mut Console, sigfd: &SignalFd, child: Pid) -> Result<WaitStatus> 
 
 /// In the machine's cgroup: joins its namespaces and runs the command in
 /// a child inside its pid namespace; returns that child's status.
-#[allow(clippy::too_many_arguments)]
 fn enter(
     m: &Machine,
-    pidfd: &OwnedFd,
-    flags: CloneFlags,
+    entry: &Entry,
     user: Option<&str>,
     cmd: &[String],
     terminal: bool,
@@ -188,39 +167,9 @@ fn enter(
     mut filter: seccomp::Compiled,
 ) -> Result<i32> {
     sys::set_name("berth-shell");
-    sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
-    nix::sched::setns(pidfd, flags).ctx(|| format!("joining the namespaces of machine {}", m.name))?;
-    if flags.contains(CloneFlags::CLONE_NEWUSER) {
-        let (u, g) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
-        nix::unistd::setresgid(g, g, g).ctx(|| "becoming root of the machine's user namespace".into())?;
-        nix::unistd::setresuid(u, u, u).ctx(|| "becoming root of the machine's user namespace".into())?;
-        sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
-    }
-    nix::unistd::chdir("/").ctx(|| "entering the machine's root".into())?;
+    entry.join()?;
     let pty = if terminal {
-        let master = nix::fcntl::open(
-            "/dev/ptmx",
-            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ctx(|| "opening the machine's /dev/ptmx".into())?;
-        // SAFETY: a fresh ptmx descriptor.
-        let master = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(master) };
-        // SAFETY: unlockpt/TIOCGPTN on a ptmx descriptor.
-        let n = unsafe {
-            let mut n: libc::c_int = 0;
-            if libc::unlockpt(master.as_raw_fd()) < 0 || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0 {
-                return Err(Error::sys("setting up the shell's pty", std::io::Error::last_os_error()));
-            }
-            n
-        };
-        let slave: OwnedFd = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(format!("/dev/pts/{n}"))
-            .ctx(|| "opening the shell's pty".into())?
-            .into();
+        let (master, slave, _) = guest_pty()?;
         let s2 = slave.try_clone().ctx(|| "duplicating the pty".into())?;
         ipc::send(sock, &Msg::Pty(master, s2)).ctx(|| "handing the pty to berth".into())?;
         Some(slave)
@@ -326,8 +275,6 @@ fn enter(
         }
     }
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 #[cfg(test)]
 mod tests {

@@ -40,7 +40,12 @@ fn list_show_status_and_kill_a_running_command() {
     show.expect_code(0);
     assert_eq!(show.get("Leader"), leader.to_string(), "{}", show.describe());
     assert_eq!(show.get("Unit"), format!("machine-{name}.scope"), "{}", show.describe());
-    let status = verb(&["status", &name]);
+    // The stub init may not have started the command yet.
+    let mut status = verb(&["status", &name]);
+    poll(Duration::from_secs(10), || {
+        status = verb(&["status", &name]);
+        (status.code() != 0 || status.stdout.contains("sleep 100")).then_some(())
+    });
     status.expect_code(0);
     assert!(status.stdout.contains("sleep 100") && status.stdout.contains("Tasks: 2"), "{}", status.describe());
     verb(&["kill", &name, "--signal", "SIGTERM"]).expect_code(0);

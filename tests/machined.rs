@@ -194,11 +194,16 @@ fn wait_registered(bus: &Bus, bg: &mut Bg, name: &str) {
 }
 
 fn is_system_running(pid: u32) -> bool {
-    let mut c = Command::new("timeout");
-    c.args(["-s", "KILL", "30", "nsenter", "-t", &pid.to_string(), "-a", "--"]);
-    c.args(["systemctl", "is-system-running", "--wait"]);
-    let o = run_to_end(c, Duration::from_secs(40));
-    matches!(o.stdout.trim(), "running" | "degraded")
+    // The machine is registered before the guest's systemd has opened its
+    // private bus socket: until then systemctl cannot connect, so ask again.
+    let state = poll(Duration::from_secs(30), || {
+        let mut c = Command::new("timeout");
+        c.args(["-s", "KILL", "30", "nsenter", "-t", &pid.to_string(), "-a", "--"]);
+        c.args(["systemctl", "is-system-running", "--wait"]);
+        let o = run_to_end(c, Duration::from_secs(40));
+        (!o.stderr.contains("Failed to connect to bus")).then(|| o.stdout.trim().to_string())
+    });
+    matches!(state.as_deref(), Some("running" | "degraded"))
 }
 
 /// Boots a copy of bookworm registered with machined, checks what machined

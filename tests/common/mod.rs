@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod bus;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;

@@ -1,0 +1,150 @@
+//! A private system bus for a test: a `dbus-daemon` with the system bus
+//! policy listening in a scratch directory, optionally with the real
+//! `/lib/systemd/systemd-machined` on it. berth is pointed at it with
+//! DBUS_SYSTEM_BUS_ADDRESS; machined is asked through `busctl`.
+//!
+//! machined keeps its state in the host-wide /run/systemd/machines, so the
+//! holders of a bus with machined take the lock tests/machined.rs takes.
+
+use super::*;
+use std::io::{BufRead, BufReader};
+
+pub const MACHINED: &str = "/lib/systemd/systemd-machined";
+
+pub struct Bus {
+    pub s: Scratch,
+    pub addr: String,
+    daemon: Child,
+    machined: Option<Child>,
+    _lock: File,
+}
+
+impl Bus {
+    /// A bus with machined on it, or None after a loud SKIP.
+    pub fn with_machined(tag: &str) -> Option<Bus> {
+        if !require(&["dbus-daemon", "busctl"]) {
+            return None;
+        }
+        if !Path::new(MACHINED).exists() {
+            skip(&format!("{MACHINED} is not installed (Debian package systemd)"));
+            return None;
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::env::temp_dir().join("berth-machined-tests.lock"))
+            .expect("open lock");
+        // SAFETY: flock on an fd we own.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let s = Scratch::new(tag);
+        let sock = s.path("bus");
+        let conf = fs::read_to_string("/usr/share/dbus-1/system.conf").expect("read system.conf");
+        let mut out = String::new();
+        for l in conf.lines() {
+            let t = l.trim();
+            let l = if t.starts_with("<listen>") {
+                format!("<listen>unix:path={}</listen>", sock.display())
+            } else if t.starts_with("<includedir>system.d</includedir>") {
+                "<includedir>/usr/share/dbus-1/system.d</includedir>".to_string()
+            } else if ["<user>", "<pidfile>", "<syslog", "<servicehelper>", "<standard_system_servicedirs"]
+                .iter()
+                .any(|p| t.starts_with(p))
+            {
+                continue;
+            } else {
+                l.to_string()
+            };
+            out.push_str(&l);
+            out.push('\n');
+        }
+        write_file(&s.path("bus.conf"), &out);
+        let mut daemon = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", s.path("bus.conf").display()))
+            .args(["--nofork", "--print-address"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(s.path("dbus.log")).unwrap())
+            .spawn()
+            .expect("spawn dbus-daemon");
+        let mut line = String::new();
+        BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).expect("read the bus address");
+        assert!(line.starts_with("unix:"), "dbus-daemon printed {line:?}");
+        let addr = format!("unix:path={}", sock.display());
+        let mut bus = Bus { s, addr, daemon, machined: None, _lock: lock };
+        // machined loads what it finds in its state directory: drop what
+        // failed runs of these tests left.
+        for e in fs::read_dir("/run/systemd/machines").into_iter().flatten().flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if f.starts_with("bt-lv") || f.starts_with("unit:machine-bt-lv") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        let m = Command::new(MACHINED)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.addr)
+            .stdin(Stdio::null())
+            .stdout(File::create(bus.s.path("machined.log")).unwrap())
+            .stderr(File::create(bus.s.path("machined.err")).unwrap())
+            .spawn()
+            .expect("spawn systemd-machined");
+        bus.machined = Some(m);
+        let up = poll(Duration::from_secs(10), || {
+            let o = bus.busctl(&[
+                "call",
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "NameHasOwner",
+                "s",
+                "org.freedesktop.machine1",
+            ]);
+            (o.stdout.trim() == "b true").then_some(())
+        });
+        assert!(up.is_some(), "machined did not come up on the bus: {}", bus.logs());
+        Some(bus)
+    }
+
+    pub fn logs(&self) -> String {
+        let r = |f: &str| fs::read_to_string(self.s.path(f)).unwrap_or_default();
+        format!("--- dbus ---\n{}--- machined ---\n{}{}", r("dbus.log"), r("machined.log"), r("machined.err"))
+    }
+
+    pub fn busctl(&self, args: &[&str]) -> Out {
+        let mut c = Command::new("busctl");
+        c.arg(format!("--address={}", self.addr)).args(args).stdin(Stdio::null());
+        run_to_end(c, Duration::from_secs(20))
+    }
+
+    pub fn manager(&self, args: &[&str]) -> Out {
+        let mut a =
+            vec!["call", "org.freedesktop.machine1", "/org/freedesktop/machine1", "org.freedesktop.machine1.Manager"];
+        a.extend_from_slice(args);
+        self.busctl(&a)
+    }
+
+    /// Names of the registered machines other than `.host`.
+    pub fn machines(&self) -> Vec<String> {
+        let o = self.manager(&["ListMachines"]);
+        assert!(o.status.success(), "ListMachines failed\n{}\n{}", o.describe(), self.logs());
+        let quoted: Vec<&str> = o.stdout.split('"').skip(1).step_by(2).collect();
+        quoted.chunks(4).map(|c| c[0].to_string()).filter(|n| n != ".host").collect()
+    }
+
+    /// berth, talking to this bus.
+    pub fn berth(&self) -> Command {
+        let mut c = berth();
+        c.env("DBUS_SYSTEM_BUS_ADDRESS", &self.addr);
+        c
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        if let Some(m) = self.machined.as_mut() {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
