@@ -45,6 +45,29 @@ pub fn own_path(controller: &str) -> Option<PathBuf> {
     })
 }
 
+/// The v1 cgroups (their `cgroup.procs` files) that process `pid` is in
+/// and the caller is not: where a process entering the machine must go to
+/// share the guest's limits.
+pub fn joinable(pid: i32) -> Vec<PathBuf> {
+    let read = |p: String| fs::read_to_string(p).unwrap_or_default();
+    let (theirs, ours) = (read(format!("/proc/{pid}/cgroup")), read("/proc/self/cgroup".into()));
+    let mut out = Vec::new();
+    for l in theirs.lines() {
+        let mut it = l.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else { continue };
+        if ctrls.is_empty()
+            || ctrls.starts_with("name=")
+            || ours.lines().any(|o| o.ends_with(&format!(":{ctrls}:{path}")))
+        {
+            continue;
+        }
+        if let Some(mnt) = ctrls.split(',').next().and_then(mountpoint) {
+            out.push(mnt.join(path.trim_start_matches('/')).join("cgroup.procs"));
+        }
+    }
+    out
+}
+
 /// The blkio weight file this host's kernel offers, if any.
 pub fn io_weight_file() -> Option<&'static str> {
     let mnt = mountpoint("blkio")?;

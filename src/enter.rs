@@ -18,6 +18,8 @@ pub struct Entry {
     pub leader: i32,
     pidfd: OwnedFd,
     cgroup: OwnedFd,
+    /// The leader's v1 cgroups on a hybrid host (its limits live there).
+    v1: Vec<std::path::PathBuf>,
     flags: CloneFlags,
 }
 
@@ -44,7 +46,8 @@ impl Entry {
         if ns(format!("/proc/{leader}/ns/net")) != ns("/proc/self/ns/net".into()) {
             flags |= CloneFlags::CLONE_NEWNET;
         }
-        Ok(Entry { name: name.clone(), leader, pidfd, cgroup, flags })
+        let v1 = crate::cgroupv1::joinable(leader);
+        Ok(Entry { name: name.clone(), leader, pidfd, cgroup, v1, flags })
     }
 
     /// Forks a child born in the leader's cgroup: `None` in the child.
@@ -61,6 +64,11 @@ impl Entry {
     /// root of its user namespace and moves to its root directory.
     pub fn join(&self) -> Result<()> {
         sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
+        // The guest's limits on a hybrid host, joined while still
+        // privileged on the host.
+        for procs in &self.v1 {
+            std::fs::write(procs, "0").ctx(|| format!("joining the machine's cgroup {}", procs.display()))?;
+        }
         nix::sched::setns(&self.pidfd, self.flags)
             .ctx(|| format!("joining the namespaces of machine {}", self.name))?;
         if self.flags.contains(CloneFlags::CLONE_NEWUSER) {

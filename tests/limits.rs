@@ -147,7 +147,8 @@ fn a_slice_of_ones_own_nests_like_systemd_and_goes_away() {
     let name = unique_name("slice");
     let slice = format!("bttest-{}.slice", std::process::id());
     let mut c = berth();
-    c.args(["run", "-q", "-P", "-M", &name, "--slice", &slice, "-D"]).arg(&tree).args(["--", "/bin/sleep", "60"]);
+    c.args(["run", "-q", "-P", "--as-pid2", "-M", &name, "--slice", &slice, "-D"]).arg(&tree);
+    c.args(["--", "/bin/sleep", "60"]);
     let mut bg = Bg::spawn(c, scratch.path("log"));
     let scope = cgroup2_root().join("bttest.slice").join(&slice).join(format!("machine-{name}.scope"));
     let running = poll(QUICK, || (!pids_in_cgroup_tree(&scope.join("payload")).is_empty()).then_some(()));
@@ -213,4 +214,33 @@ fn bad_properties_and_slices_fail_cleanly() {
         assert!(out.stderr.contains(want), "{args:?}: want '{want}'\n{}", out.describe());
         assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
     }
+}
+
+#[test]
+fn berth_shell_shares_the_guests_limits() {
+    let Some((scratch, tree)) = busybox_setup("shlim") else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("shlim");
+    let mut bg = spawn_run_ready(
+        &tree,
+        &name,
+        &["--as-pid2", "--property", "MemoryMax=48M", "--property", "TasksMax=30"],
+        "sleep 60",
+        scratch.path("log"),
+    );
+    let mut c = berth();
+    c.args(["shell", &name, "/bin/sh", "-c"]);
+    c.arg("cat /proc/self/cgroup; x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
+    let out = run_to_end(c, QUICK);
+    assert!(!out.stdout.contains("survived"), "a shell's hog escaped MemoryMax=48M\n{}", out.describe());
+    assert_ne!(out.code(), 0, "{}", out.describe());
+    if !v2_offers("memory") {
+        let memory = out.lines().into_iter().find(|l| l.contains(":memory:")).unwrap_or_default();
+        // Its cgroup namespace is rooted at the machine's own cgroup.
+        assert!(memory.ends_with(":memory:/"), "shell not in the machine's memory cgroup: {memory}");
+    }
+    assert!(bg.try_status().is_none(), "the machine died with the shell's hog\n{}", bg.describe());
+    bg.signal(libc::SIGTERM);
+    bg.wait(QUICK);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
 }
