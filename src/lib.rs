@@ -1,6 +1,7 @@
 //! berth: boot OS trees and run commands in fresh namespaces, in the
 //! tradition of systemd-nspawn.
 
+pub mod bus;
 pub mod cgroup;
 pub mod cgroupv1;
 pub mod child;

@@ -1,23 +1,16 @@
 //! Registration with systemd-machined (`org.freedesktop.machine1`) on the
 //! system bus (`DBUS_SYSTEM_BUS_ADDRESS` when set).
 //!
-//! berth never creates the scope through machined (that needs systemd as
-//! PID 1): the launcher makes `machine.slice/machine-NAME.scope` itself and
-//! registers the guest's PID 1 as the leader with
-//! `RegisterMachineWithNetwork`; machined finds the unit from the leader's
-//! cgroup path. machined without systemd never notices that a machine has
-//! gone, so the launcher unregisters on its way out and the watcher (or
-//! the next start) removes a registration whose leader is dead.
-//!
-//! zbus runs threads (its executor and the async-io reactor), and the
-//! launcher forks after these calls, so every call is made in a short-lived
-//! child process (`berth-dbus`) that reports back over a pipe. berth's own
-//! processes stay single-threaded.
+//! berth never creates the scope through machined: the launcher has its
+//! scope (from systemd1, see scope.rs, or in cgroupfs) and registers the
+//! guest's PID 1 as the leader with `RegisterMachineWithNetwork`; machined
+//! finds the unit from the leader's cgroup path. machined without systemd
+//! never notices that a machine has gone, so the launcher unregisters on
+//! its way out and the watcher (or the next start) removes a registration
+//! whose leader is dead. Every call runs in a helper process (bus.rs).
 
+use crate::bus::{bus_call, call, connect, describe, in_helper, Reply};
 use crate::error::{Error, Result};
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
 use zbus::export::serde;
 use zbus::zvariant;
 
@@ -25,9 +18,6 @@ const DEST: &str = "org.freedesktop.machine1";
 const PATH: &str = "/org/freedesktop/machine1";
 const MANAGER: &str = "org.freedesktop.machine1.Manager";
 const MACHINE: &str = "org.freedesktop.machine1.Machine";
-/// How long one helper may take (connect, activation, calls) in all.
-const HELPER_LIMIT: Duration = Duration::from_secs(15);
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `--register=`: whether the machine is registered with machined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,142 +51,12 @@ pub enum Presence {
     Absent(String),
 }
 
-/// The answer of a helper process, as one tagged line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reply {
-    Ok(String),
-    Absent(String),
-    Busy(String),
-    Failed(String),
-}
-
-impl Reply {
-    pub(crate) fn encode(&self) -> String {
-        let (t, m) = match self {
-            Reply::Ok(m) => ('O', m),
-            Reply::Absent(m) => ('A', m),
-            Reply::Busy(m) => ('B', m),
-            Reply::Failed(m) => ('F', m),
-        };
-        format!("{t}{}", m.replace('\n', " "))
-    }
-
-    pub(crate) fn decode(s: &str) -> Reply {
-        let mut c = s.chars();
-        let (t, m) = (c.next(), c.as_str().to_string());
-        match t {
-            Some('O') => Reply::Ok(m),
-            Some('A') => Reply::Absent(m),
-            Some('B') => Reply::Busy(m),
-            Some('F') => Reply::Failed(m),
-            _ => Reply::Failed("the D-Bus helper ended without an answer".into()),
-        }
-    }
-}
-
-/// Runs `f` in a child process and returns its reply. The child holds the
-/// D-Bus connection; it is gone when this returns.
-pub(crate) fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
-    let (r, w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => return Reply::Failed(format!("creating a pipe for the D-Bus helper: {e}")),
-    };
-    // SAFETY: berth's processes are single-threaded (that is what the
-    // helper is for), so the child may do anything.
-    match unsafe { crate::sys::clone3(0, None, false) } {
-        Err(e) => Reply::Failed(format!("starting the D-Bus helper: {e}")),
-        Ok(None) => {
-            drop(r);
-            crate::sys::set_name("berth-dbus");
-            let reply = f();
-            let _ = std::fs::File::from(w).write_all(reply.encode().as_bytes());
-            // SAFETY: leave without running the parent's destructors.
-            unsafe { libc::_exit(0) }
-        }
-        Ok(Some(child)) => {
-            drop(w);
-            let pid = nix::unistd::Pid::from_raw(child.pid);
-            let deadline = Instant::now() + HELPER_LIMIT;
-            let mut out = Vec::new();
-            let mut file = std::fs::File::from(r);
-            let timed_out = loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let mut fds = [nix::poll::PollFd::new(file.as_fd(), nix::poll::PollFlags::POLLIN)];
-                let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as u32)
-                    .unwrap_or(nix::poll::PollTimeout::MAX);
-                match nix::poll::poll(&mut fds, ms) {
-                    Ok(0) => break true,
-                    Ok(_) => {}
-                    Err(nix::Error::EINTR) => continue,
-                    Err(_) => break false,
-                }
-                let mut buf = [0u8; 1024];
-                match file.read(&mut buf) {
-                    Ok(0) => break false,
-                    Ok(n) => out.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break false,
-                }
-            };
-            if timed_out {
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            }
-            let _ = nix::sys::wait::waitpid(pid, None);
-            if timed_out {
-                return Reply::Failed(format!("machined did not answer within {}s", HELPER_LIMIT.as_secs()));
-            }
-            Reply::decode(&String::from_utf8_lossy(&out))
-        }
-    }
-}
-
-pub(crate) fn connect() -> zbus::Result<zbus::blocking::Connection> {
-    zbus::blocking::connection::Builder::system()?.method_timeout(CALL_TIMEOUT).build()
-}
-
-pub(crate) fn call<B, R>(
-    c: &zbus::blocking::Connection,
-    dest: &str,
-    path: &str,
-    iface: &str,
-    method: &str,
-    body: &B,
-) -> zbus::Result<R>
-where
-    B: serde::Serialize + zvariant::DynamicType,
-    R: for<'d> serde::Deserialize<'d> + zvariant::Type,
-{
-    c.call_method(Some(dest), path, Some(iface), method, body)?.body().deserialize::<R>()
-}
-
-fn bus_call<B, R>(c: &zbus::blocking::Connection, method: &str, body: &B) -> zbus::Result<R>
-where
-    B: serde::Serialize + zvariant::DynamicType,
-    R: for<'d> serde::Deserialize<'d> + zvariant::Type,
-{
-    call(c, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", method, body)
-}
-
 fn manager<B, R>(c: &zbus::blocking::Connection, method: &str, body: &B) -> zbus::Result<R>
 where
     B: serde::Serialize + zvariant::DynamicType,
     R: for<'d> serde::Deserialize<'d> + zvariant::Type,
 {
     call(c, DEST, PATH, MANAGER, method, body)
-}
-
-/// A D-Bus error as text: the error name's last part and its message.
-pub(crate) fn describe(e: &zbus::Error) -> String {
-    match e {
-        zbus::Error::MethodError(name, msg, _) => {
-            let short = name.as_str().rsplit('.').next().unwrap_or(name.as_str());
-            match msg {
-                Some(m) => format!("{m} ({short})"),
-                None => short.to_string(),
-            }
-        }
-        e => e.to_string(),
-    }
 }
 
 fn is_no_such_machine(e: &zbus::Error) -> bool {
@@ -508,15 +368,5 @@ mod tests {
         assert_eq!(b.len(), 16);
         assert_eq!((b[0], b[15]), (0x01, 0xef));
         assert!(uuid_bytes("x").is_empty());
-    }
-
-    #[test]
-    fn replies_round_trip() {
-        for r in
-            [Reply::Ok("a b".into()), Reply::Absent(String::new()), Reply::Busy("x".into()), Reply::Failed("f".into())]
-        {
-            assert_eq!(Reply::decode(&r.encode()), r);
-        }
-        assert!(matches!(Reply::decode(""), Reply::Failed(_)));
     }
 }

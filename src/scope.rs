@@ -12,12 +12,11 @@
 //! zbus's threads, so it is a child of its own and never forks; it dies
 //! with the launcher.
 
+use crate::bus::{call, connect, describe, in_helper, read_reply, Reply};
 use crate::error::{Error, Result};
-use crate::machined::{call, connect, describe, in_helper, Reply};
 use crate::property::Property;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::time::Duration;
 use zbus::zvariant::{OwnedObjectPath, Value};
 
 const DEST: &str = "org.freedesktop.systemd1";
@@ -91,7 +90,7 @@ pub fn start(spec: &ScopeSpec) -> Result<()> {
         }
         Some(_) => {
             drop(w);
-            match read_line(std::fs::File::from(r), START_LIMIT) {
+            match read_reply(std::fs::File::from(r), START_LIMIT, true) {
                 Some(Reply::Ok(_)) => Ok(()),
                 Some(Reply::Failed(m)) | Some(Reply::Busy(m)) | Some(Reply::Absent(m)) => Err(Error::Setup(m)),
                 None => Err(Error::Setup(format!(
@@ -152,33 +151,6 @@ fn controller(unit: &str, mut props: Vec<(&'static str, Value<'static>)>, launch
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(launcher as i32), nix::sys::signal::SIGTERM);
         }
     }
-}
-
-/// One reply line from a helper within `limit`; the pipe stays the
-/// helper's after that.
-fn read_line(mut pipe: std::fs::File, limit: Duration) -> Option<Reply> {
-    let deadline = Instant::now() + limit;
-    let mut out = Vec::new();
-    while !out.contains(&b'\n') {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut fds = [nix::poll::PollFd::new(pipe.as_fd(), nix::poll::PollFlags::POLLIN)];
-        let ms = nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as u32)
-            .unwrap_or(nix::poll::PollTimeout::MAX);
-        match nix::poll::poll(&mut fds, ms) {
-            Ok(0) => return None,
-            Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(_) => return None,
-        }
-        let mut buf = [0u8; 512];
-        match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    let text = String::from_utf8_lossy(&out);
-    Some(Reply::decode(text.lines().next().unwrap_or_default()))
 }
 
 /// `--keep-unit` on a systemd host: the limits go on berth's own unit, at
