@@ -159,7 +159,11 @@ impl Cgroups {
         let payload = fs::File::open(self.payload()).ctx(|| format!("opening {}", self.payload().display()))?;
         crate::devices::restrict(&payload, &plan.devices)
             .map_err(|e| Error::sys("attaching the device policy to the guest's cgroup", e))?;
-        crate::limits::apply_v2(plan, &self.payload())?;
+        // On berth's own scope, above the guest's cgroup namespace; the
+        // launcher is exempt from the OOM killer instead. In a unit of
+        // someone else's only payload/ is berth's to write.
+        let target = if self.owner == Owner::Berth { self.scope.clone() } else { self.payload() };
+        crate::limits::apply_v2(plan, &target)?;
         for g in &plan.v1 {
             g.create()
                 .map_err(|e| Error::sys(format!("creating the {} cgroup {}", g.controller, g.dir.display()), e))?;

@@ -250,9 +250,9 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
         sup.machined = machined;
         sup.v1 = plan.v1.clone();
-        // The unit's limits also count the launcher: an out-of-memory
+        // The scope's limits also count the launcher: an out-of-memory
         // guest must not take it along.
-        sup.protect = owner != Owner::Berth && plan.dbus.iter().any(|p| p.controller() == Some("memory"));
+        sup.protect = cfg.properties.iter().any(|p| p.controller() == Some("memory"));
         let r = sup.run(cfg, &mut record);
         registered = sup.registered;
         r

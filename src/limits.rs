@@ -1,5 +1,5 @@
 //! Decides where each `--property` takes effect on this host, before
-//! anything is created: cgroup2 files on `payload/` where the hierarchy
+//! anything is created: cgroup2 files on the machine's cgroup where the hierarchy
 //! offers the controller, v1 controller cgroups on a hybrid host where it
 //! does not, rules in berth's device program for DeviceAllow, and the
 //! typed properties for systemd's scope when systemd runs the host. A
@@ -14,7 +14,10 @@ use std::path::Path;
 
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// Written to `payload/` once it exists.
+    /// cgroup2 files berth writes itself (when systemd does not own the
+    /// unit): on the scope, above the guest's cgroup namespace, so the
+    /// guest's init does not take them for the whole system's size (systemd
+    /// derives its default per-unit TasksMax from the pids.max it sees).
     pub v2: Vec<FileWrite>,
     /// Created before the guest starts; its PID 1 joins them.
     pub v1: Vec<Group>,
@@ -43,11 +46,12 @@ pub fn plan(props: &[Property], offering: &Path, rel: &Path, systemd: bool) -> R
             }
             continue;
         };
-        if offered.contains(&controller) {
-            plan.v2.extend(p.v2());
+        if systemd {
+            // systemd applies them to the unit, on cgroup2 and v1 alike.
             continue;
         }
-        if systemd {
+        if offered.contains(&controller) {
+            plan.v2.extend(p.v2());
             continue;
         }
         let v1name = if controller == "io" { "blkio" } else { controller };
@@ -70,19 +74,19 @@ pub fn plan(props: &[Property], offering: &Path, rel: &Path, systemd: bool) -> R
 }
 
 /// Checks that every cgroup2 controller the plan writes to is enabled for
-/// `payload/`, then writes the limits.
-pub fn apply_v2(plan: &Plan, payload: &Path) -> Result<()> {
-    let enabled = std::fs::read_to_string(payload.join("cgroup.controllers")).unwrap_or_default();
+/// `dir`, then writes the limits there.
+pub fn apply_v2(plan: &Plan, dir: &Path) -> Result<()> {
+    let enabled = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     for w in &plan.v2 {
         if !enabled.split_whitespace().any(|c| c == w.controller) {
             return Err(Error::Usage(format!(
                 "the {} controller is not available to {} (the parent cgroup does not delegate it); enable it in the parents' cgroup.subtree_control or drop the property",
                 w.controller,
-                payload.display()
+                dir.display()
             )));
         }
-        std::fs::write(payload.join(w.file), &w.content)
-            .map_err(|e| Error::sys(format!("writing {} to {}", w.content, payload.join(w.file).display()), e))?;
+        std::fs::write(dir.join(w.file), &w.content)
+            .map_err(|e| Error::sys(format!("writing {} to {}", w.content, dir.join(w.file).display()), e))?;
     }
     Ok(())
 }

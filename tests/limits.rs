@@ -19,11 +19,11 @@ fn v2_offers(controller: &str) -> bool {
         .any(|c| c == controller)
 }
 
-/// The file that holds a running machine's limit: `payload/V2FILE` in
+/// The file that holds a running machine's limit: `V2FILE` of its scope in
 /// cgroup2, or the machine's cgroup in the v1 hierarchy of `v1ctrl`.
 fn limit_file(name: &str, controller: &str, v1ctrl: &str, v1file: &str, v2file: &str) -> PathBuf {
     if v2_offers(controller) {
-        return scope_dir(name).join("payload").join(v2file);
+        return scope_dir(name).join(v2file);
     }
     let mount = PathBuf::from("/sys/fs/cgroup").join(v1ctrl);
     let own = v1_own_path(&mount).unwrap_or_default();
