@@ -80,6 +80,11 @@ machine_listed() { machinectl list --no-legend 2>/dev/null | awk '{ print $1 }' 
 machine_state() { machinectl show "$1" -p State --value 2>/dev/null; }
 machine_running() { [ "$(machine_state "$1")" = running ]; }
 
+# unit_stopped UNIT: inactive or failed; not still deactivating.
+unit_stopped() {
+    case "$(systemctl show "$1" -p ActiveState --value)" in inactive | failed) return 0 ;; *) return 1 ;; esac
+}
+
 unit_log() { journalctl -b --no-pager -o cat -n "${2:-12}" -u "$1" 2>&1 | tail -n "${2:-12}"; }
 
 # berth processes running now (the tests start no other ones concurrently).
@@ -241,7 +246,7 @@ if check unit-start start_unit; then
 
     poweroff_deb() {
         machinectl poweroff deb || return 1
-        wait_for 60 sh -c '! systemctl is-active -q berth@deb.service' || { echo "still active after 60 s"; return 1; }
+        wait_for 60 unit_stopped berth@deb.service || { echo "not stopped after 60 s"; return 1; }
         local s
         s="$(systemctl show berth@deb.service -p ActiveState -p Result | sort | tr '\n' ' ')"
         [ "$s" = "ActiveState=inactive Result=success " ] || { echo "got: $s"; unit_log berth@deb.service; return 1; }
@@ -263,7 +268,7 @@ if check unit-restart start_unit; then
         wait_for 30 machine_running deb || { echo "State=$(machine_state deb)"; return 1; }
         guest_running deb || true
         machinectl terminate deb || return 1
-        wait_for 60 sh -c '! systemctl is-active -q berth@deb.service' || { echo "still active after 60 s"; return 1; }
+        wait_for 60 unit_stopped berth@deb.service || { echo "not stopped after 60 s"; return 1; }
         local s
         s="$(systemctl show berth@deb.service -p ActiveState -p Result | sort | tr '\n' ' ')"
         [ "$s" = "ActiveState=inactive Result=success " ] || { echo "got: $s"; unit_log berth@deb.service; return 1; }
