@@ -336,8 +336,10 @@ if check lim-start lim_up; then
 
     tasks() {
         local s cur max peak
+        # The sleeps let go of the shell's terminal, or it stays open until they end.
         s="$(timeout 60 "$BERTH" shell lim /bin/sh -c \
-            'n=0; while [ $n -lt 200 ]; do sleep 25 & n=$((n+1)); echo "forked=$n"; done' </dev/null 2>&1 |
+            'n=0; while [ $n -lt 200 ]; do sleep 25 </dev/null >/dev/null 2>&1 & n=$((n+1)); echo "forked=$n"; done' \
+            </dev/null 2>&1 |
             tr -d '\r' | grep -E 'forked=|fork' | tail -2 | tr '\n' ' ')"
         cur="$(cat "$CG/$scope/pids.current")"
         max="$(awk '$1 == "max" { print $2 }' "$CG/$scope/pids.events")"
