@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Build (once) and print the path of a cached test tree for berth's tests.
 #
-#   tests/fixture.sh busybox|bookworm|trixie
+#   tests/fixture.sh busybox|bookworm|trixie|vm
+#
+# `vm` is not a tree but a bootable VM for tests/vm.rs: a directory holding
+# rootfs.raw (ext4, Debian trixie with systemd as PID 1 and machined, the
+# bookworm fixture at /var/lib/machines/deb), vmlinuz and initrd.img.
 #
 # The tree lives in /var/cache/berth-tests/NAME-<hash>/ where <hash> is the
 # first 12 hex digits of the sha256 of the recipe: the fixture version below,
@@ -29,7 +33,7 @@ CACHE="${BERTH_TEST_CACHE:-/var/cache/berth-tests}"
 die() { echo "fixture.sh: $*" >&2; exit 1; }
 log() { echo "fixture.sh: $*" >&2; }
 
-[ $# -eq 1 ] || die "usage: $0 busybox|bookworm|trixie"
+[ $# -eq 1 ] || die "usage: $0 busybox|bookworm|trixie|vm"
 NAME="$1"
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap and chown need it)"
 
@@ -121,6 +125,77 @@ build_debian() { # build_debian SUITE DIR MIRROR
     rm -f "$dir"/var/cache/apt/archives/*.deb
 }
 
+# The VM of the real-systemd-host tier (tests/vm.rs). Everything that changes
+# between runs (the berth binary, its unit, the guest test script) comes in
+# through the 9p share at boot, so only this recipe keys the cache.
+build_vm() { # build_vm DIR MIRROR GUEST_TREE
+    local dir="$1" mirror="$2" guest="$3" root kver mb
+    root="$(dirname "$dir")/root"
+    mkdir -p "$dir"
+    # INITRD=No: the kernel's postinst skips its (big, MODULES=most) initramfs;
+    # a small one is made below, once the VM's module list is in place.
+    INITRD=No debootstrap --variant=minbase \
+        --include=linux-image-amd64,initramfs-tools,zstd,kmod,udev,systemd,systemd-sysv,dbus,systemd-container \
+        trixie "$root" "$mirror" >&2
+    kver="$(basename "$(ls -d "$root"/usr/lib/modules/* | sort -V | tail -1)")"
+
+    # Boot straight into /dev/vda: the initramfs only needs virtio and ext4.
+    printf 'MODULES=list\nCOMPRESS=zstd\n' > "$root/etc/initramfs-tools/conf.d/berth-vm.conf"
+    printf '%s\n' virtio_pci virtio_blk ext4 >> "$root/etc/initramfs-tools/modules"
+    rm -f "$root"/boot/initrd.img-*
+    chroot "$root" update-initramfs -c -k "$kver" >&2
+    cp "$root/boot/vmlinuz-$kver" "$dir/vmlinuz"
+    cp "$root/boot/initrd.img-$kver" "$dir/initrd.img"
+
+    echo berth-vm > "$root/etc/hostname"
+    # A fixed machine id: not a first boot, so systemd-firstboot never
+    # prompts on the console (every run starts from the same image anyway).
+    echo 5be27c1e0b0d4e0c9a6f2d3b7c8e9f10 > "$root/etc/machine-id"
+    cat > "$root/etc/fstab" <<'FSTAB'
+/dev/vda   /          ext4  rw,errors=remount-ro            0 0
+berthhost  /mnt/host  9p    trans=virtio,version=9p2000.L   0 0
+FSTAB
+    mkdir -p "$root/mnt/host"
+    printf '%s\n' 9p 9pnet_virtio > "$root/etc/modules-load.d/berth-vm.conf"
+    mkdir -p "$root/etc/systemd/journald.conf.d"
+    printf '[Journal]\nStorage=volatile\n' > "$root/etc/systemd/journald.conf.d/berth-vm.conf"
+    # The test run: after boot, run the script from the host's share; power
+    # off when it ends, however it ends (RuntimeMaxSec bounds a hang; the host
+    # has its own, longer timeout for a VM that never gets this far). Wants,
+    # not Requires, the share: without it the script is missing, the unit
+    # fails and the VM powers off at once instead of idling until the host
+    # gives up.
+    cat > "$root/etc/systemd/system/berth-vm-test.service" <<'UNIT'
+[Unit]
+Description=berth VM tier: run the host's guest-tests.sh, then power off
+Wants=mnt-host.mount systemd-machined.service
+After=mnt-host.mount dbus.service systemd-machined.service
+SuccessAction=poweroff
+FailureAction=poweroff
+
+[Service]
+Type=exec
+ExecStart=/bin/bash /mnt/host/guest-tests.sh
+StandardOutput=journal+console
+StandardError=journal+console
+RuntimeMaxSec=600
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+    ln -sf /etc/systemd/system/berth-vm-test.service "$root/etc/systemd/system/multi-user.target.wants/"
+
+    # The container the tests boot inside the VM.
+    mkdir -p "$root/var/lib/machines"
+    cp -a "$guest" "$root/var/lib/machines/deb"
+
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/boot/*
+    # Room for what the tests write (journals, logs); the file is sparse.
+    mb=$(( $(du -sm "$root" | cut -f1) + 1024 ))
+    mkfs.ext4 -q -F -L berth-vm -d "$root" "$dir/rootfs.raw" "${mb}M" >&2
+    remove_tree "$root"
+}
+
 # ---- the recipe for NAME ----------------------------------------------------
 
 case "$NAME" in
@@ -139,7 +214,16 @@ case "$NAME" in
         recipe=("debootstrap" "--variant=minbase" "--include=systemd,dbus" "$NAME" "DIR" "$mirror")
         body="$(declare -f build_debian)"
         ;;
-    *) die "unknown fixture '$NAME' (want busybox, bookworm or trixie)" ;;
+    vm)
+        ensure_pkg debootstrap debootstrap
+        ensure_pkg mkfs.ext4 e2fsprogs
+        mirror="${BERTH_TEST_MIRROR:-$(host_mirror)}"
+        # The bookworm fixture's path carries its own recipe hash.
+        guest="$(bash "$0" bookworm)"
+        recipe=("build_vm" "DIR" "$mirror" "$guest")
+        body="$(declare -f build_vm)"
+        ;;
+    *) die "unknown fixture '$NAME' (want busybox, bookworm, trixie or vm)" ;;
 esac
 
 hash="$(printf '%s\n' "$FIXTURE_VERSION" "${recipe[*]}" "$body" | sha256sum | cut -c1-12)"
@@ -182,6 +266,7 @@ log "building $NAME into $final (recipe: ${recipe[*]})"
 start=$SECONDS
 case "$NAME" in
     busybox) build_busybox "$tmp/tree" ;;
+    vm)      build_vm "$tmp/tree" "$mirror" "$guest" ;;
     *)       build_debian "$NAME" "$tmp/tree" "$mirror" ;;
 esac
 printf '%s\n' "$FIXTURE_VERSION" "${recipe[*]}" > "$CACHE/$NAME-$hash.recipe"

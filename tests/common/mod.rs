@@ -82,7 +82,7 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The cached tree for `name` (busybox, bookworm, trixie), built on first use
+/// The cached tree for `name` (busybox, bookworm, trixie, or the VM image vm), built on first use
 /// by tests/fixture.sh. None (after a loud SKIP) when the tools to build it
 /// are missing; a failed build is a test failure.
 pub fn fixture(name: &str) -> Option<PathBuf> {
@@ -116,7 +116,9 @@ pub fn fixture(name: &str) -> Option<PathBuf> {
         .expect("run tests/fixture.sh");
     assert!(out.status.success(), "tests/fixture.sh {name} failed: {:?}", out.status);
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
-    assert!(path.join("etc/os-release").exists(), "fixture {name} at {} looks incomplete", path.display());
+    // The vm fixture is a disk image with its kernel, not a tree.
+    let marker = if name == "vm" { "rootfs.raw" } else { "etc/os-release" };
+    assert!(path.join(marker).exists(), "fixture {name} at {} looks incomplete", path.display());
     cache.insert(name.to_string(), path.clone());
     Some(path)
 }
