@@ -422,6 +422,37 @@ bad_slice() {
 }
 check slice-invalid-refused bad_slice || true
 
+# ---- limits written by berth itself on pure cgroup v2 ------------------------
+# A host without systemd but with cgroup2 controllers: hide /run/systemd in a
+# private mount namespace, so berth sees no systemd and manages cgroupfs itself
+# (machine.slice/machine-v2fs.scope, the limits on the scope, above the
+# guest's cgroup namespace).
+
+v2_cgroupfs() {
+    local out rc=0 procs
+    cat > /run/berth-vm/v2fs.sh <<'GUEST'
+echo "seen-pids-max=$(cat /sys/fs/cgroup/pids.max)"
+sh -c 'while :; do sleep 30 & done' 2>/dev/null
+set -- /proc/[0-9]*
+echo "procs=$#"
+kill -9 -1
+sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" a); echo "hog-bytes=${#x}"'
+echo "hog-exit=$?"
+GUEST
+    out="$(timeout 90 unshare -m sh -c 'mount -t tmpfs tmpfs /run/systemd && exec "$@"' sh \
+        "$BERTH" run -q -P -x --as-pid2 --register=no -D "$TREE" -M v2fs --bind-ro=/run/berth-vm/v2fs.sh:/v2fs.sh \
+        --property TasksMax=20 --property MemoryMax=48M -- /bin/sh /v2fs.sh </dev/null 2>&1)" || rc=$?
+    echo "exit $rc: $(printf '%s' "$out" | tr '\n' ' ')"
+    [ "$rc" -eq 0 ] || return 1
+    grep -qx 'seen-pids-max=max' <<<"$out" || { echo "the guest sees a pids.max at its root"; return 1; }
+    procs="$(sed -n 's/^procs=//p' <<<"$out")"
+    [ -n "$procs" ] && [ "$procs" -le 20 ] && [ "$procs" -ge 10 ] || { echo "procs=$procs under TasksMax=20"; return 1; }
+    ! grep -q '^hog-bytes=300000000' <<<"$out" || { echo "300 MB fit under MemoryMax=48M"; return 1; }
+    grep -q '^hog-exit=' <<<"$out" || { echo "the guest did not go on after its hog"; return 1; }
+    [ ! -e "$CG/machine.slice/machine-v2fs.scope" ] || { echo "machine-v2fs.scope left in cgroupfs"; return 1; }
+}
+check cgroupfs-v2-limits v2_cgroupfs || true
+
 # ---------------------------------------------------------------------------
 journalctl -b --no-pager -o short-monotonic > "$SHARE/journal" 2>&1 || true
 log "all checks ran"
