@@ -293,6 +293,12 @@ impl Cgroups {
         fs::File::open(self.payload()).map(OwnedFd::from).ctx(|| format!("opening {}", self.payload().display()))
     }
 
+    /// Kills every process of the machine (berth's own leftovers in a
+    /// scope berth or systemd made for it too), removing nothing.
+    pub fn kill(&self) {
+        kill_all(&if self.owner == Owner::Unit { self.payload() } else { self.scope.clone() });
+    }
+
     /// Kills whatever is left of the machine and removes its cgroups,
     /// waiting up to `patience` for dying processes to leave. Returns
     /// whether they are gone.

@@ -183,6 +183,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         lock_files: lock_files.clone(),
         dirs: layers.dirs(),
         machined,
+        launcher: std::process::id(),
     };
     let started =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);

@@ -47,6 +47,8 @@ pub struct Leftovers {
     pub dirs: Vec<PathBuf>,
     /// Whether the machine was (to be) registered with machined.
     pub machined: bool,
+    /// The launcher's pid (0: unknown).
+    pub launcher: u32,
 }
 
 impl Leftovers {
@@ -91,6 +93,40 @@ impl Leftovers {
     }
 }
 
+impl Leftovers {
+    /// The watcher's sweep, once its launcher is gone. Processes the
+    /// launcher forked without exec (the guest's setup, helpers) inherit
+    /// its lock descriptors; one still dying in the machine's cgroup would
+    /// keep the name lock and make the sweep give up. No new launcher can
+    /// own that cgroup meanwhile (it needs the name lock), so they are
+    /// killed until the lock is free.
+    pub fn sweep_after_exit(&self) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            match lock::lock_name(&self.name) {
+                Ok(l) => {
+                    drop(l);
+                    break;
+                }
+                Err(_) => {
+                    // Unless a new launcher of the name has recorded itself.
+                    let theirs = read_record(&self.name)
+                        .and_then(|r| r.get("LAUNCHER").and_then(|p| p.parse::<u32>().ok()))
+                        .is_some_and(|p| p != self.launcher);
+                    if theirs {
+                        break;
+                    }
+                    if let Some(cg) = &self.cgroups {
+                        cg.kill();
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        self.sweep(Duration::from_secs(10), Duration::from_secs(2))
+    }
+}
+
 /// Finds the records of machines whose launcher is gone and removes what
 /// they left. Runs quietly before every start and loudly as `berth gc`.
 pub fn gc() -> Vec<String> {
@@ -128,7 +164,8 @@ pub fn gc() -> Vec<String> {
             .unwrap_or_default();
         let machined = rec.get("MACHINED").is_some_and(|v| v == "yes");
         removed.extend(
-            Leftovers { name, cgroups, lock_files, dirs, machined }.sweep(Duration::from_secs(2), Duration::ZERO),
+            Leftovers { name, cgroups, lock_files, dirs, machined, launcher: 0 }
+                .sweep(Duration::from_secs(2), Duration::ZERO),
         );
     }
     // Empty scopes of machines whose launcher and watcher were both killed
@@ -221,7 +258,7 @@ impl Watcher {
                 // came about.
                 let mut b = [0u8; 1];
                 while matches!(pipe.read(&mut b), Ok(n) if n > 0) {}
-                left.sweep(Duration::from_secs(10), Duration::from_secs(2));
+                left.sweep_after_exit();
                 // SAFETY: leave without the launcher's destructors.
                 unsafe { libc::_exit(0) }
             }
