@@ -5,179 +5,18 @@
 //! through `busctl` (machinectl refuses to run without systemd as PID 1).
 //!
 //! machined keeps its state in the host-wide /run/systemd/machines, so these
-//! tests run one at a time (a file lock of their own).
+//! tests run one at a time (tests/common/bus.rs holds a file lock).
 
 mod common;
 
+use common::bus::Bus;
 use common::*;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader};
-use std::os::unix::io::AsRawFd;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const MACHINED: &str = "/lib/systemd/systemd-machined";
 const BOOT_LIMIT: Duration = Duration::from_secs(60);
-
-/// A private bus, with or without machined on it.
-struct Bus {
-    s: Scratch,
-    addr: String,
-    daemon: Child,
-    machined: Option<Child>,
-    _lock: File,
-}
-
-impl Bus {
-    fn start(tag: &str, with_machined: bool) -> Option<Bus> {
-        if !require(&["dbus-daemon", "busctl"]) {
-            return None;
-        }
-        if !Path::new(MACHINED).exists() {
-            skip(&format!("{MACHINED} is not installed (Debian package systemd)"));
-            return None;
-        }
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(std::env::temp_dir().join("berth-machined-tests.lock"))
-            .expect("open lock");
-        // SAFETY: flock on an fd we own.
-        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-        let s = Scratch::new(tag);
-        let sock = s.path("bus");
-        let conf = fs::read_to_string("/usr/share/dbus-1/system.conf").expect("read system.conf");
-        let mut out = String::new();
-        for l in conf.lines() {
-            let t = l.trim();
-            let l = if t.starts_with("<listen>") {
-                format!("<listen>unix:path={}</listen>", sock.display())
-            } else if t.starts_with("<includedir>system.d</includedir>") {
-                "<includedir>/usr/share/dbus-1/system.d</includedir>".to_string()
-            } else if t.starts_with("<user>")
-                || t.starts_with("<pidfile>")
-                || t.starts_with("<syslog")
-                || t.starts_with("<servicehelper>")
-                || t.starts_with("<standard_system_servicedirs")
-            {
-                continue;
-            } else {
-                l.to_string()
-            };
-            out.push_str(&l);
-            out.push('\n');
-        }
-        write_file(&s.path("bus.conf"), &out);
-        let mut daemon = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", s.path("bus.conf").display()))
-            .args(["--nofork", "--print-address"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(s.path("dbus.log")).unwrap())
-            .spawn()
-            .expect("spawn dbus-daemon");
-        let mut line = String::new();
-        BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).expect("read the bus address");
-        assert!(line.starts_with("unix:"), "dbus-daemon printed {line:?}");
-        let addr = format!("unix:path={}", sock.display());
-        let mut bus = Bus { s, addr, daemon, machined: None, _lock: lock };
-        if with_machined {
-            // machined loads what it finds in its state directory: drop the
-            // registrations earlier (failed) runs of these tests left.
-            for e in fs::read_dir("/run/systemd/machines").into_iter().flatten().flatten() {
-                let f = e.file_name().to_string_lossy().into_owned();
-                if f.starts_with("bt-md") || f.starts_with("unit:machine-bt-md") {
-                    let _ = fs::remove_file(e.path());
-                }
-            }
-            let m = Command::new(MACHINED)
-                .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.addr)
-                .stdin(Stdio::null())
-                .stdout(File::create(bus.s.path("machined.log")).unwrap())
-                .stderr(File::create(bus.s.path("machined.err")).unwrap())
-                .spawn()
-                .expect("spawn systemd-machined");
-            bus.machined = Some(m);
-            let up = poll(Duration::from_secs(10), || {
-                let o = bus.busctl(&[
-                    "call",
-                    "org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus",
-                    "NameHasOwner",
-                    "s",
-                    "org.freedesktop.machine1",
-                ]);
-                (o.stdout.trim() == "b true").then_some(())
-            });
-            assert!(up.is_some(), "machined did not come up on the bus: {}", bus.logs());
-        }
-        Some(bus)
-    }
-
-    fn logs(&self) -> String {
-        let r = |f: &str| fs::read_to_string(self.s.path(f)).unwrap_or_default();
-        format!("--- dbus ---\n{}--- machined ---\n{}{}", r("dbus.log"), r("machined.log"), r("machined.err"))
-    }
-
-    fn busctl(&self, args: &[&str]) -> Out {
-        let mut c = Command::new("busctl");
-        c.arg(format!("--address={}", self.addr)).args(args).stdin(Stdio::null());
-        run_to_end(c, Duration::from_secs(20))
-    }
-
-    fn manager(&self, args: &[&str]) -> Out {
-        let mut a =
-            vec!["call", "org.freedesktop.machine1", "/org/freedesktop/machine1", "org.freedesktop.machine1.Manager"];
-        a.extend_from_slice(args);
-        self.busctl(&a)
-    }
-
-    /// Names of the registered machines other than `.host`.
-    fn machines(&self) -> Vec<String> {
-        let o = self.manager(&["ListMachines"]);
-        assert!(o.status.success(), "ListMachines failed\n{}\n{}", o.describe(), self.logs());
-        // a(ssso) N "name" "class" "service" "path" ...
-        let quoted: Vec<&str> = o.stdout.split('"').skip(1).step_by(2).collect();
-        quoted.chunks(4).map(|c| c[0].to_string()).filter(|n| n != ".host").collect()
-    }
-
-    /// A property of a registered machine, as busctl prints its value.
-    fn prop(&self, name: &str, prop: &str) -> String {
-        let path = self.manager(&["GetMachine", "s", name]);
-        assert!(path.status.success(), "GetMachine {name} failed\n{}", path.describe());
-        let path = path.stdout.trim().trim_start_matches("o ").trim_matches('"').to_string();
-        let o =
-            self.busctl(&["get-property", "org.freedesktop.machine1", &path, "org.freedesktop.machine1.Machine", prop]);
-        assert!(o.status.success(), "get-property {prop} failed\n{}", o.describe());
-        let v = o.stdout.trim();
-        v.split_once(' ').map(|(_, v)| v.trim_matches('"').to_string()).unwrap_or_default()
-    }
-
-    fn berth(&self) -> Command {
-        let mut c = berth();
-        c.env("DBUS_SYSTEM_BUS_ADDRESS", &self.addr);
-        c
-    }
-
-    fn kill_machine(&self, name: &str, sig: i32) {
-        let o = self.manager(&["KillMachine", "ssi", name, "leader", &sig.to_string()]);
-        assert!(o.status.success(), "KillMachine {name} {sig} failed\n{}", o.describe());
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        if let Some(m) = self.machined.as_mut() {
-            let _ = m.kill();
-            let _ = m.wait();
-        }
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
 
 fn sigrtmin() -> i32 {
     libc::SIGRTMIN()

@@ -22,6 +22,11 @@ pub struct Bus {
 impl Bus {
     /// A bus with machined on it, or None after a loud SKIP.
     pub fn with_machined(tag: &str) -> Option<Bus> {
+        Bus::start(tag, true)
+    }
+
+    /// A bus, with or without machined on it, or None after a loud SKIP.
+    pub fn start(tag: &str, with_machined: bool) -> Option<Bus> {
         if !require(&["dbus-daemon", "busctl"]) {
             return None;
         }
@@ -72,11 +77,15 @@ impl Bus {
         assert!(line.starts_with("unix:"), "dbus-daemon printed {line:?}");
         let addr = format!("unix:path={}", sock.display());
         let mut bus = Bus { s, addr, daemon, machined: None, _lock: lock };
+        if !with_machined {
+            return Some(bus);
+        }
         // machined loads what it finds in its state directory: drop what
-        // failed runs of these tests left.
+        // failed runs of these tests left (the lock keeps every other
+        // holder of such a bus away meanwhile).
         for e in fs::read_dir("/run/systemd/machines").into_iter().flatten().flatten() {
             let f = e.file_name().to_string_lossy().into_owned();
-            if f.starts_with("bt-lv") || f.starts_with("unit:machine-bt-lv") {
+            if f.starts_with("bt-") || f.starts_with("unit:machine-bt-") {
                 let _ = fs::remove_file(e.path());
             }
         }
@@ -128,6 +137,24 @@ impl Bus {
         assert!(o.status.success(), "ListMachines failed\n{}\n{}", o.describe(), self.logs());
         let quoted: Vec<&str> = o.stdout.split('"').skip(1).step_by(2).collect();
         quoted.chunks(4).map(|c| c[0].to_string()).filter(|n| n != ".host").collect()
+    }
+
+    /// A property of a registered machine, as busctl prints its value.
+    pub fn prop(&self, name: &str, prop: &str) -> String {
+        let path = self.manager(&["GetMachine", "s", name]);
+        assert!(path.status.success(), "GetMachine {name} failed\n{}", path.describe());
+        let path = path.stdout.trim().trim_start_matches("o ").trim_matches('"').to_string();
+        let o =
+            self.busctl(&["get-property", "org.freedesktop.machine1", &path, "org.freedesktop.machine1.Machine", prop]);
+        assert!(o.status.success(), "get-property {prop} failed\n{}", o.describe());
+        let v = o.stdout.trim();
+        v.split_once(' ').map(|(_, v)| v.trim_matches('"').to_string()).unwrap_or_default()
+    }
+
+    /// KillMachine(leader, `sig`), as machinectl poweroff and reboot do.
+    pub fn kill_machine(&self, name: &str, sig: i32) {
+        let o = self.manager(&["KillMachine", "ssi", name, "leader", &sig.to_string()]);
+        assert!(o.status.success(), "KillMachine {name} {sig} failed\n{}", o.describe());
     }
 
     /// berth, talking to this bus.
