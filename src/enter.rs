@@ -110,3 +110,16 @@ pub fn guest_pty() -> Result<(OwnedFd, OwnedFd, u32)> {
         .into();
     Ok((master, slave, n))
 }
+
+/// The signals the entering side handles itself (the child's end, window
+/// changes, and the ones it relays), blocked and read from a signalfd.
+pub fn signals() -> Result<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+        mask.add(s);
+    }
+    mask.thread_block().ctx(|| "blocking signals".into())?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ctx(|| "creating a signalfd".into())
+}

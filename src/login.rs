@@ -20,8 +20,7 @@ use crate::error::{Context, Error, Result};
 use crate::exec::exec_in_path;
 use crate::ipc::{self, Msg};
 use crate::{machine, policy, seccomp, security, sys};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitStatus};
 use std::ffi::CString;
 use std::io::Read;
@@ -46,13 +45,7 @@ pub fn login(name: &str) -> Result<i32> {
     let entry = Entry::new(&m)?;
     let filter = policy::Policy::default().seccomp()?;
     let (ours, theirs) = ipc::pair().ctx(|| "creating the login's socket".into())?;
-    let mut mask = SigSet::empty();
-    for s in [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
-        mask.add(s);
-    }
-    mask.thread_block().ctx(|| "blocking signals".into())?;
-    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .ctx(|| "creating a signalfd".into())?;
+    let sigfd = crate::enter::signals()?;
     // SAFETY: single-threaded.
     let child = match unsafe { entry.fork() }? {
         None => {

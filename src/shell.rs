@@ -18,8 +18,8 @@ use crate::exec::exec_in_path;
 use crate::ipc::{self, Msg};
 use crate::machine::{self, Machine};
 use crate::{passwd, policy, seccomp, security, sys};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use std::ffi::CString;
@@ -51,13 +51,7 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
     let filter = policy::Policy::default().seccomp()?;
     let terminal = nix::unistd::isatty(0).unwrap_or(false) && nix::unistd::isatty(1).unwrap_or(false);
     let (ours, theirs) = ipc::pair().ctx(|| "creating the shell's socket".into())?;
-    let mut mask = SigSet::empty();
-    for s in [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
-        mask.add(s);
-    }
-    mask.thread_block().ctx(|| "blocking signals".into())?;
-    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .ctx(|| "creating a signalfd".into())?;
+    let sigfd = crate::enter::signals()?;
     // SAFETY: single-threaded.
     let child = match unsafe { entry.fork() }? {
         None => {
