@@ -388,9 +388,21 @@ impl Supervisor {
             self.step(cfg, record)?;
         }
         // The guest's last words (an exec failure, say) may still sit in
-        // the socket when its exit is reaped first.
-        while self.setup.is_some() {
-            self.on_setup(cfg, record)?;
+        // the socket when its exit is reaped first, or still be on their
+        // way: a failing setup ends the guest's PID 1 (quietly) before it
+        // reports why. Read until the setup side has closed the socket.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while let Some(sock) = &self.setup {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.setup = None;
+                break;
+            }
+            let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+            let ms = PollTimeout::try_from(left.as_millis() as u32 + 1).unwrap_or(PollTimeout::MAX);
+            if matches!(poll(&mut fds, ms), Ok(n) if n > 0) {
+                self.on_setup(cfg, record)?;
+            }
         }
         if let Some(c) = self.console.as_mut() {
             c.finish();
@@ -535,11 +547,7 @@ impl Supervisor {
             Ok(Some(Msg::Proceed)) => self.fail(Error::Setup("unexpected message from the container's setup".into())),
             Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec { msg: m, missing: errno == libc::ENOENT }),
             // Nothing more right now (the socket is non-blocking).
-            Err(nix::Error::EAGAIN) => {
-                if self.status.is_some() {
-                    self.setup = None;
-                }
-            }
+            Err(nix::Error::EAGAIN) => {}
             Ok(None) | Err(_) => {
                 self.setup = None;
                 if self.error.is_none() {
@@ -547,7 +555,7 @@ impl Supervisor {
                         self.fail(Error::Setup(
                             "the container's setup ended without starting the guest; run with -v for details".into(),
                         ));
-                    } else {
+                    } else if self.status.is_none() {
                         self.started = true;
                         // Moving into supervisor/ stalls every fork and exit
                         // on the host for an RCU grace period: not while an
