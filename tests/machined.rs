@@ -278,3 +278,25 @@ fn limits_bind_a_registered_booted_guest() {
     assert!(!bus.machines().contains(&name), "{name} still registered\n{}", bus.logs());
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
 }
+
+/// machined (here: the bus in front of it) refusing the registration is one
+/// clear error line, and the half-started machine leaves nothing behind.
+#[test]
+fn a_refused_registration_is_one_error_and_leaves_nothing() {
+    let deny = r#"<policy context="mandatory"><deny send_destination="org.freedesktop.machine1" send_interface="org.freedesktop.machine1.Manager" send_member="RegisterMachineWithNetwork"/></policy>"#;
+    let Some(bus) = Bus::start_with_policy("mdrefuse", true, deny) else { return };
+    let Some(tree) = busybox_tree(&bus) else { return };
+    let _l = host_lock_shared();
+    for register in ["--register=yes", "--register=auto"] {
+        let name = unique_name("mdrefuse");
+        let mut c = bus.berth();
+        c.args(["run", "-q", register, "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
+        let out = run_to_end(c, QUICK);
+        assert_eq!(out.code(), 125, "{register}\n{}", out.describe());
+        assert_one_error_line(&out);
+        assert!(out.stderr.contains("registering the machine with machined"), "{}", out.describe());
+        assert!(out.stderr.contains("AccessDenied"), "the bus's reason is not named\n{}", out.describe());
+        assert!(!bus.machines().contains(&name), "{name} registered anyway");
+        assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+    }
+}

@@ -27,6 +27,12 @@ impl Bus {
 
     /// A bus, with or without machined on it, or None after a loud SKIP.
     pub fn start(tag: &str, with_machined: bool) -> Option<Bus> {
+        Bus::start_with_policy(tag, with_machined, "")
+    }
+
+    /// As `start`, with `policy` (`<policy>` elements) added to the bus's
+    /// configuration, which the bus applies after its own.
+    pub fn start_with_policy(tag: &str, with_machined: bool, policy: &str) -> Option<Bus> {
         if !require(&["dbus-daemon", "busctl"]) {
             return None;
         }
@@ -62,6 +68,10 @@ impl Bus {
             };
             out.push_str(&l);
             out.push('\n');
+        }
+        if !policy.is_empty() {
+            let end = out.rfind("</busconfig>").expect("system.conf ends with </busconfig>");
+            out.insert_str(end, policy);
         }
         write_file(&s.path("bus.conf"), &out);
         let mut daemon = Command::new("dbus-daemon")
