@@ -37,28 +37,32 @@ fn unescape(s: &str) -> String {
 
 /// The calling process's path in the v1 hierarchy of `controller`.
 pub fn own_path(controller: &str) -> Option<PathBuf> {
-    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
-    text.lines().find_map(|l| {
-        let mut it = l.splitn(3, ':');
-        let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-        ctrls.split(',').any(|c| c == controller).then(|| PathBuf::from(path.trim_start_matches('/')))
-    })
+    memberships("self")
+        .into_iter()
+        .find(|(ctrls, _)| ctrls.split(',').any(|c| c == controller))
+        .map(|(_, path)| PathBuf::from(path.trim_start_matches('/')))
+}
+
+/// The (controllers, path) pairs of /proc/PID/cgroup.
+fn memberships(pid: &str) -> Vec<(String, String)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+            Some((ctrls.to_string(), path.to_string()))
+        })
+        .collect()
 }
 
 /// The v1 cgroups (their `cgroup.procs` files) that process `pid` is in
 /// and the caller is not: where a process entering the machine must go to
 /// share the guest's limits.
 pub fn joinable(pid: i32) -> Vec<PathBuf> {
-    let read = |p: String| fs::read_to_string(p).unwrap_or_default();
-    let (theirs, ours) = (read(format!("/proc/{pid}/cgroup")), read("/proc/self/cgroup".into()));
+    let ours = memberships("self");
     let mut out = Vec::new();
-    for l in theirs.lines() {
-        let mut it = l.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else { continue };
-        if ctrls.is_empty()
-            || ctrls.starts_with("name=")
-            || ours.lines().any(|o| o.ends_with(&format!(":{ctrls}:{path}")))
-        {
+    for (ctrls, path) in memberships(&pid.to_string()) {
+        if ctrls.is_empty() || ctrls.starts_with("name=") || ours.contains(&(ctrls.clone(), path.clone())) {
             continue;
         }
         if let Some(mnt) = ctrls.split(',').next().and_then(mountpoint) {
