@@ -36,6 +36,8 @@ pub fn plan(props: &[Property], offering: &Path, rel: &Path, systemd: bool) -> R
     let mut plan = Plan::default();
     let offered = std::fs::read_to_string(offering.join("cgroup.controllers")).unwrap_or_default();
     let offered: Vec<&str> = offered.split_whitespace().collect();
+    // Looked up (in mountinfo) once, and only when a v1 limit needs it.
+    let mut io_file = None;
     for p in props {
         if systemd {
             plan.dbus.push(p.clone());
@@ -62,7 +64,7 @@ pub fn plan(props: &[Property], offering: &Path, rel: &Path, systemd: bool) -> R
                 offering.display()
             )));
         };
-        let Some(write) = p.v1(cgroupv1::io_weight_file())? else { continue };
+        let Some(write) = p.v1(*io_file.get_or_insert_with(cgroupv1::io_weight_file))? else { continue };
         let own = cgroupv1::own_path(v1name).unwrap_or_default();
         let dir = mount.join(own).join(rel);
         match plan.v1.iter_mut().find(|g| g.controller == write.controller) {
