@@ -136,11 +136,8 @@ fn register_yes_without_machined_is_one_error_line() {
     let name = unique_name("mdnone");
     let mut c = bus.berth();
     c.args(["run", "--register=yes", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
-    let out = run_to_end(c, QUICK);
-    assert_eq!(out.code(), 125, "{}", out.describe());
-    assert_one_error_line(&out);
+    let out = expect_run_failure(c, &name, &[&tree]);
     assert!(out.stderr.contains("machined is not on the system bus"), "{}", out.describe());
-    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 
     // auto: says so once and runs.
     let mut c = bus.berth();
@@ -291,12 +288,9 @@ fn a_refused_registration_is_one_error_and_leaves_nothing() {
         let name = unique_name("mdrefuse");
         let mut c = bus.berth();
         c.args(["run", "-q", register, "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/true"]);
-        let out = run_to_end(c, QUICK);
-        assert_eq!(out.code(), 125, "{register}\n{}", out.describe());
-        assert_one_error_line(&out);
+        let out = expect_run_failure(c, &name, &[&tree]);
         assert!(out.stderr.contains("registering the machine with machined"), "{}", out.describe());
         assert!(out.stderr.contains("AccessDenied"), "the bus's reason is not named\n{}", out.describe());
         assert!(!bus.machines().contains(&name), "{name} registered anyway");
-        assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
     }
 }

@@ -696,6 +696,17 @@ pub fn run_berth_leftovers(name: &str) -> Vec<String> {
     out
 }
 
+/// Runs `cmd`, a `berth run` of machine `name` that must fail as berth's
+/// own error: exit 125, one `berth: ` line on stderr, and nothing left
+/// behind (checked as `assert_clean` does, watching `paths`).
+pub fn expect_run_failure(cmd: Command, name: &str, paths: &[&Path]) -> Out {
+    let out = run_to_end(cmd, QUICK);
+    assert_eq!(out.code(), 125, "{}", out.describe());
+    assert_one_error_line(&out);
+    assert_clean(name, "", paths, None, Duration::from_secs(3));
+    out
+}
+
 /// After berth has exited: within `grace`, no scope dir for `name` in any
 /// hierarchy, no processes (by `marker` in their command line or by cgroup),
 /// no host mounts mentioning the name or `paths`, nothing left in /run/berth.
