@@ -4,6 +4,8 @@
 #
 #   benches/compare.sh            (as root; Debian 12)
 #   RUNS=20 BOOTS=5 benches/compare.sh
+#   BENCH_PREFIX=hm-bench benches/compare.sh   (machine names; default bench)
+#   BERTH_BIN=/path/to/berth benches/compare.sh  (that binary, no build)
 #
 # Measures (medians; ratio = berth / nspawn; lower is better):
 #   run    `run /bin/true` wall time, spawn to exit              (N=RUNS, default 20)
@@ -18,6 +20,16 @@
 #   rss-time  `/usr/bin/time -f %M` of `run /bin/true` (N=5): ru_maxrss from
 #          wait4(), i.e. the peak RSS of the launcher OR of any descendant it
 #          reaped, whichever is larger; shown for reference, no target
+#   mem    memory while a machine runs (`run -x` a shell waiting in `sleep`
+#          on the busybox tree, both tools), read 1 s after the guest's
+#          command is up (steady state): the launcher's RSS, and the PSS
+#          summed over all of the tool's own processes for the machine
+#          (every descendant of the launcher running the tool's binary:
+#          berth's launcher, watcher and, with --as-pid2, stub; nspawn's
+#          process), from /proc/PID/smaps_rollup        (N=MEMRUNS, default 5)
+#   mem50  the same with CONC machines (default 50; CONC=0 skips it) started
+#          at once: the launchers' RSS and the tools' PSS in total, and the
+#          time until every guest's command is up (for reference)
 # Both tools get the same tree copy and the same console mode (their default:
 # stdin and stdout are not ttys, so a read-only pty console).
 set -euo pipefail
@@ -29,8 +41,12 @@ ensure_pkgs systemd-container debootstrap busybox-static time gcc pkg-config lib
 command -v python3 >/dev/null 2>&1 || ensure_pkgs python3
 ensure_cargo
 
-cargo build --release >&2
-BERTH="$PWD/target/x86_64-unknown-linux-gnu/release/berth"
+if [ -n "${BERTH_BIN:-}" ]; then
+    BERTH="$(realpath "$BERTH_BIN")"
+else
+    cargo build --release >&2
+    BERTH="$PWD/target/x86_64-unknown-linux-gnu/release/berth"
+fi
 BB="$(bash tests/fixture.sh busybox)"
 BW="$(bash tests/fixture.sh bookworm)"
 
@@ -50,20 +66,22 @@ if [ "$XRUNS" -gt 0 ]; then
     done
 fi
 
-python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" <<'PY'
-import os, socket, statistics, sys, threading, time, signal
+python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" "${MEMRUNS:-5}" "${CONC:-50}" <<'PY'
+import os, shlex, socket, statistics, sys, threading, time, signal
 
 berth, work, runs, boots, xruns = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+memruns, conc = int(sys.argv[6]), int(sys.argv[7])
 bb, bw = os.path.join(work, "busybox"), os.path.join(work, "bookworm")
 nspawn = "/usr/bin/systemd-nspawn"
+prefix = os.environ.get("BENCH_PREFIX", "bench")
 
 RUN = {
-    "berth":  [berth, "run", "-q", "-M", "bench-run", "-D", bb, "--", "/bin/true"],
-    "nspawn": [nspawn, "-q", "--register=no", "--keep-unit", "-M", "bench-run", "-D", bb, "/bin/true"],
+    "berth":  [berth, "run", "-q", "-M", f"{prefix}-run", "-D", bb, "--", "/bin/true"],
+    "nspawn": [nspawn, "-q", "--register=no", "--keep-unit", "-M", f"{prefix}-run", "-D", bb, "/bin/true"],
 }
 BOOT = {
-    "berth":  [berth, "boot", "-q", "--notify-ready", "-M", "bench-boot", "-D", bw],
-    "nspawn": [nspawn, "-q", "--register=no", "--keep-unit", "--notify-ready=yes", "-b", "-M", "bench-boot", "-D", bw],
+    "berth":  [berth, "boot", "-q", "--notify-ready", "-M", f"{prefix}-boot", "-D", bw],
+    "nspawn": [nspawn, "-q", "--register=no", "--keep-unit", "--notify-ready=yes", "-b", "-M", f"{prefix}-boot", "-D", bw],
 }
 
 def spawn(argv, log, env=None):
@@ -158,8 +176,8 @@ def boot_once(tool, i):
 
 def eph_cmd(tool, tree):
     if tool == "berth":
-        return [berth, "run", "-q", "-x", "-M", "bench-eph", "-D", tree, "--", "/bin/true"]
-    return [nspawn, "-q", "--register=no", "--keep-unit", "-x", "-M", "bench-eph", "-D", tree, "/bin/true"]
+        return [berth, "run", "-q", "-x", "-M", f"{prefix}-eph", "-D", tree, "--", "/bin/true"]
+    return [nspawn, "-q", "--register=no", "--keep-unit", "-x", "-M", f"{prefix}-eph", "-D", tree, "/bin/true"]
 
 def eph_once(tool, tree):
     log = os.path.join(work, f"{tool}-eph.log")
@@ -169,6 +187,108 @@ def eph_once(tool, tree):
     if status != 0:
         fail(tool, "run -x /bin/true", log)
     return time.monotonic() - t
+
+# ---- memory while machines run ----
+# PID 1 of a pid namespace ignores a signal it has no handler for: the
+# guest's shell traps SIGTERM, so SIGTERM to either launcher ends it.
+MEM_CMD = ["/bin/sh", "-c", 'trap "exit 0" TERM; sleep 1000 & wait']
+
+def mem_cmd(tool, name):
+    if tool == "berth":
+        return [berth, "run", "-q", "-x", "-M", name, "-D", bb, "--"] + MEM_CMD
+    return [nspawn, "-q", "--register=no", "--keep-unit", "-x", "-M", name, "-D", bb] + MEM_CMD
+
+def own_exe(tool, exe):
+    exe = exe.removesuffix(" (deleted)")
+    if tool == "berth":
+        return exe == os.path.realpath(berth) or exe.startswith("/memfd:berth")
+    return exe == os.path.realpath(nspawn)
+
+def proc_tree():
+    """{pid: (ppid, comm)} of every process on the host."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            out[int(d)] = (int(stat[stat.rindex(")") + 2:].split()[1]), comm)
+    return out
+
+def descendants(tree, root):
+    kids = {}
+    for p, (pp, _) in tree.items():
+        kids.setdefault(pp, []).append(p)
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+def rollup(pid):
+    """(Rss, Pss) in bytes from /proc/PID/smaps_rollup."""
+    v = {}
+    try:
+        for l in open(f"/proc/{pid}/smaps_rollup"):
+            k, _, rest = l.partition(":")
+            if k in ("Rss", "Pss"):
+                v[k] = int(rest.split()[0]) * 1024
+    except OSError:
+        return 0, 0
+    return v.get("Rss", 0), v.get("Pss", 0)
+
+def guest_up(tree, root):
+    return any(tree.get(p, (0, ""))[1] == "sleep" for p in descendants(tree, root))
+
+def mem_sample(tool, launchers):
+    """The launchers' RSS and the PSS of all of the tool's processes."""
+    tree = proc_tree()
+    rss = sum(rollup(p)[0] for p in launchers)
+    pss = 0
+    for root in launchers:
+        for p in descendants(tree, root):
+            try:
+                exe = os.readlink(f"/proc/{p}/exe")
+            except OSError:
+                continue
+            if own_exe(tool, exe):
+                pss += rollup(p)[1]
+    return rss, pss
+
+def mem_machines(tool, n, tag):
+    """Starts n machines at once; returns (seconds until every guest's command
+    is up, launchers' RSS, tools' PSS) read 1 s after that."""
+    names = [f"{prefix}-mem{tag}{i}" for i in range(n)]
+    logs = [os.path.join(work, f"{tool}-mem{i}.log") for i in range(n)]
+    t0 = time.monotonic()
+    pids = [spawn(mem_cmd(tool, nm), lg) for nm, lg in zip(names, logs)]
+    up = None
+    try:
+        while up is None:
+            for i, p in enumerate(pids):
+                if os.waitpid(p, os.WNOHANG)[0]:
+                    pids[i] = None
+                    fail(tool, f"run -x (machine {names[i]} exited early)", logs[i])
+            tree = proc_tree()
+            if all(guest_up(tree, p) for p in pids):
+                up = time.monotonic() - t0
+            elif time.monotonic() - t0 > 120:
+                fail(tool, "run -x (guests not up within 120 s)", logs[0])
+            else:
+                time.sleep(0.05)
+        time.sleep(1.0)
+        rss, pss = mem_sample(tool, pids)
+    finally:
+        for p in pids:
+            if p:
+                os.kill(p, signal.SIGTERM)
+        for p in pids:
+            if p:
+                os.waitpid(p, 0)
+    return up, rss, pss
 
 def du(path):
     total = 0
@@ -196,6 +316,17 @@ for i in range(boots):
         ready, stop, hwm = boot_once(t, i)
         res[t]["boot"].append(ready); res[t]["stop"].append(stop); res[t]["rss"].append(hwm)
         sys.stderr.write(f"  {t} boot {i+1}/{boots}: READY after {ready*1000:.0f} ms, stop {stop*1000:.0f} ms\n")
+
+mem = {t: {"rss": [], "pss": []} for t in tools}
+for i in range(memruns):
+    for t in (tools if i % 2 == 0 else tools[::-1]):
+        _, rss, pss = mem_machines(t, 1, "")
+        mem[t]["rss"].append(rss); mem[t]["pss"].append(pss)
+mem50 = {}
+if conc > 0:
+    for t in tools:
+        mem50[t] = mem_machines(t, conc, "c")
+        sys.stderr.write(f"  {conc} machines of {t}: up after {mem50[t][0]:.2f} s\n")
 
 eph = {}
 if xruns > 0:
@@ -243,6 +374,28 @@ if eph:
         print(f"{name + ' (%.0f MB)' % (r['size'] / 1e6):36} {fmt('x', b):>10} {fmt('x', n):>10} {b / n:7.3f} {('<=%.3f' % tg) if tg else '':>8} {verdict}")
     growth = statistics.median(eph["padded"]["berth"]) / statistics.median(eph["bookworm"]["berth"])
     print(f"berth's time on the padded tree / on the plain tree: {growth:.2f} (should be ~1: constant time)")
+if memruns > 0:
+    print()
+    print("memory while running (steady state, 1 s after the command is up):")
+    for t in tools:
+        print(f"  {t:6}  {shlex.join(mem_cmd(t, prefix + '-memN'))}")
+    print(f"{'measure':36} {'berth':>10} {'nspawn':>10} {'ratio':>7} {'target':>8}")
+    for k, lab, tg in [("rss", f"launcher RSS (N={memruns})", 2e6), ("pss", f"PSS of the tool's processes (N={memruns})", None)]:
+        b, n = statistics.median(mem["berth"][k]), statistics.median(mem["nspawn"][k])
+        verdict = "" if tg is None else ("ok" if b <= tg else "MISSED")
+        ok_all &= tg is None or b <= tg
+        print(f"{lab:36} {fmt('rss', b):>10} {fmt('rss', n):>10} {b / n:7.3f} {('<=%.1f MB' % (tg / 1e6)) if tg else '':>8} {verdict}")
+if mem50:
+    print()
+    print(f"{conc} machines at once (the same command, started together; totals)")
+    print(f"{'measure':36} {'berth':>10} {'nspawn':>10} {'ratio':>7} {'target':>8}")
+    (bu, br, bp), (nu, nr, np_) = mem50["berth"], mem50["nspawn"]
+    tg = conc * 2e6
+    ok_all &= br <= tg
+    print(f"{'launchers RSS, total':36} {fmt('rss', br):>10} {fmt('rss', nr):>10} {br / nr:7.3f} {'<=%.0f MB' % (tg / 1e6):>8} {'ok' if br <= tg else 'MISSED'}")
+    print(f"{'PSS of all tool processes, total':36} {fmt('rss', bp):>10} {fmt('rss', np_):>10} {bp / np_:7.3f}")
+    print(f"{'PSS per machine':36} {fmt('rss', bp / conc):>10} {fmt('rss', np_ / conc):>10} {bp / np_:7.3f}")
+    print(f"{'every command up after':36} {fmt('x', bu):>10} {fmt('x', nu):>10} {bu / nu:7.3f}")
 print()
 print("all targets met" if ok_all else "some targets missed")
 PY
