@@ -40,6 +40,11 @@ const HANDLED: &[Signal] = &[
 /// supervisor/ even without READY=1.
 const MIGRATE_DELAY: Duration = Duration::from_secs(3);
 
+/// How long after the start the supervisor gives back the pages of berth
+/// that starting touched (trim.rs): past the end of a short command, long
+/// before anyone looks at a running machine.
+const TRIM_DELAY: Duration = Duration::from_millis(100);
+
 /// Exit status of `berth boot` when the guest asked for a reboot.
 pub const EXIT_REBOOT: i32 = 133;
 
@@ -299,6 +304,8 @@ struct Supervisor {
     last_signal_sent: Option<i32>,
     /// When the launcher moves into supervisor/ (see on_setup).
     migrate_at: Option<Instant>,
+    /// When the launcher gives back its start-up pages (trim.rs).
+    trim_at: Option<Instant>,
     /// Register the guest with machined once its PID 1 exists.
     machined: bool,
     registered: bool,
@@ -365,6 +372,7 @@ impl Supervisor {
             killed: None,
             last_signal_sent: None,
             migrate_at: None,
+            trim_at: None,
             machined: false,
             registered: false,
             v1: Vec::new(),
@@ -452,7 +460,7 @@ impl Supervisor {
     }
 
     fn step(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
-        let wake = [self.deadline, self.migrate_at].into_iter().flatten().min();
+        let wake = [self.deadline, self.migrate_at, self.trim_at].into_iter().flatten().min();
         let timeout = match wake {
             Some(d) => {
                 PollTimeout::try_from(d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as u32 + 1)
@@ -518,11 +526,16 @@ impl Supervisor {
         if self.migrate_at.is_some_and(|t| Instant::now() >= t) {
             self.migrate()?;
         }
+        if self.trim_at.is_some_and(|t| Instant::now() >= t) {
+            self.trim_at = None;
+            crate::trim::release();
+        }
         Ok(())
     }
 
     fn migrate(&mut self) -> Result<()> {
         self.migrate_at = None;
+        self.trim_at = Some(Instant::now());
         self.cgroups.enter_supervisor()
     }
 
@@ -566,6 +579,7 @@ impl Supervisor {
                         if self.cgroups.owner == Owner::Berth {
                             self.migrate_at = Some(Instant::now() + MIGRATE_DELAY);
                         }
+                        self.trim_at = Some(Instant::now() + TRIM_DELAY);
                         if self.protect {
                             if let Err(e) = std::fs::write("/proc/self/oom_score_adj", "-1000") {
                                 tracing::warn!("exempting the launcher from the OOM killer: {e}");

@@ -39,6 +39,7 @@ pub mod shift;
 pub mod signal;
 pub mod stub;
 pub mod sys;
+pub mod trim;
 pub mod userns;
 
 // Verbs that reach into a running machine.

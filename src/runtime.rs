@@ -8,7 +8,7 @@ use crate::lock;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -254,6 +254,12 @@ impl Watcher {
                 crate::sys::set_name("berth-watch");
                 // SAFETY: fd 3 is the pipe we just placed there.
                 let mut pipe = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(3) };
+                // A watcher that waits longer than a short command runs
+                // waits without the launcher's start-up pages.
+                let mut fds = [nix::poll::PollFd::new(pipe.as_fd(), nix::poll::PollFlags::POLLIN)];
+                if matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16)), Ok(0)) {
+                    crate::trim::release();
+                }
                 // The launcher never writes: EOF is its exit, however it
                 // came about.
                 let mut b = [0u8; 1];

@@ -79,6 +79,8 @@ pub fn main(args: Vec<OsString>) -> ! {
     // socket closes: ours must go now.
     let _ = nix::unistd::close(STUB_REPORT_FD);
     sys::set_name("berth-stub");
+    // It waits for the command's whole life.
+    crate::trim::release();
     loop {
         let Ok(sig) = set.wait() else { continue };
         if sig != Signal::SIGCHLD {

@@ -1,0 +1,111 @@
+//! What a running machine costs: once its start is over, berth's launcher
+//! and watcher give back the pages of the binary that starting touched
+//! (src/trim.rs), so a launcher holds at most 2 MB while it supervises; and
+//! what runs after that (console forwarding, signal forwarding, the exit
+//! and the clean-up) still works.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The bound: 50 machines' launchers in at most 100 MB.
+const MAX_LAUNCHER_RSS: u64 = 2_000_000;
+
+/// Prints a line after both trims (the launcher's 0.1 s after the start,
+/// the watcher's after 1 s), then waits for SIGTERM.
+const SCRIPT: &str = "echo early; sleep 2; echo late; trap \"echo stopping; exit 0\" TERM; sleep 1000 & wait";
+
+/// (Rss, Pss) of a process in bytes, from smaps_rollup.
+fn rollup(pid: u32) -> (u64, u64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/smaps_rollup: {e}"));
+    let field = |k: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {k} in /proc/{pid}/smaps_rollup:\n{text}"))
+            * 1024
+    };
+    (field("Rss"), field("Pss"))
+}
+
+fn comm(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string()
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for t in fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        let kids = fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        out.extend(kids.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+    }
+    out
+}
+
+/// The launcher's pid from the machine's record.
+fn launcher_of(name: &str) -> u32 {
+    let rec = fs::read_to_string(format!("/run/berth/machines/{name}")).expect("the machine's record");
+    rec.lines().find_map(|l| l.strip_prefix("LAUNCHER=")?.parse().ok()).expect("LAUNCHER in the record")
+}
+
+/// The launcher and its watcher each hold at most 2 MB, and both together
+/// account for at most 2 MB (PSS).
+fn assert_small(launcher: u32) {
+    let watcher = children(launcher)
+        .into_iter()
+        .find(|&p| comm(p) == "berth-watch")
+        .unwrap_or_else(|| panic!("no berth-watch among the children of the launcher {launcher}"));
+    let (lrss, lpss) = rollup(launcher);
+    let (wrss, wpss) = rollup(watcher);
+    let what = format!("launcher RSS {lrss} PSS {lpss}, watcher RSS {wrss} PSS {wpss} (bytes)");
+    eprintln!("memory of a running machine: {what}");
+    assert!(lrss <= MAX_LAUNCHER_RSS, "the running launcher holds more than 2 MB: {what}");
+    assert!(wrss <= MAX_LAUNCHER_RSS, "the watcher holds more than 2 MB: {what}");
+    assert!(lpss + wpss <= MAX_LAUNCHER_RSS, "berth's processes hold more than 2 MB: {what}");
+}
+
+fn wait_for(bg: &mut Bg, words: &str) {
+    let ok = poll(QUICK, || (bg.output().contains(words) || bg.try_status().is_some()).then_some(()));
+    assert!(ok.is_some() && bg.try_status().is_none(), "no '{words}' from the running guest\n{}", bg.describe());
+}
+
+#[test]
+fn a_running_ephemeral_machine_holds_little_and_still_works() {
+    let Some((s, tree)) = busybox_setup("mem") else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("mem");
+    let mut c = berth();
+    c.args(["run", "-x", "-M", &name, "-D"]).arg(&tree).args(["--", "/bin/sh", "-c", SCRIPT]);
+    let mut bg = Bg::spawn(c, s.path("run.log"));
+    wait_for(&mut bg, "late");
+    assert_eq!(launcher_of(&name), bg.pid());
+    assert_small(bg.pid());
+    bg.signal(libc::SIGTERM);
+    assert_eq!(bg.wait(Duration::from_secs(15)).code(), Some(0), "{}", bg.describe());
+    assert!(bg.output().contains("stopping"), "the stop reached the guest and its words came back\n{}", bg.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
+
+#[test]
+fn a_running_machine_on_a_terminal_holds_little_and_still_works() {
+    if !require(&["script"]) {
+        return;
+    }
+    let Some((s, tree)) = busybox_setup("memtty") else { return };
+    let _l = host_lock_shared();
+    let name = unique_name("memtty");
+    let mut c = Command::new("script");
+    c.stdin(Stdio::null()).env_remove("NOTIFY_SOCKET");
+    c.args(["-qec", &format!("{BERTH} run -x -M {name} -D {} -- /bin/sh -c '{SCRIPT}'", tree.display()), "/dev/null"]);
+    let mut bg = Bg::spawn(c, s.path("tty.log"));
+    wait_for(&mut bg, "late");
+    let launcher = launcher_of(&name);
+    assert_small(launcher);
+    signal(launcher, libc::SIGTERM);
+    assert_eq!(bg.wait(Duration::from_secs(15)).code(), Some(0), "{}", bg.describe());
+    assert!(bg.output().contains("stopping"), "the stop reached the guest and its words came back\n{}", bg.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
