@@ -243,7 +243,7 @@ fn main() {
                 eprintln!("berth: gc needs root; run it with sudo");
                 std::process::exit(1);
             }
-            let removed = berth::state::runtime::gc();
+            let removed = berth::state::cleanup::gc();
             if removed.is_empty() {
                 println!("Nothing to remove.");
             }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// Who made the machine's cgroup, and so what berth removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Owner {
     /// berth made it in cgroupfs and removes it.
     Berth,
@@ -44,7 +45,7 @@ impl Owner {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Cgroups {
     pub hierarchy: PathBuf,
     pub scope: PathBuf,

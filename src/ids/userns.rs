@@ -77,7 +77,7 @@ pub fn parse_ownership(s: &str) -> Result<Ownership, UsernsError> {
 }
 
 /// The guest's id range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Range {
     pub base: u32,
     pub size: u32,

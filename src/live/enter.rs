@@ -4,8 +4,15 @@
 //! (CLONE_INTO_CGROUP), joins all of the leader's namespaces at once
 //! through a pidfd while single-threaded, and becomes root of the guest's
 //! user namespace. Its children are then in the guest's pid namespace.
+//! Before it runs anything of the guest's it takes on the machine's own
+//! confinement from the machine's record: the bounding set, the system
+//! call filter (with no_new_privs when the machine has it), resource
+//! limits no looser than the leader's, its OOM score adjustment and CPU
+//! affinity. An entered process never holds more than the machine.
 
 use crate::error::{Context, Error, Result};
+use crate::security::policy::{Policy, RLIMITS};
+use crate::security::{capabilities, seccomp};
 use crate::state::machine::Machine;
 use crate::sys;
 use nix::sched::CloneFlags;
@@ -21,11 +28,19 @@ pub struct Entry {
     /// The leader's v1 cgroups on a hybrid host (its limits live there).
     v1: Vec<std::path::PathBuf>,
     flags: CloneFlags,
+    /// The machine's policy, as its launcher recorded it.
+    policy: Policy,
+    /// The leader's resource limits, read while it is known to be alive.
+    limits: Vec<(i32, libc::rlimit)>,
+    /// The leader's OOM score adjustment and CPU affinity.
+    oom_score_adj: Option<i32>,
+    affinity: Option<nix::sched::CpuSet>,
 }
 
 impl Entry {
     pub fn new(m: &Machine) -> Result<Entry> {
         let name = &m.name;
+        let policy = m.own()?.policy.clone();
         let leader = m.leader().ok_or_else(|| Error::Setup(format!("machine {name} has no leader yet")))?;
         let pidfd = sys::pidfd_open(leader).ctx(|| format!("opening the leader of machine {name}"))?;
         let cgroup_path = crate::host::cgroup::own_path(&leader.to_string())
@@ -47,7 +62,55 @@ impl Entry {
             flags |= CloneFlags::CLONE_NEWNET;
         }
         let v1 = crate::host::cgroupv1::joinable(leader);
-        Ok(Entry { name: name.clone(), leader, pidfd, cgroup, v1, flags })
+        let limits = RLIMITS
+            .iter()
+            .map(|(rname, res)| {
+                let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                // SAFETY: prlimit reading into a valid struct.
+                if unsafe { libc::prlimit(leader, *res as _, std::ptr::null(), &mut lim) } < 0 {
+                    return Err(Error::sys(
+                        format!("reading the RLIMIT_{rname} of machine {name}'s leader"),
+                        std::io::Error::last_os_error(),
+                    ));
+                }
+                Ok((*res, lim))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let oom_score_adj =
+            std::fs::read_to_string(format!("/proc/{leader}/oom_score_adj")).ok().and_then(|s| s.trim().parse().ok());
+        let affinity = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(leader)).ok();
+        Ok(Entry { name: name.clone(), leader, pidfd, cgroup, v1, flags, policy, limits, oom_score_adj, affinity })
+    }
+
+    /// The machine's system call filter, built on the host side before
+    /// the fork, loaded by `confine`.
+    pub fn filter(&self) -> Result<seccomp::Compiled> {
+        Ok(self.policy.seccomp()?)
+    }
+
+    /// In the joined child, before anything of the guest's runs: the
+    /// machine's bounding set, limits no looser than the leader's, and its
+    /// system call filter (last: it may forbid what the others need).
+    pub fn confine(&self, filter: &mut seccomp::Compiled) -> Result<()> {
+        for (res, leader) in &self.limits {
+            let mut own = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit/setrlimit on this process with valid structs.
+            unsafe {
+                if libc::getrlimit(*res as _, &mut own) < 0 {
+                    return Err(Error::sys("reading a resource limit", std::io::Error::last_os_error()));
+                }
+                let lim = libc::rlimit {
+                    rlim_cur: own.rlim_cur.min(leader.rlim_cur),
+                    rlim_max: own.rlim_max.min(leader.rlim_max),
+                };
+                if libc::setrlimit(*res as _, &lim) < 0 {
+                    return Err(Error::sys("lowering a resource limit", std::io::Error::last_os_error()));
+                }
+            }
+        }
+        capabilities::bound(&self.policy.capabilities).map_err(Error::Setup)?;
+        filter.load()?;
+        Ok(())
     }
 
     /// Forks a child born in the leader's cgroup: `None` in the child.
@@ -64,6 +127,16 @@ impl Entry {
     /// root of its user namespace and moves to its root directory.
     pub fn join(&self) -> Result<()> {
         sys::set_parent_death_signal(libc::SIGKILL).ctx(|| "setting the parent-death signal".into())?;
+        // Set while privileged on the host: a lower OOM score than ours
+        // needs CAP_SYS_RESOURCE there.
+        if let Some(adj) = self.oom_score_adj {
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .ctx(|| format!("taking on machine {}'s OOM score adjustment {adj}", self.name))?;
+        }
+        if let Some(set) = &self.affinity {
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), set)
+                .ctx(|| format!("taking on machine {}'s CPU affinity", self.name))?;
+        }
         // The guest's limits on a hybrid host, joined while still
         // privileged on the host.
         for procs in &self.v1 {

@@ -19,7 +19,7 @@ use crate::settings::config::DEFAULT_PATH;
 use crate::spawn::console::{Console, Input};
 use crate::spawn::exec::exec_in_path;
 use crate::spawn::protocol::{self, Msg};
-use crate::{security::capabilities, security::policy, security::seccomp, state::machine, sys};
+use crate::{security::seccomp, state::machine, sys};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitStatus};
 use std::ffi::CString;
@@ -43,7 +43,7 @@ pub fn login(name: &str) -> Result<i32> {
         ));
     }
     let entry = Entry::new(&m)?;
-    let filter = policy::Policy::default().seccomp()?;
+    let filter = entry.filter()?;
     let (ours, theirs) = protocol::pair().ctx(|| "creating the login's socket".into())?;
     let sigfd = crate::live::enter::signals()?;
     // SAFETY: single-threaded.
@@ -112,8 +112,7 @@ fn start_getty(entry: &Entry, sock: &OwnedFd, mut filter: seccomp::Compiled) -> 
                 for fd in [1, 2] {
                     nix::unistd::dup2(w.as_raw_fd(), fd).ctx(|| "redirecting output".into())?;
                 }
-                capabilities::bound(capabilities::KEEP).map_err(Error::Setup)?;
-                filter.load()?;
+                entry.confine(&mut filter)?;
                 sys::cloexec_from(3).ctx(|| "closing descriptors".into())?;
                 sys::reset_signals();
                 Err(exec_in_path(&argv, &env, DEFAULT_PATH))

@@ -17,7 +17,7 @@ use crate::spawn::console::{Console, Input};
 use crate::spawn::exec::exec_in_path;
 use crate::spawn::protocol::{self, Msg};
 use crate::state::machine::{self, Machine};
-use crate::{security::capabilities, security::policy, security::seccomp, sys, sys::passwd};
+use crate::{security::seccomp, sys, sys::passwd};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -48,7 +48,7 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
     let (user, name) = parse_target(spec);
     let m = machine::started(name)?;
     let entry = Entry::new(&m)?;
-    let filter = policy::Policy::default().seccomp()?;
+    let filter = entry.filter()?;
     let terminal = nix::unistd::isatty(0).unwrap_or(false) && nix::unistd::isatty(1).unwrap_or(false);
     let (ours, theirs) = protocol::pair().ctx(|| "creating the shell's socket".into())?;
     let sigfd = crate::live::enter::signals()?;
@@ -211,8 +211,7 @@ fn enter(
                         nix::unistd::dup2(slave.as_raw_fd(), fd).ctx(|| "connecting stdio to the pty".into())?;
                     }
                 }
-                capabilities::bound(capabilities::KEEP).map_err(Error::Setup)?;
-                filter.load()?;
+                entry.confine(&mut filter)?;
                 let gids: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
                 nix::unistd::setgroups(&gids).ctx(|| "setting groups".into())?;
                 let g = nix::unistd::Gid::from_raw(u.gid);

@@ -42,6 +42,7 @@ pub enum PolicyError {
 }
 
 /// One resource limit as `setrlimit(2)` takes it; `u64::MAX` is infinity.
+/// Recorded by name (`NOFILE`), the number is looked up again on reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rlimit {
     pub name: &'static str,
@@ -60,6 +61,36 @@ impl std::fmt::Display for Rlimit {
             }
         };
         write!(f, "RLIMIT_{}={}:{}", self.name, v(self.soft), v(self.hard))
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RlimitRecord {
+    name: String,
+    soft: u64,
+    hard: u64,
+}
+
+impl From<Rlimit> for RlimitRecord {
+    fn from(r: Rlimit) -> Self {
+        RlimitRecord { name: r.name.into(), soft: r.soft, hard: r.hard }
+    }
+}
+
+impl serde::Serialize for Rlimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        RlimitRecord::from(*self).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rlimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let r = RlimitRecord::deserialize(d)?;
+        let (name, resource) = RLIMITS
+            .iter()
+            .find(|(n, _)| *n == r.name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource limit {}", r.name)))?;
+        Ok(Rlimit { name, resource: *resource, soft: r.soft, hard: r.hard })
     }
 }
 
@@ -88,10 +119,10 @@ fn rlimit_names() -> String {
 }
 
 /// A set of CPUs, sorted and without duplicates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CpuList(pub Vec<usize>);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// The guest's bounding set, sorted.
     pub capabilities: Vec<Capability>,

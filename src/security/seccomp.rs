@@ -733,7 +733,7 @@ fn expand_all<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> 
 }
 
 /// `--system-call-filter` as given: items to allow and items to deny.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserFilter {
     pub allow: Vec<String>,
     pub deny: Vec<String>,

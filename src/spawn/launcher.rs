@@ -14,7 +14,9 @@ use crate::settings::config::{Config, InitKind, Mode};
 use crate::spawn::child::{self, ChildCtx};
 use crate::spawn::console::{Console, Input};
 use crate::spawn::protocol::{self, Msg};
-use crate::state::runtime::{self, Leftovers, Watcher};
+use crate::state::cleanup;
+use crate::state::record::{self, Class, Kind, Record};
+use crate::state::watcher::Watcher;
 use crate::{ids::shift, spawn::notify, state::lock, sys, sys::signal};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -67,9 +69,8 @@ fn lock_name(name: &str) -> Result<lock::LockFile> {
         match lock::lock_name(name) {
             Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let holder_alive = runtime::read_record(name)
-                    .and_then(|r| r.get("LAUNCHER").cloned())
-                    .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+                let holder_alive =
+                    Record::read(name).is_some_and(|r| std::path::Path::new(&format!("/proc/{}", r.launcher)).exists());
                 if holder_alive || Instant::now() >= deadline {
                     return Err(Error::Busy(format!(
                         "a machine named '{name}' is already running; stop it or pick another name with -M"
@@ -96,7 +97,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
     }
-    runtime::gc();
+    cleanup::gc();
     let name_lock = lock_name(&cfg.name)?;
     // A watcher removing a lock file it found free holds it for an
     // instant: retry briefly before calling the tree busy.
@@ -177,43 +178,25 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         .chain([global, name_lock.path().to_path_buf()])
         .chain(range_lock.as_ref().map(|l| l.path().to_path_buf()))
         .collect();
-    let leftovers = Leftovers {
+    let mut record = Record {
+        version: record::RECORD_VERSION,
         name: cfg.name.clone(),
-        cgroups: Some(cgroups.clone()),
-        lock_files: lock_files.clone(),
-        dirs: layers.dirs(),
-        machined,
+        uuid: cfg.uuid.clone(),
+        class: Class::Container,
+        kind: if cfg.is_run() { Kind::Run } else { Kind::Boot },
+        root: cfg.root.clone(),
         launcher: std::process::id(),
+        leader: None,
+        started_us: record::now_us(),
+        cgroups: cgroups.clone(),
+        locks: lock_files,
+        layers: layers.dirs(),
+        machined,
+        ids: range,
+        policy: cfg.policy.clone(),
     };
-    let started =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
-    let mut record = vec![
-        ("NAME", cfg.name.clone()),
-        ("UUID", cfg.uuid.clone()),
-        ("CLASS", "container".into()),
-        ("ROOT", cfg.root.display().to_string()),
-        ("LAUNCHER", std::process::id().to_string()),
-        ("HIERARCHY", cgroups.hierarchy.display().to_string()),
-        ("CGROUP", cgroups.scope.display().to_string()),
-        ("CGROUP_OWNER", owner.as_str().into()),
-        ("LOCKS", lock_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")),
-        ("STARTED", started.to_string()),
-    ];
-    if machined {
-        record.push(("MACHINED", "yes".into()));
-    }
-    if !cgroups.v1.is_empty() {
-        record.push(("V1CGROUPS", cgroups.v1.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
-    }
-    if !layers.dirs().is_empty() {
-        record.push(("LAYERS", layers.dirs().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")));
-    }
-    if let Some(r) = range {
-        record.push(("UID_BASE", r.base.to_string()));
-        record.push(("UID_SIZE", r.size.to_string()));
-    }
     // The watcher first: from here on, a killed launcher is cleaned up.
-    let watcher = match Watcher::spawn(leftovers.clone()) {
+    let watcher = match Watcher::spawn(record.clone()) {
         Ok(w) => w,
         Err(e) => {
             layers.remove();
@@ -222,8 +205,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     };
     // On failure the watcher, seeing the launcher's pipe close without a
     // word, removes what exists.
-    runtime::write_record(&cfg.name, &record)
-        .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
+    record.write().ctx(|| format!("writing {}", record::record_path(&cfg.name).display()))?;
     let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
     let mut registered = false;
     let result = (|| {
@@ -269,7 +251,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         // the launcher exits, so the launcher cleans up itself; it only
         // removes the leaves, not the cgroup it sits in.
         drop(held);
-        leftovers.sweep(Duration::from_secs(2), Duration::from_secs(1));
+        cleanup::sweep(&record, Duration::from_secs(2), Duration::from_secs(1));
         return result;
     }
     // Locks and the watcher's pipe are released by the kernel when this
@@ -372,7 +354,7 @@ impl Supervisor {
         })
     }
 
-    fn run(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<i32> {
+    fn run(&mut self, cfg: &Config, record: &mut Record) -> Result<i32> {
         if !cfg.quiet {
             let hint = if cfg.console == ConsoleMode::Interactive {
                 "\r\nPress ^] three times within 1s to kill the container."
@@ -451,7 +433,7 @@ impl Supervisor {
         }
     }
 
-    fn step(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
+    fn step(&mut self, cfg: &Config, record: &mut Record) -> Result<()> {
         let wake = [self.deadline, self.migrate_at].into_iter().flatten().min();
         let timeout = match wake {
             Some(d) => {
@@ -526,7 +508,7 @@ impl Supervisor {
         self.cgroups.enter_supervisor()
     }
 
-    fn on_setup(&mut self, cfg: &Config, record: &mut Vec<(&'static str, String)>) -> Result<()> {
+    fn on_setup(&mut self, cfg: &Config, record: &mut Record) -> Result<()> {
         let Some(sock) = &self.setup else {
             return Ok(());
         };
@@ -540,8 +522,8 @@ impl Supervisor {
                     self.fail(e);
                     return Ok(());
                 }
-                record.push(("LEADER", pid.to_string()));
-                let _ = runtime::write_record(&cfg.name, record);
+                record.leader = Some(pid as u32);
+                let _ = record.write();
             }
             Ok(Some(Msg::Error(m))) => self.fail(Error::Setup(m)),
             Ok(Some(Msg::Proceed)) => self.fail(Error::Setup("unexpected message from the container's setup".into())),

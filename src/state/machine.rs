@@ -6,62 +6,115 @@
 //! berth's own; the verbs that act stay with berth's records.
 
 use crate::error::{Error, Result};
-use crate::state::runtime::{self, MACHINES_DIR};
+use crate::state::record::{Record, MACHINES_DIR};
 use crate::{state::lock, sys, sys::osrelease, sys::signal};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// One running machine, as its launcher recorded it.
+/// One running machine: berth's own record of it, what machined says of
+/// it, or both.
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub name: String,
-    pub fields: BTreeMap<String, String>,
+    /// berth's record, for the machines berth started.
+    pub record: Option<Record>,
+    /// machined's properties by their D-Bus names, when it knows the machine.
+    pub registered: BTreeMap<String, String>,
+    /// The machine's cgroup when only machined knows it (from its leader).
+    cgroup: Option<PathBuf>,
 }
 
 impl Machine {
-    fn get(&self, k: &str) -> &str {
-        self.fields.get(k).map(String::as_str).unwrap_or("")
+    /// machined's property, "" when unknown or zero.
+    fn reg(&self, k: &str) -> &str {
+        match self.registered.get(k).map(String::as_str) {
+            Some("0") | None => "",
+            Some(v) => v,
+        }
     }
 
     pub fn leader(&self) -> Option<i32> {
-        self.get("LEADER").parse().ok()
+        match &self.record {
+            Some(r) => r.leader.map(|l| l as i32),
+            None => self.reg("Leader").parse().ok(),
+        }
     }
 
-    pub fn scope(&self) -> PathBuf {
-        PathBuf::from(self.get("CGROUP"))
+    pub fn class(&self) -> &str {
+        match &self.record {
+            Some(_) => "container",
+            None => self.reg("Class"),
+        }
+    }
+
+    pub fn uuid(&self) -> String {
+        match &self.record {
+            Some(r) => r.uuid.clone(),
+            None => self.reg("Id").to_string(),
+        }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        match &self.record {
+            Some(r) => r.root.clone(),
+            None => PathBuf::from(self.reg("RootDirectory")),
+        }
+    }
+
+    /// The machine's scope (or unit) cgroup.
+    pub fn scope(&self) -> Option<PathBuf> {
+        match &self.record {
+            Some(r) => Some(r.cgroups.scope.clone()),
+            None => self.cgroup.clone(),
+        }
     }
 
     /// The cgroup the guest's processes live in: berth's payload/, or the
     /// whole scope of a machine another manager started.
     pub fn guest_cgroup(&self) -> Option<PathBuf> {
-        if self.get("CGROUP").is_empty() {
-            return None;
-        }
-        let payload = self.scope().join("payload");
-        Some(if payload.is_dir() { payload } else { self.scope() })
+        let scope = self.scope()?;
+        let payload = scope.join("payload");
+        Some(if payload.is_dir() { payload } else { scope })
     }
 
     /// machined's state when it knows the machine, else running.
     fn state(&self) -> &str {
-        match self.get("STATE") {
+        match self.reg("State") {
             "" => "running",
             s => s,
         }
     }
 
     fn service(&self) -> &str {
-        match self.get("SERVICE") {
+        match self.reg("Service") {
             "" => "berth",
             s => s,
+        }
+    }
+
+    fn unit(&self) -> String {
+        match self.reg("Unit") {
+            "" => {
+                self.scope().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default()
+            }
+            u => u.into(),
+        }
+    }
+
+    /// Microseconds since the epoch when it started.
+    fn started_us(&self) -> Option<u64> {
+        match &self.record {
+            Some(r) => Some(r.started_us),
+            None => self.reg("Timestamp").parse().ok(),
         }
     }
 
     /// The guest's os-release, read through its root without following
     /// symlinks out of it.
     pub fn os_release(&self) -> BTreeMap<String, String> {
-        let Ok(root) = fs::File::open(self.get("ROOT")) else { return BTreeMap::new() };
+        let Ok(root) = fs::File::open(self.root()) else { return BTreeMap::new() };
         for p in ["/etc/os-release", "/usr/lib/os-release"] {
             if let Ok(fd) = sys::open_in_root(&root, Path::new(p), libc::O_RDONLY, 0) {
                 if let Ok(text) = std::io::read_to_string(fs::File::from(fd)) {
@@ -79,7 +132,7 @@ impl Machine {
 
     /// Seconds since the epoch when it started.
     pub fn since(&self) -> Option<u64> {
-        self.get("STARTED").parse::<u64>().ok().map(|us| us / 1_000_000)
+        self.started_us().map(|us| us / 1_000_000)
     }
 
     /// Host pids in the guest's cgroup, with their command lines.
@@ -92,22 +145,34 @@ impl Machine {
         out
     }
 
+    /// The record of a machine berth started; the verbs that act need it.
+    pub fn own(&self) -> Result<&Record> {
+        self.record.as_ref().ok_or_else(|| {
+            Error::Usage(format!(
+                "machine {} was not started by berth (machined lists it from service {}); berth acts only on its own machines",
+                self.name,
+                self.service()
+            ))
+        })
+    }
+
     pub fn to_json(&self) -> Value {
+        let ids = self.record.as_ref().and_then(|r| r.ids);
         json!({
             "name": self.name,
-            "class": self.get("CLASS"),
+            "class": self.class(),
             "state": self.state(),
             "service": self.service(),
             "leader": self.leader(),
             "os": self.os(),
             "addresses": [],
             "since": self.since(),
-            "root": self.get("ROOT"),
-            "uuid": self.get("UUID"),
-            "launcher": self.get("LAUNCHER").parse::<i32>().ok(),
-            "cgroup": self.get("CGROUP"),
-            "uid_base": self.get("UID_BASE").parse::<u64>().ok(),
-            "uid_size": self.get("UID_SIZE").parse::<u64>().ok(),
+            "root": self.root(),
+            "uuid": self.uuid(),
+            "launcher": self.record.as_ref().map(|r| r.launcher),
+            "cgroup": self.scope(),
+            "uid_base": ids.map(|r| r.base),
+            "uid_size": ids.map(|r| r.size),
         })
     }
 }
@@ -144,8 +209,8 @@ pub fn records() -> Vec<Machine> {
             if name.starts_with('.') || !is_running(&name) {
                 return None;
             }
-            let fields = runtime::read_record(&name)?;
-            Some(Machine { name, fields })
+            let record = Some(Record::read(&name)?);
+            Some(Machine { name, record, registered: BTreeMap::new(), cgroup: None })
         })
         .collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -213,51 +278,26 @@ pub fn lookup(name: &str) -> Result<Machine> {
 }
 
 /// machined's property names and the record keys they fill.
-const FROM_MACHINED: &[(&str, &str)] = &[
-    ("Class", "CLASS"),
-    ("Leader", "LEADER"),
-    ("RootDirectory", "ROOT"),
-    ("Id", "UUID"),
-    ("Timestamp", "STARTED"),
-    ("Service", "SERVICE"),
-    ("Unit", "UNIT"),
-    ("State", "STATE"),
-];
-
-/// Adds machined's machines to berth's records: what berth recorded wins,
-/// machined fills in the rest (its state, service and unit) and brings
-/// the machines berth did not start.
 pub fn merge(mut own: Vec<Machine>, machined: Vec<crate::host::machined::Properties>) -> Vec<Machine> {
     for props in machined {
-        let Some(name) = props.get("Name").filter(|n| !n.is_empty()) else { continue };
-        let idx = match own.iter().position(|m| &m.name == name) {
+        let Some(name) = props.get("Name").filter(|n| !n.is_empty()).cloned() else { continue };
+        let idx = match own.iter().position(|m| m.name == name) {
             Some(i) => i,
             None => {
-                own.push(Machine { name: name.clone(), fields: BTreeMap::new() });
+                own.push(Machine { name, record: None, registered: BTreeMap::new(), cgroup: None });
                 own.len() - 1
             }
         };
         let m = &mut own[idx];
-        for (prop, key) in FROM_MACHINED {
-            match props.get(*prop) {
-                Some(v) if !v.is_empty() && v != "0" => {
-                    m.fields.entry(key.to_string()).or_insert_with(|| v.clone());
-                }
-                _ => {}
-            }
-        }
-        if !m.fields.contains_key("CGROUP") {
-            if let Some(cg) = m.leader().and_then(|l| leader_scope(l, m.get("UNIT"))) {
-                m.fields.insert("CGROUP".into(), cg.display().to_string());
-            }
+        m.registered = props;
+        if m.record.is_none() {
+            m.cgroup = m.leader().and_then(|l| leader_scope(l, m.reg("Unit")));
         }
     }
     own.sort_by(|a, b| a.name.cmp(&b.name));
     own
 }
 
-/// The cgroup of another manager's machine: the leader's cgroup, up to
-/// the unit machined names.
 fn leader_scope(leader: i32, unit: &str) -> Option<PathBuf> {
     let rel = crate::host::cgroup::own_path(&leader.to_string())?;
     let mut p = crate::host::cgroup::hierarchy().ok()?;
@@ -305,7 +345,7 @@ pub fn kill(m: &Machine, sig: i32, whom: Whom) -> Result<()> {
 /// `terminate`: kill every process of the guest at once (no clean
 /// shutdown), as machinectl's does; the launcher then exits and cleans up.
 pub fn terminate(m: &Machine) -> Result<()> {
-    let payload = m.scope().join("payload");
+    let payload = m.own()?.cgroups.payload();
     if fs::write(payload.join("cgroup.kill"), "1").is_ok() {
         return Ok(());
     }
@@ -316,7 +356,7 @@ pub fn terminate(m: &Machine) -> Result<()> {
 /// launcher, in supervisor/, keeps running), and waits until the kernel
 /// reports the new state.
 pub fn freeze(m: &Machine, frozen: bool) -> Result<()> {
-    let payload = m.scope().join("payload");
+    let payload = m.own()?.cgroups.payload();
     let what = if frozen { "freezing" } else { "thawing" };
     fs::write(payload.join("cgroup.freeze"), if frozen { "1" } else { "0" }).map_err(|e| {
         Error::sys(format!("{what} machine {} through {}", m.name, payload.join("cgroup.freeze").display()), e)
@@ -354,7 +394,7 @@ pub fn table(ms: &[Machine]) -> String {
         .map(|m| {
             [
                 m.name.clone(),
-                m.get("CLASS").to_string(),
+                m.class().to_string(),
                 m.state().into(),
                 m.leader().map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 m.os(),
@@ -383,18 +423,18 @@ pub fn table(ms: &[Machine]) -> String {
 
 /// `berth status NAME` for people.
 pub fn status(m: &Machine) -> String {
-    let mut s = format!("{} ({})\n", m.name, m.get("UUID"));
+    let mut s = format!("{} ({})\n", m.name, m.uuid());
     s += &format!("           Since: {}\n", fmt_since(m.since()));
     s += &format!("           State: {}\n", m.state());
     s += &format!("         Service: {}\n", m.service());
     s += &format!("          Leader: {}\n", m.leader().map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
-    s += &format!("           Class: {}\n", m.get("CLASS"));
-    s += &format!("       Root path: {}\n", m.get("ROOT"));
+    s += &format!("           Class: {}\n", m.class());
+    s += &format!("       Root path: {}\n", m.root().display());
     s += &format!("              OS: {}\n", m.os());
-    if !m.get("UID_BASE").is_empty() {
-        s += &format!("        ID range: {}:{}\n", m.get("UID_BASE"), m.get("UID_SIZE"));
+    if let Some(r) = m.record.as_ref().and_then(|r| r.ids) {
+        s += &format!("        ID range: {}:{}\n", r.base, r.size);
     }
-    s += &format!("          Cgroup: {}\n", m.get("CGROUP"));
+    s += &format!("          Cgroup: {}\n", m.scope().map(|p| p.display().to_string()).unwrap_or_default());
     let read = |f: &str| m.guest_cgroup().and_then(|d| fs::read_to_string(d.join(f)).ok());
     if let Some(cpu) = read("cpu.stat")
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("usage_usec ").and_then(|v| v.trim().parse::<u64>().ok())))
@@ -414,30 +454,23 @@ pub fn status(m: &Machine) -> String {
 
 /// `berth show NAME`: properties as key=value.
 pub fn show(m: &Machine) -> String {
-    let mut props: Vec<(String, String)> = vec![
-        ("Name".into(), m.name.clone()),
-        ("Id".into(), m.get("UUID").replace('-', "")),
-        ("Class".into(), m.get("CLASS").into()),
-        ("Service".into(), m.service().into()),
-        ("State".into(), m.state().into()),
-        ("Leader".into(), m.get("LEADER").into()),
-        ("RootDirectory".into(), m.get("ROOT").into()),
-        (
-            "Unit".into(),
-            match m.get("UNIT") {
-                "" => {
-                    Path::new(m.get("CGROUP")).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-                }
-                u => u.into(),
-            },
-        ),
-        ("Timestamp".into(), m.get("STARTED").into()),
-        ("Launcher".into(), m.get("LAUNCHER").into()),
-        ("ControlGroup".into(), m.get("CGROUP").into()),
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let mut props: Vec<(&str, String)> = vec![
+        ("Name", m.name.clone()),
+        ("Id", m.uuid().replace('-', "")),
+        ("Class", m.class().into()),
+        ("Service", m.service().into()),
+        ("State", m.state().into()),
+        ("Leader", opt(m.leader().map(|l| l.to_string()))),
+        ("RootDirectory", m.root().display().to_string()),
+        ("Unit", m.unit()),
+        ("Timestamp", opt(m.started_us().map(|t| t.to_string()))),
+        ("Launcher", opt(m.record.as_ref().map(|r| r.launcher.to_string()))),
+        ("ControlGroup", opt(m.scope().map(|p| p.display().to_string()))),
     ];
-    if !m.get("UID_BASE").is_empty() {
-        props.push(("UIDShift".into(), m.get("UID_BASE").into()));
-        props.push(("UIDRange".into(), m.get("UID_SIZE").into()));
+    if let Some(r) = m.record.as_ref().and_then(|r| r.ids) {
+        props.push(("UIDShift", r.base.to_string()));
+        props.push(("UIDRange", r.size.to_string()));
     }
     props.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
@@ -447,13 +480,10 @@ mod tests {
     use super::*;
 
     fn m() -> Machine {
-        let mut f = BTreeMap::new();
-        for (k, v) in
-            [("CLASS", "container"), ("LEADER", "42"), ("UUID", "0123-4567"), ("CGROUP", "/x/machine-a.scope")]
-        {
-            f.insert(k.to_string(), v.to_string());
-        }
-        Machine { name: "a".into(), fields: f }
+        let props =
+            [("Name", "a"), ("Class", "container"), ("Leader", "42"), ("Id", "01234567"), ("Unit", "machine-a.scope")];
+        let registered = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        merge(Vec::new(), vec![registered]).remove(0)
     }
 
     #[test]
