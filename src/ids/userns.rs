@@ -6,7 +6,7 @@ use crate::state::lock::LockFile;
 use crate::sys;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -162,7 +162,6 @@ pub fn write_maps(pid: i32, r: Range) -> io::Result<()> {
     fs::write(format!("/proc/{pid}/gid_map"), r.map_line())
 }
 
-const OPEN_TREE_CLONE: u32 = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 
 /// Clones the mount tree at `path` detached, idmapped through `userns`.
@@ -174,22 +173,7 @@ pub fn idmapped_clone(path: &Path, userns: &impl AsRawFd, extra: u64) -> io::Res
 
 /// Clones the mount tree at `path` detached, as it is.
 pub fn plain_clone(path: &Path) -> io::Result<OwnedFd> {
-    let c = sys::cstr(path)?;
-    const AT_RECURSIVE: u32 = 0x8000;
-    // SAFETY: plain syscall with a valid path.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | AT_RECURSIVE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    sys::open_tree(libc::AT_FDCWD, &sys::cstr(path)?, true)
 }
 
 /// Attaches a detached mount on the directory or file `target` names.

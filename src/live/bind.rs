@@ -138,24 +138,11 @@ fn target(g: &Guest, dst: &Path, is_dir: bool, mkdir: bool, created: &mut Create
     Ok(dir)
 }
 
-const OPEN_TREE_CLONE: u32 = 1;
-
-/// A detached copy of the single mount at `path` relative to `dirfd`.
-fn open_tree(dirfd: i32, path: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain syscall with a valid C string.
-    let fd =
-        unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), OPEN_TREE_CLONE | libc::O_CLOEXEC as u32) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
 
 /// The host path as a detached mount, idmapped into the guest's user
 /// namespace and read-only as asked.
 fn clone_tree(g: &Guest, src: &Path, read_only: bool) -> Result<OwnedFd> {
-    let tree = open_tree(libc::AT_FDCWD, &sys::cstr(src).ctx(|| format!("naming {}", src.display()))?)
+    let tree = sys::open_tree(libc::AT_FDCWD, &sys::cstr(src).ctx(|| format!("naming {}", src.display()))?, false)
         .ctx(|| format!("cloning {} for a mount", src.display()))?;
     let ro = if read_only { sys::MOUNT_ATTR_RDONLY } else { 0 };
     let ns = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).ok();
@@ -265,5 +252,5 @@ fn locked_copy(tree: OwnedFd, userns: &std::fs::File, is_dir: bool) -> std::resu
     // The copy into a namespace owned by a less privileged user namespace
     // locks the flags; the working directory follows into the copy.
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(e("creating a mount namespace for the machine"))?;
-    open_tree(libc::AT_FDCWD, c"b").map_err(|err| format!("copying the locked mount: {err}"))
+    sys::open_tree(libc::AT_FDCWD, c"b", false).map_err(|err| format!("copying the locked mount: {err}"))
 }

@@ -18,7 +18,7 @@ use crate::live::enter::{guest_pty, Entry};
 use crate::settings::config::DEFAULT_PATH;
 use crate::spawn::console::{Console, Input};
 use crate::spawn::exec::exec_in_path;
-use crate::spawn::protocol::{self, Msg};
+use crate::spawn::protocol::{self, Report};
 use crate::{security::seccomp, state::machine, sys};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -54,7 +54,7 @@ pub fn login(name: &str) -> Result<i32> {
             let code = match start_getty(&entry, &theirs, filter) {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = protocol::send(&theirs, &Msg::Error(e.to_string()));
+                    protocol::fail(&theirs, &e);
                     1
                 }
             };
@@ -66,10 +66,10 @@ pub fn login(name: &str) -> Result<i32> {
     drop(theirs);
     let mut pty = None;
     let mut error = None;
-    while let Ok(Some(msg)) = protocol::recv(&ours) {
-        match msg {
-            Msg::Pty(master, slave) => pty = Some((master, slave)),
-            Msg::Error(e) => error = Some(Error::Setup(e)),
+    while let Ok(Some(r)) = protocol::read_report(&ours) {
+        match r {
+            Report::Console { master, slave } => pty = Some((master, slave)),
+            Report::Failed(f) => error = Some(Error::from(f)),
             _ => {}
         }
     }
@@ -92,7 +92,7 @@ pub fn login(name: &str) -> Result<i32> {
 fn start_getty(entry: &Entry, sock: &OwnedFd, mut filter: seccomp::Compiled) -> Result<()> {
     entry.join()?;
     let (master, slave, n) = guest_pty()?;
-    protocol::send(sock, &Msg::Pty(master, slave)).ctx(|| "handing the pty to berth".into())?;
+    protocol::report(sock, &Report::Console { master, slave }).ctx(|| "handing the pty to berth".into())?;
     let unit = format!("container-getty@{n}.service");
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "creating a pipe".into())?;
     let argv: Vec<CString> =

@@ -15,7 +15,7 @@ use crate::live::enter::{guest_pty, Entry};
 use crate::settings::config::DEFAULT_PATH;
 use crate::spawn::console::{Console, Input};
 use crate::spawn::exec::exec_in_path;
-use crate::spawn::protocol::{self, Msg};
+use crate::spawn::protocol::{self, Report};
 use crate::state::machine::{self, Machine};
 use crate::{security::seccomp, sys, sys::passwd};
 use nix::sys::signal::Signal;
@@ -59,7 +59,7 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
             let code = match enter(&m, &entry, user, cmd, terminal, &theirs, filter) {
                 Ok(code) => code,
                 Err(e) => {
-                    let _ = protocol::send(&theirs, &Msg::Error(e.to_string()));
+                    protocol::fail(&theirs, &e);
                     125
                 }
             };
@@ -72,10 +72,11 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
     let mut console: Option<Console> = None;
     let mut error: Option<Error> = None;
     loop {
-        match protocol::recv(&ours) {
-            Ok(Some(Msg::Pty(master, slave))) => console = Some(Console::new(ConsoleMode::Interactive, master, slave)),
-            Ok(Some(Msg::Error(e))) => error = Some(Error::Setup(e)),
-            Ok(Some(Msg::ExecFailed(errno, msg))) => error = Some(Error::Exec { msg, missing: errno == libc::ENOENT }),
+        match protocol::read_report(&ours) {
+            Ok(Some(Report::Console { master, slave })) => {
+                console = Some(Console::new(ConsoleMode::Interactive, master, slave))
+            }
+            Ok(Some(Report::Failed(f))) => error = Some(f.into()),
             _ => break,
         }
         if console.is_some() {
@@ -97,11 +98,9 @@ pub fn shell(spec: &str, cmd: &[String]) -> Result<i32> {
         c.restore();
     }
     // Failures before the command ran arrive after the pty message.
-    while let Ok(Some(msg)) = protocol::recv(&ours) {
-        match msg {
-            Msg::Error(e) => error = Some(Error::Setup(e)),
-            Msg::ExecFailed(errno, msg) => error = Some(Error::Exec { msg, missing: errno == libc::ENOENT }),
-            _ => {}
+    while let Ok(Some(r)) = protocol::read_report(&ours) {
+        if let Report::Failed(f) = r {
+            error = Some(f.into());
         }
     }
     match error {
@@ -165,7 +164,7 @@ fn enter(
     let pty = if terminal {
         let (master, slave, _) = guest_pty()?;
         let s2 = slave.try_clone().ctx(|| "duplicating the pty".into())?;
-        protocol::send(sock, &Msg::Pty(master, s2)).ctx(|| "handing the pty to berth".into())?;
+        protocol::report(sock, &Report::Console { master, slave: s2 }).ctx(|| "handing the pty to berth".into())?;
         Some(slave)
     } else {
         None
@@ -245,14 +244,8 @@ fn enter(
                 Ok(never) => match never {},
                 Err(e) => e,
             };
-            let (msg, code) = match &err {
-                Error::Exec { msg, missing } => (
-                    Msg::ExecFailed(if *missing { libc::ENOENT } else { libc::EACCES }, msg.clone()),
-                    if *missing { 127 } else { 126 },
-                ),
-                other => (Msg::Error(other.to_string()), 125),
-            };
-            let _ = protocol::send(sock, &msg);
+            protocol::fail(sock, &err);
+            let code = err.exit_code(true);
             // SAFETY: leave without destructors.
             unsafe { libc::_exit(code) }
         }

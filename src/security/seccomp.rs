@@ -847,7 +847,9 @@ pub fn rules(retained: &[Capability], user: &UserFilter) -> Rules {
 /// tens of milliseconds, so the launcher does it once per distinct policy
 /// and keeps the result in /run/berth/seccomp (root's, like all of
 /// /run/berth); every later start with the same policy loads the cached
-/// programs directly.
+/// programs directly. The key includes the build id (build.rs), so a
+/// rebuilt berth whose filter construction changed never loads an older
+/// build's programs.
 #[derive(Debug, Clone)]
 pub struct Compiled {
     programs: Vec<Vec<u8>>,
@@ -863,14 +865,13 @@ impl Compiled {
         let version = libseccomp::ScmpVersion::current().map(|v| format!("{v:?}")).unwrap_or_default();
         let key = format!(
             "{}|{:?}|{:?}|{:?}|{}|{no_new_privs}|{version}",
-            env!("CARGO_PKG_VERSION"),
+            env!("BERTH_BUILD_ID"),
             rules.allow,
             rules.eperm,
             rules.no_op,
             rules.refuse_sync_opens
         );
-        let hash =
-            key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
+        let hash = crate::ids::userns::fnv1a(&key);
         let path = std::path::Path::new(CACHE_DIR).join(format!("{hash:016x}.bpf"));
         if let Some(programs) = std::fs::read(&path).ok().and_then(|b| decode(&b)) {
             return Ok(Compiled { programs, no_new_privs, loaded: false });

@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::ids::userns::Range;
 use crate::mount::table::{self, Phase};
 use crate::settings::config::{Config, Mode};
-use crate::spawn::protocol::{self, Msg};
+use crate::spawn::protocol::{self, Command, Report};
 use crate::{mount::dev, mount::rootfs, mount::runhost, security::capabilities, spawn::exec, sys};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
@@ -49,7 +49,7 @@ pub fn outer(ctx: ChildCtx) -> ! {
     let code = match outer_main(&ctx) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = protocol::send(&ctx.sock, &Msg::Error(e.to_string()));
+            protocol::fail(&ctx.sock, &e);
             1
         }
     };
@@ -86,12 +86,12 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     };
     drop(go_r);
     drop(launcher_fd);
-    protocol::send(&ctx.sock, &Msg::InnerPid(inner_child.pid)).ctx(|| "reporting the guest's pid".into())?;
+    protocol::report(&ctx.sock, &Report::GuestCreated(inner_child.pid)).ctx(|| "reporting the guest's pid".into())?;
     let inner_fd = inner_child.pidfd.ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
     // Sync point: the launcher has written the id maps and handed the
     // guest its cgroup.
-    match protocol::recv(&ctx.sock) {
-        Ok(Some(Msg::Proceed)) => {}
+    match protocol::read_command(&ctx.sock) {
+        Ok(Some(Command::Proceed)) => {}
         _ => return Err(Error::Setup("the launcher did not prepare the guest's namespaces".into())),
     }
     // Limits, OOM score and CPU affinity, set from here (host privileges)
@@ -152,7 +152,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
-    protocol::send(&ctx.sock, &Msg::NotifySocket(notify)).ctx(|| "handing the notify socket to the launcher".into())?;
+    protocol::report(&ctx.sock, &Report::NotifySocket(notify)).ctx(|| "handing the notify socket to the launcher".into())?;
     runhost::seal(&root)?;
 
     // The console: a pty of the guest's own devpts instance.
@@ -169,7 +169,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             );
         }
         dev::bind_console(&root, &slave)?;
-        protocol::send(&ctx.sock, &Msg::Pty(master, slave)).ctx(|| "handing the console to the launcher".into())?;
+        protocol::report(&ctx.sock, &Report::Console { master, slave }).ctx(|| "handing the console to the launcher".into())?;
     }
 
     // procfs must come from inside the guest's pid namespace, but be
@@ -186,7 +186,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = protocol::send(&ctx.sock, &Msg::Error(e.to_string()));
+                    protocol::fail(&ctx.sock, &e);
                     1
                 }
             };
@@ -299,19 +299,9 @@ fn inner(ctx: &ChildCtx, go: OwnedFd, launcher: OwnedFd) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let msg = match &err {
-        Error::Exec { msg, missing } => {
-            Msg::ExecFailed(if *missing { libc::ENOENT } else { libc::EACCES }, msg.clone())
-        }
-        other => Msg::Error(other.to_string()),
-    };
-    let _ = protocol::send(&ctx.sock, &msg);
+    protocol::fail(&ctx.sock, &err);
     // The status alone tells the launcher what happened, too.
-    let code = match err {
-        Error::Exec { missing: true, .. } => 127,
-        Error::Exec { missing: false, .. } => 126,
-        _ => 125,
-    };
+    let code = err.exit_code(true);
     // SAFETY: leave without destructors.
     unsafe { libc::_exit(code) }
 }

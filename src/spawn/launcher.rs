@@ -13,7 +13,7 @@ use crate::mount::ephemeral::Layers;
 use crate::settings::config::{Config, InitKind, Mode};
 use crate::spawn::child::{self, ChildCtx};
 use crate::spawn::console::{Console, Input};
-use crate::spawn::protocol::{self, Msg};
+use crate::spawn::protocol::{self, Command, Report};
 use crate::state::cleanup;
 use crate::state::record::{self, Class, Kind, Record};
 use crate::state::watcher::Watcher;
@@ -512,10 +512,10 @@ impl Supervisor {
         let Some(sock) = &self.setup else {
             return Ok(());
         };
-        match protocol::recv(sock) {
-            Ok(Some(Msg::NotifySocket(fd))) => self.notify = Some(fd),
-            Ok(Some(Msg::Pty(m, s))) => self.console = Some(Console::new(cfg.console, m, s)),
-            Ok(Some(Msg::InnerPid(pid))) => {
+        match protocol::read_report(sock) {
+            Ok(Some(Report::NotifySocket(fd))) => self.notify = Some(fd),
+            Ok(Some(Report::Console { master, slave })) => self.console = Some(Console::new(cfg.console, master, slave)),
+            Ok(Some(Report::GuestCreated(pid))) => {
                 let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
                 self.inner = Some((pid, fd));
                 if let Err(e) = self.prepare_guest(cfg, pid) {
@@ -525,9 +525,7 @@ impl Supervisor {
                 record.leader = Some(pid as u32);
                 let _ = record.write();
             }
-            Ok(Some(Msg::Error(m))) => self.fail(Error::Setup(m)),
-            Ok(Some(Msg::Proceed)) => self.fail(Error::Setup("unexpected message from the container's setup".into())),
-            Ok(Some(Msg::ExecFailed(errno, m))) => self.fail(Error::Exec { msg: m, missing: errno == libc::ENOENT }),
+            Ok(Some(Report::Failed(f))) => self.fail(f.into()),
             // Nothing more right now (the socket is non-blocking).
             Err(nix::Error::EAGAIN) => {}
             Ok(None) | Err(_) => {
@@ -589,7 +587,7 @@ impl Supervisor {
             self.registered = true;
         }
         let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
-        protocol::send(sock, &Msg::Proceed).ctx(|| "releasing the container's setup".into())
+        protocol::command(sock, Command::Proceed).ctx(|| "releasing the container's setup".into())
     }
 
     fn fail(&mut self, e: Error) {

@@ -5,7 +5,7 @@
 //! `exec::Plan::exec_stub`).
 
 use crate::spawn::exec::{exec_in_path, STUB_REPORT_FD};
-use crate::spawn::protocol::{self, Msg};
+use crate::spawn::protocol;
 use crate::sys;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -32,7 +32,7 @@ pub fn main(args: Vec<OsString>) -> ! {
     // SAFETY: the descriptor was placed there by the inner child.
     let report = unsafe { BorrowedFd::borrow_raw(STUB_REPORT_FD as RawFd) };
     if argv.is_empty() {
-        let _ = protocol::send(&report, &Msg::Error("the stub init got no command".into()));
+        protocol::fail(&report, &crate::error::Error::Setup("the stub init got no command".into()));
         // SAFETY: plain exit.
         unsafe { libc::_exit(125) }
     }
@@ -61,14 +61,8 @@ pub fn main(args: Vec<OsString>) -> ! {
             // The report socket closes when the exec succeeds.
             let _ = nix::fcntl::fcntl(STUB_REPORT_FD, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
             let err = exec_in_path(&argv, &env, &path);
-            let (msg, code) = match &err {
-                crate::error::Error::Exec { msg, missing } => {
-                    let (errno, code) = if *missing { (libc::ENOENT, 127) } else { (libc::EACCES, 126) };
-                    (Msg::ExecFailed(errno, msg.clone()), code)
-                }
-                other => (Msg::Error(other.to_string()), 125),
-            };
-            let _ = protocol::send(&report, &msg);
+            protocol::fail(&report, &err);
+            let code = err.exit_code(true);
             // SAFETY: leave without destructors.
             unsafe { libc::_exit(code) }
         }

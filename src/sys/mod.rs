@@ -295,3 +295,18 @@ pub mod osrelease;
 pub mod passwd;
 pub mod sealed;
 pub mod signal;
+
+/// A detached clone of the mount at `path` (relative to `dirfd`), with
+/// the mounts below it when `recursive`.
+pub fn open_tree(dirfd: RawFd, path: &std::ffi::CStr, recursive: bool) -> std::io::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    const AT_RECURSIVE: u32 = 0x8000;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: plain syscall with a valid C string.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
