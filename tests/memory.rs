@@ -1,6 +1,6 @@
 //! What a running machine costs: once its start is over, berth's launcher
 //! and watcher give back the pages of the binary that starting touched
-//! (src/trim.rs), so a launcher holds at most 2 MB while it supervises; and
+//! (src/sys/trim.rs), so a launcher holds at most 2 MB while it supervises; and
 //! what runs after that (console forwarding, signal forwarding, the exit
 //! and the clean-up) still works.
 
