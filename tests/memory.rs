@@ -45,10 +45,13 @@ fn children(pid: u32) -> Vec<u32> {
     out
 }
 
-/// The launcher's pid from the machine's record.
+/// The launcher's pid from the machine's record (JSON).
 fn launcher_of(name: &str) -> u32 {
     let rec = fs::read_to_string(format!("/run/berth/machines/{name}")).expect("the machine's record");
-    rec.lines().find_map(|l| l.strip_prefix("LAUNCHER=")?.parse().ok()).expect("LAUNCHER in the record")
+    let at = rec.find("\"launcher\"").unwrap_or_else(|| panic!("no launcher in the record:\n{rec}"));
+    let rest = rec[at + "\"launcher\"".len()..].trim_start().trim_start_matches(':').trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no launcher pid in the record:\n{rec}"))
 }
 
 /// The launcher and its watcher each hold at most 2 MB, and both together
