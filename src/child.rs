@@ -77,6 +77,11 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     if ctx.range.is_some() {
         flags |= libc::CLONE_NEWUSER as u64;
     }
+    // net: the guest's own network namespace, owned by its user namespace
+    // (created with it) so the guest administers it and nothing else.
+    if cfg.net.private() {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
     // SAFETY: this process is single-threaded.
     let cloned =
         unsafe { sys::clone3(flags, None, true) }.ctx(|| "creating the guest's pid and user namespaces".into())?;
@@ -97,6 +102,12 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     // Limits, OOM score and CPU affinity, set from here (host privileges)
     // on the waiting guest.
     cfg.policy.apply_to_guest(inner_child.pid)?;
+    // net: a fresh sysfs shows the network namespace of its mounter; from
+    // here on this process (no longer needing the host's) is in the guest's.
+    if cfg.net.private() {
+        let ns = crate::net::open_netns(inner_child.pid)?;
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).ctx(|| "entering the guest's network namespace".into())?;
+    }
 
     let root_path = &cfg.root;
     let userns: Option<OwnedFd> = match ctx.range {

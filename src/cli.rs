@@ -348,6 +348,16 @@ pub struct CommonArgs {
     pub property: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// The guest's network options, spelled like systemd-nspawn's (see net/).
+#[derive(Args, Debug, Default)]
+pub struct NetArgs {
+    /// Give the guest a network namespace of its own with only `lo`, up.
+    #[arg(long = "private-network")]
+    pub private_network: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

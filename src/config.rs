@@ -85,6 +85,8 @@ pub struct Config {
     /// Use the unit berth runs in instead of a scope of its own.
     pub keep_unit: bool,
     pub properties: Vec<crate::property::Property>,
+    /// The guest's network (see net/).
+    pub net: crate::net::Settings,
 }
 
 impl Config {
@@ -334,7 +336,12 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     if immutable {
         tracing::info!("{} is read-only (immutable); mounting it read-only", root.display());
     }
-    let policy = policy::Policy::from_args(&c.policy)?;
+    let mut policy = policy::Policy::from_args(&c.policy)?;
+    let net = crate::net::Settings::from_args(&c.net);
+    if net.private() {
+        // Its own namespace to administer, as under nspawn.
+        policy.keep_unless_dropped(&c.policy, caps::Capability::CAP_NET_ADMIN)?;
+    }
     let register = crate::machined::parse_register(&c.register).map_err(Error::Usage)?;
     let slice = c.slice.clone().unwrap_or_else(|| "machine.slice".into());
     crate::scope::validate_slice(&slice).map_err(Error::Usage)?;
@@ -346,6 +353,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     let properties =
         c.property.iter().map(|p| crate::property::parse(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Config {
+        net,
         register,
         slice,
         keep_unit: c.keep_unit,

@@ -25,6 +25,9 @@ pub enum Error {
     /// An image verb failed (store, tarball, pull).
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// The guest's network could not be set up.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),

@@ -306,6 +306,8 @@ struct Supervisor {
     v1: Vec<crate::cgroupv1::Group>,
     /// Make the launcher exempt from the OOM killer once the guest runs.
     protect: bool,
+    /// net: the guest's network (links, addresses, rules) while it runs.
+    net: crate::net::Network,
 }
 
 impl Supervisor {
@@ -326,6 +328,8 @@ impl Supervisor {
         let boot_id = crate::config::random_uuid()?;
         let filter = cfg.policy.seccomp()?;
         let launcher = std::process::id() as libc::pid_t;
+        // net hook 1: what the guest's network needs, before it exists.
+        let net = crate::net::Network::new(&cfg.net);
         // SAFETY: the launcher is single-threaded.
         let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
             .ctx(|| "creating the container's mount namespace".into())?;
@@ -369,6 +373,7 @@ impl Supervisor {
             registered: false,
             v1: Vec::new(),
             protect: false,
+            net,
         })
     }
 
@@ -595,6 +600,8 @@ impl Supervisor {
         for g in &self.v1 {
             g.attach(pid).ctx(|| format!("moving the guest into {}", g.dir.display()))?;
         }
+        // net hook 2: the guest's namespace exists; configure it.
+        self.net.attach(pid)?;
         // While the guest waits here it cannot have exited, and machined
         // reads the unit from its cgroup.
         if self.machined {

@@ -167,6 +167,10 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
     }
     t.push(fs("proc", "/proc", API, None, Proc, Create::Dir));
     t.push(read_only(Source::Itself, "/proc/sys", Create::Skip));
+    if cfg.net.private() {
+        // The guest's own network namespace is its to tune.
+        t.push(Entry { read_only: false, ..read_only(Source::Itself, "/proc/sys/net", Create::Skip) });
+    }
     t.extend(PROC_MASKED.iter().map(|p| read_only(Source::Mask, p, Create::Skip)));
     t.extend(PROC_READ_ONLY.iter().map(|p| read_only(Source::Itself, p, Create::Skip)));
     t.push(fs("mqueue", "/dev/mqueue", API, None, Inner, Create::Dir));
@@ -262,6 +266,20 @@ fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()>
         Source::Itself => {
             mount(Some(tpath.as_str()), tpath.as_str(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                 .ctx(|| "binding onto itself".to_string())?;
+            if !e.read_only {
+                // A bind below a read-only mount starts read-only: a
+                // writable hole (/proc/sys/net in the read-only /proc/sys).
+                let top = sys::open_in_root(root, &e.target, libc::O_PATH, 0)
+                    .ctx(|| "reopening the new mount".to_string())?;
+                mount(
+                    None::<&str>,
+                    sys::fd_path(&top).as_str(),
+                    None::<&str>,
+                    MsFlags::MS_REMOUNT | MsFlags::MS_BIND | API,
+                    None::<&str>,
+                )
+                .ctx(|| "making the mount writable".to_string())?;
+            }
         }
         Source::Mask => {
             let is_dir = nix::sys::stat::fstat(target.as_raw_fd())
@@ -411,6 +429,7 @@ mod tests {
             slice: "machine.slice".into(),
             keep_unit: false,
             properties: vec![],
+            net: Default::default(),
         }
     }
 
@@ -425,6 +444,22 @@ mod tests {
             let e = t.iter().find(|e| e.target == Path::new(p)).expect(p);
             assert!(e.read_only && e.source == Source::Itself, "{p}");
         }
+    }
+
+    #[test]
+    fn private_network_leaves_proc_sys_net_writable_after_proc_sys() {
+        let t = table(&cfg(), None);
+        assert!(
+            !t.iter().any(|e| e.target == Path::new("/proc/sys/net")),
+            "shared network: /proc/sys/net stays read-only"
+        );
+        let mut c = cfg();
+        c.net.private = true;
+        let t = table(&c, None);
+        let pos = |p: &str| t.iter().position(|e| e.target == Path::new(p)).unwrap();
+        let net = &t[pos("/proc/sys/net")];
+        assert!(pos("/proc/sys") < pos("/proc/sys/net"));
+        assert_eq!((net.source.clone(), net.phase, net.read_only), (Source::Itself, Phase::Proc, false));
     }
 
     #[test]

@@ -151,6 +151,20 @@ impl Policy {
         Ok(p)
     }
 
+    /// Adds `cap` to the bounding set unless a --drop-capability names it.
+    pub fn keep_unless_dropped(&mut self, a: &PolicyArgs, cap: Capability) -> std::result::Result<(), PolicyError> {
+        for v in &a.drop_capability {
+            if parse_capabilities("--drop-capability", v)?.contains(&cap) {
+                return Ok(());
+            }
+        }
+        if !self.capabilities.contains(&cap) {
+            self.capabilities.push(cap);
+            self.capabilities.sort_by_key(|c| c.index());
+        }
+        Ok(())
+    }
+
     /// The guest's system call filter, built but not loaded.
     pub fn seccomp(&self) -> std::result::Result<seccomp::Compiled, SeccompError> {
         seccomp::Compiled::compile(&self.capabilities, &self.syscalls, self.no_new_privileges)

@@ -1,0 +1,129 @@
+//! Links over rtnetlink: a blocking NETLINK_ROUTE socket (netlink-sys), one
+//! request at a time, each acknowledged before the next; no threads, no
+//! async runtime, no `ip`.
+
+use super::error::{NetError, Result};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// A route netlink socket bound to the network namespace it was created in.
+pub struct Netlink {
+    sock: Socket,
+    seq: u32,
+}
+
+impl Netlink {
+    /// A socket in the caller's own network namespace.
+    pub fn open() -> Result<Netlink> {
+        let mut sock = Socket::new(NETLINK_ROUTE).map_err(|e| NetError::netlink("opening a netlink socket", e))?;
+        sock.bind_auto().map_err(|e| NetError::netlink("binding a netlink socket", e))?;
+        sock.connect(&SocketAddr::new(0, 0)).map_err(|e| NetError::netlink("connecting a netlink socket", e))?;
+        // Errors carry the kernel's extended message where it has one.
+        let _ = sock.set_ext_ack(true);
+        Ok(Netlink { sock, seq: 0 })
+    }
+
+    /// A socket in the network namespace `netns` (a namespace file): the
+    /// single-threaded caller steps in, opens it and steps back.
+    pub fn open_in(netns: &impl AsFd) -> Result<Netlink> {
+        let home: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| NetError::netns("opening the host's network namespace", e))?
+            .into();
+        nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| NetError::netns("entering the guest's network namespace", e))?;
+        let nl = Netlink::open();
+        if let Err(e) = nix::sched::setns(&home, nix::sched::CloneFlags::CLONE_NEWNET) {
+            // Staying in the guest's namespace would be far worse than dying.
+            eprintln!("berth: returning to the host's network namespace failed: {e}");
+            std::process::abort();
+        }
+        nl
+    }
+
+    /// Sends one request and waits for its acknowledgement; returns the
+    /// replies that came before it (for requests that echo or dump).
+    pub fn request(&mut self, msg: RouteNetlinkMessage, flags: u16, what: &str) -> Result<Vec<RouteNetlinkMessage>> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        header.sequence_number = self.seq;
+        let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+        nl.finalize();
+        let mut buf = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        self.sock.send(&buf, 0).map_err(|e| NetError::netlink(what, e))?;
+        let mut replies = Vec::new();
+        loop {
+            let (data, _) = self.sock.recv_from_full().map_err(|e| NetError::netlink(what, e))?;
+            let mut off = 0;
+            while off < data.len() {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[off..])
+                    .map_err(|e| NetError::netlink(what, io::Error::new(io::ErrorKind::InvalidData, e.to_string())))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += (len + 3) & !3;
+                if m.header.sequence_number != self.seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(replies),
+                            Some(code) => Err(NetError::netlink(what, io::Error::from_raw_os_error(-code.get()))),
+                        }
+                    }
+                    NetlinkPayload::Done(_) => return Ok(replies),
+                    NetlinkPayload::InnerMessage(r) => replies.push(r),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The index of the link called `name`, if there is one.
+    pub fn index_of(&mut self, name: &str) -> Result<Option<u32>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        match self.request(RouteNetlinkMessage::GetLink(m), 0, &format!("looking up link {name}")) {
+            Ok(r) => Ok(r.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                _ => None,
+            })),
+            Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sets the link with index `index` up.
+    pub fn set_up(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(m), 0, &format!("setting link {name} up")).map(drop)
+    }
+
+    /// Creates a link from a prepared message (NLM_F_CREATE|NLM_F_EXCL).
+    pub fn create(&mut self, m: LinkMessage, what: &str) -> Result<()> {
+        self.request(RouteNetlinkMessage::NewLink(m), NLM_F_CREATE | NLM_F_EXCL, what).map(drop)
+    }
+
+    /// Deletes the link with index `index`.
+    pub fn delete(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        self.request(RouteNetlinkMessage::DelLink(m), 0, &format!("removing link {name}")).map(drop)
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.sock.as_raw_fd()
+    }
+}
