@@ -358,6 +358,9 @@ pub struct NetArgs {
     /// Give the guest a network namespace of its own with only `lo`, up.
     #[arg(long = "private-network")]
     pub private_network: bool,
+    /// A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network).
+    #[arg(short = 'n', long = "network-veth")]
+    pub network_veth: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -329,7 +329,7 @@ impl Supervisor {
         let filter = cfg.policy.seccomp()?;
         let launcher = std::process::id() as libc::pid_t;
         // net hook 1: what the guest's network needs, before it exists.
-        let net = crate::net::Network::new(&cfg.net);
+        let net = crate::net::Network::new(&cfg.net, &cfg.name);
         // SAFETY: the launcher is single-threaded.
         let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
             .ctx(|| "creating the container's mount namespace".into())?;
@@ -466,7 +466,7 @@ impl Supervisor {
             None => PollTimeout::NONE,
         };
         let stdin = std::io::stdin();
-        let (sig_r, setup_r, notify_r, master_r, stdin_r) = {
+        let (sig_r, setup_r, notify_r, master_r, stdin_r, net_r) = {
             let mut fds: Vec<PollFd> = vec![PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
             let mut idx = [None; 4];
             if let Some(s) = &self.setup {
@@ -485,14 +485,19 @@ impl Supervisor {
                     fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
                 }
             }
+            // net hook 3: the network's descriptors (DHCP) go last.
+            let net_at = fds.len();
+            fds.extend(self.net.poll_fds().into_iter().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(e) => return Err(Error::sys("waiting for events", e)),
             }
             let ready =
                 |i: Option<usize>| i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false);
-            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]))
+            let net_r: Vec<bool> = (net_at..fds.len()).map(|i| ready(Some(i))).collect();
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), net_r)
         };
+        self.net.service(&net_r);
         if setup_r {
             self.on_setup(cfg, record)?;
         }
@@ -541,7 +546,7 @@ impl Supervisor {
             Ok(Some(Msg::InnerPid(pid))) => {
                 let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
                 self.inner = Some((pid, fd));
-                if let Err(e) = self.prepare_guest(cfg, pid) {
+                if let Err(e) = self.prepare_guest(cfg, pid, record) {
                     self.fail(e);
                     return Ok(());
                 }
@@ -592,7 +597,7 @@ impl Supervisor {
 
     /// The sync point between the guest's creation and its setup: id maps
     /// and cgroup ownership for a user namespace, then the go-ahead.
-    fn prepare_guest(&mut self, cfg: &Config, pid: i32) -> Result<()> {
+    fn prepare_guest(&mut self, cfg: &Config, pid: i32, record: &mut Vec<(&'static str, String)>) -> Result<()> {
         if let Some(r) = self.range {
             userns::write_maps(pid, r).ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
             self.cgroups.delegate_payload(r.base, r.base)?;
@@ -601,7 +606,10 @@ impl Supervisor {
             g.attach(pid).ctx(|| format!("moving the guest into {}", g.dir.display()))?;
         }
         // net hook 2: the guest's namespace exists; configure it.
-        self.net.attach(pid)?;
+        self.net.attach(pid, &mut |fields| {
+            record.extend(fields.iter().cloned());
+            runtime::write_record(&cfg.name, record)
+        })?;
         // While the guest waits here it cannot have exited, and machined
         // reads the unit from its cgroup.
         if self.machined {

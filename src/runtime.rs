@@ -79,6 +79,11 @@ impl Leftovers {
                 removed.push(format!("layer {}", d.display()));
             }
         }
+        // net hook 4: the machine's rules, links and subnet (its record
+        // says which).
+        if let Some(rec) = read_record(&self.name) {
+            removed.extend(crate::net::cleanup(&rec));
+        }
         let _ = fs::remove_file(Path::new(MACHINES_DIR).join(format!(".{}.tmp", self.name)));
         if fs::remove_file(record_path(&self.name)).is_ok() {
             removed.push(format!("record {}", record_path(&self.name).display()));

@@ -189,3 +189,234 @@ ip link set lo down 2>/dev/null && echo LODOWN=done || echo LODOWN=refused"#;
     assert_eq!(out.get("LODOWN"), "refused", "{}", out.describe());
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }
+
+impl HostNs {
+    /// A shell command run in this namespace; its stdout.
+    fn sh(&self, script: &str) -> String {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", self.path()))
+            .args(["sh", "-c", script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("nsenter sh");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Connects to `addr` from inside this namespace; what it answered.
+    fn fetch(&self, addr: std::net::SocketAddr) -> Option<String> {
+        let path = self.path();
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).ok()?;
+            // SAFETY: setns on this thread only, with a valid descriptor.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return None;
+            }
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+            let mut got = String::new();
+            s.read_to_string(&mut got).ok()?;
+            Some(got)
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+
+    /// A listener answering each connection with the peer's address.
+    fn serve_peer(&self, addr: &str) {
+        let path = self.path();
+        let addr = addr.to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).expect("open netns");
+            // SAFETY: setns on this thread only, with a valid descriptor.
+            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+            let l = TcpListener::bind(&addr).expect("bind listener");
+            tx.send(()).unwrap();
+            for mut s in l.incoming().flatten() {
+                let peer = s.peer_addr().map(|p| p.ip().to_string()).unwrap_or_default();
+                let _ = s.write_all(format!("{peer}\n").as_bytes());
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(5)).expect("listener up");
+    }
+
+    /// This "host"'s nf_tables tables, as `nft` lists them.
+    fn nft_tables(&self) -> String {
+        self.sh("nft list tables 2>&1")
+    }
+}
+
+/// An "upstream" namespace behind the host: 192.0.2.2, the host 192.0.2.1,
+/// the host's default route through it.
+fn upstream(host: &HostNs, tag: &str) -> HostNs {
+    let up = HostNs::new(tag).expect("second namespace");
+    host.ip(&["link", "add", "hxup0", "type", "veth", "peer", "name", "hxup1"]);
+    host.ip(&["link", "set", "hxup1", "netns", &up.name]);
+    host.ip(&["addr", "add", "192.0.2.1/24", "dev", "hxup0"]);
+    host.ip(&["link", "set", "hxup0", "up"]);
+    host.ip(&["route", "add", "default", "via", "192.0.2.2"]);
+    up.ip(&["addr", "add", "192.0.2.2/24", "dev", "hxup1"]);
+    up.ip(&["link", "set", "hxup1", "up"]);
+    up
+}
+
+/// busybox's udhcpc needs a script to apply what it gets.
+const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
+case "$1" in
+bound|renew)
+  ip -4 addr flush dev "$interface"
+  ip addr add "$ip/${mask:-24}" dev "$interface"
+  [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+  : > /etc/resolv.conf
+  for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+  ;;
+esac
+exit 0
+"#;
+
+/// What the guest of the veth tests runs: DHCP with udhcpc, then reports
+/// its address, its DNS server, what the upstream saw as its source, its
+/// IPv6 link-local reach to the host; serves HTTP-ish on 8080 until the
+/// test drops a stop file into the tree.
+const VETH_GUEST: &str = r#"ip link set host0 up
+udhcpc -i host0 -n -q -t 10 -T 1 -s /usr/share/udhcpc/default.script >/dev/null 2>&1 || echo DHCP=failed
+addr=$(ip -o -4 addr show dev host0 | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p')
+echo "ADDR=$addr"
+echo "GW=$(ip route | sed -n 's/^default via \([0-9.]*\).*/\1/p')"
+echo "DNS=$(sed -n 's/^nameserver //p' /etc/resolv.conf | head -1)"
+echo "UPSTREAM_SAW=$(nc -w 3 192.0.2.2 7070 </dev/null)"
+for i in $(seq 50); do [ -s /ll ] && break; sleep 0.2; done
+for i in $(seq 10); do ip -6 addr show dev host0 | grep -q tentative || break; sleep 0.3; done
+out=$(ping6 -c2 -w5 "$(cat /ll)%host0" 2>&1); echo "$out" | grep -q "bytes from" && echo LL=ok || echo "LL=fail $(cat /ll): $(echo $out)"
+while [ ! -e /stop ]; do echo guest-hello | nc -l -p 8080 -w 1 >/dev/null 2>&1; done
+echo DONE"#;
+
+fn veth_setup(tag: &str) -> Option<(Scratch, std::path::PathBuf, HostNs)> {
+    let (s, tree) = busybox_setup(tag)?;
+    if !have_tool("nft") {
+        skip("`nft` is not installed (the tests read the host's nf_tables with it; apt-get install nftables)");
+        return None;
+    }
+    write_file(&tree.join("usr/share/udhcpc/default.script"), UDHCPC_SCRIPT);
+    let st = Command::new("chmod").arg("755").arg(tree.join("usr/share/udhcpc/default.script")).status().unwrap();
+    assert!(st.success());
+    let host = HostNs::new(tag)?;
+    Some((s, tree, host))
+}
+
+fn start_veth_guest(host: &HostNs, tree: &std::path::Path, name: &str, log: std::path::PathBuf) -> Bg {
+    let mut c = host.berth();
+    c.arg("run").arg("-D").arg(tree).arg("-M").arg(name).arg("-n").arg("--").arg("/bin/sh").arg("-c").arg(VETH_GUEST);
+    Bg::spawn(c, log)
+}
+
+fn wait_line(bg: &Bg, key: &str) -> String {
+    let p = format!("{key}=");
+    poll(Duration::from_secs(30), || {
+        bg.output().lines().find_map(|l| l.trim_end_matches('\r').strip_prefix(&p).map(str::to_string))
+    })
+    .unwrap_or_else(|| panic!("no {key}= from the guest\n{}", bg.describe()))
+}
+
+/// A field of the running machine's record under /run/berth.
+fn record_field(name: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(format!("/run/berth/machines/{name}")).unwrap_or_default();
+    let p = format!("{key}=");
+    text.lines().find_map(|l| l.strip_prefix(&p).map(str::to_string)).unwrap_or_default()
+}
+
+/// Nothing of the machine's network (`link`, the nf_tables table, the
+/// subnet's lock) is left on the host.
+fn assert_net_clean(host: &HostNs, link: &str, lock: &str) {
+    assert!(!link.is_empty() && !lock.is_empty());
+    let left = poll(Duration::from_secs(5), || {
+        let links = host.ip(&["-o", "link"]);
+        let tables = host.nft_tables();
+        (!links.contains(&format!(" {link}@")) && !tables.contains("berth") && !std::path::Path::new(lock).exists())
+            .then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "left on the host:\n{}\n{}\nlock {lock}: {}",
+        host.ip(&["-o", "link"]),
+        host.nft_tables(),
+        std::path::Path::new(lock).exists()
+    );
+}
+
+/// `-n`: the guest gets an address, a default route and the host's DNS
+/// server by DHCP from berth (busybox udhcpc); its outbound traffic is
+/// masqueraded (the upstream sees the host's address); IPv6 link-local
+/// works; the host reaches a service in it; all of it is gone at exit.
+#[test]
+fn veth_dhcp_nat_and_service() {
+    let Some((s, tree, host)) = veth_setup("veth") else {
+        return;
+    };
+    let _l = host_lock_shared();
+    let up = upstream(&host, "vu");
+    up.serve_peer("192.0.2.2:7070");
+    let name = hx_name("veth");
+    let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
+    let addr = wait_line(&bg, "ADDR");
+    let ctx = bg.describe();
+    let ip: std::net::Ipv4Addr = addr.parse().unwrap_or_else(|_| panic!("no address by DHCP\n{ctx}"));
+    assert!(ip.is_private(), "{ctx}");
+    let gw = wait_line(&bg, "GW");
+    let host_addrs = host.ip(&["-o", "-4", "addr", "show"]);
+    assert!(host_addrs.contains(&format!("inet {gw}/28")), "the gateway is the host side:\n{host_addrs}\n{ctx}");
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let want_dns = resolv
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver "))
+        .map(str::trim)
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok_and(|a| !a.is_loopback()));
+    if let Some(d) = want_dns {
+        assert_eq!(wait_line(&bg, "DNS"), d, "the host's DNS server\n{}", bg.describe());
+    }
+    assert_eq!(wait_line(&bg, "UPSTREAM_SAW"), "192.0.2.1", "masqueraded behind the host\n{}", bg.describe());
+    // The host side's link-local address, for the guest to ping.
+    let link = record_field(&name, "NET_LINK");
+    assert!(link.starts_with("ve-hx-veth") && link.len() <= 15, "{link}");
+    let ll = host.ip(&["-o", "-6", "addr", "show", "dev", &link]);
+    let ll = ll.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next());
+    let ll = ll.unwrap_or_else(|| panic!("no IPv6 link-local address on the host side\n{}", bg.describe()));
+    assert!(ll.starts_with("fe80:"), "{ll}");
+    write_file(&tree.join("ll"), ll);
+    assert_eq!(wait_line(&bg, "LL"), "ok", "IPv6 link-local\n{}", bg.describe());
+    assert!(host.nft_tables().contains("table ip berth"), "{}", host.nft_tables());
+    let got = poll(Duration::from_secs(10), || host.fetch(format!("{ip}:8080").parse().unwrap()))
+        .unwrap_or_else(|| panic!("the host reaches no service in the guest\n{}", bg.describe()));
+    assert_eq!(got, "guest-hello\n");
+    let lock = record_field(&name, "NET_LOCK");
+    write_file(&tree.join("stop"), "");
+    let st = bg.wait(QUICK);
+    assert!(st.success(), "{}", bg.describe());
+    assert_net_clean(&host, &link, &lock);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
+
+/// After a kill -9 of the launcher the watcher removes the rule and the
+/// pair; `berth gc` finds nothing more.
+#[test]
+fn veth_is_cleaned_after_kill9() {
+    let Some((s, tree, host)) = veth_setup("vk9") else {
+        return;
+    };
+    let _l = host_lock_shared();
+    let name = hx_name("vk9");
+    write_file(&tree.join("ll"), "::1");
+    let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
+    wait_line(&bg, "ADDR");
+    assert!(host.nft_tables().contains("table ip berth"), "{}", host.nft_tables());
+    let (link, lock) = (record_field(&name, "NET_LINK"), record_field(&name, "NET_LOCK"));
+    bg.kill9();
+    assert_net_clean(&host, &link, &lock);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    let mut gc = host.berth();
+    gc.arg("gc");
+    let out = run_to_end(gc, QUICK);
+    out.expect_code(0);
+    assert!(!out.stdout.contains(&name) && !out.stderr.contains(&name), "{}", out.describe());
+}

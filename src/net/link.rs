@@ -3,13 +3,18 @@
 //! async runtime, no `ip`.
 
 use super::error::{NetError, Result};
+use super::plan::Net4;
+use netlink_packet_core::NLM_F_DUMP;
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// A route netlink socket bound to the network namespace it was created in.
@@ -125,5 +130,93 @@ impl Netlink {
 
     pub fn raw_fd(&self) -> i32 {
         self.sock.as_raw_fd()
+    }
+
+    /// Creates a veth pair: `host` here with MAC `host_mac`, its peer
+    /// `peer` (MAC `peer_mac`) directly in the network namespace of
+    /// process `pid`.
+    pub fn create_veth(
+        &mut self,
+        host: &str,
+        host_mac: [u8; 6],
+        peer: &str,
+        peer_mac: [u8; 6],
+        pid: u32,
+    ) -> Result<()> {
+        let mut p = LinkMessage::default();
+        p.attributes.push(LinkAttribute::IfName(peer.into()));
+        p.attributes.push(LinkAttribute::Address(peer_mac.to_vec()));
+        p.attributes.push(LinkAttribute::NetNsPid(pid));
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(host.into()));
+        m.attributes.push(LinkAttribute::Address(host_mac.to_vec()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
+        ]));
+        self.create(m, &format!("creating the veth pair {host}/{peer}"))
+    }
+
+    /// Adds the IPv4 address `addr` in `net` to link `index`.
+    pub fn add_address4(&mut self, index: u32, addr: Ipv4Addr, net: Net4, what: &str) -> Result<()> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet;
+        m.header.prefix_len = net.prefix;
+        m.header.index = index;
+        m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
+        m.attributes.push(AddressAttribute::Address(IpAddr::V4(addr)));
+        m.attributes.push(AddressAttribute::Broadcast(net.broadcast()));
+        self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL, what).map(drop)
+    }
+
+    /// Every IPv4 network the host reaches already: its routes (of every
+    /// table) and its addresses' networks.
+    pub fn taken4(&mut self) -> Result<Vec<Net4>> {
+        let mut out = Vec::new();
+        let mut r = RouteMessage::default();
+        r.header.address_family = AddressFamily::Inet;
+        for m in self.request(RouteNetlinkMessage::GetRoute(r), NLM_F_DUMP, "listing the host's routes")? {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                let dst = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(a)) => Some(*a),
+                    _ => None,
+                });
+                if let Some(addr) = dst {
+                    out.push(Net4 { addr, prefix: r.header.destination_prefix_length });
+                }
+            }
+        }
+        let mut a = AddressMessage::default();
+        a.header.family = AddressFamily::Inet;
+        for m in self.request(RouteNetlinkMessage::GetAddress(a), NLM_F_DUMP, "listing the host's addresses")? {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                for attr in &a.attributes {
+                    if let AddressAttribute::Local(IpAddr::V4(addr)) = attr {
+                        out.push(Net4 { addr: *addr, prefix: a.header.prefix_len });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The IPv4 addresses of link `index`.
+    pub fn addresses4(&mut self, index: u32) -> Result<Vec<Ipv4Addr>> {
+        let mut a = AddressMessage::default();
+        a.header.family = AddressFamily::Inet;
+        let mut out = Vec::new();
+        for m in self.request(RouteNetlinkMessage::GetAddress(a), NLM_F_DUMP, "listing addresses")? {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                if a.header.index != index {
+                    continue;
+                }
+                for attr in &a.attributes {
+                    if let AddressAttribute::Local(IpAddr::V4(addr)) = attr {
+                        out.push(*addr);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
