@@ -80,11 +80,7 @@ impl Network {
     /// Hook 2 (launcher, the guest's PID 1 exists and waits): configures
     /// the guest's namespace and the host side. `persist` writes record
     /// fields before anything needing removal exists.
-    pub fn attach(
-        &mut self,
-        pid: libc::pid_t,
-        persist: &mut Persist,
-    ) -> Result<()> {
+    pub fn attach(&mut self, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
         if !self.settings.private() {
             return Ok(());
         }
@@ -98,11 +94,7 @@ impl Network {
         Ok(())
     }
 
-    fn attach_veth(
-        &mut self,
-        pid: libc::pid_t,
-        persist: &mut Persist,
-    ) -> Result<()> {
+    fn attach_veth(&mut self, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
         let host = plan::veth_host_name(&self.machine);
         let id = plan::parse_machine_id(&std::fs::read_to_string("/etc/machine-id").unwrap_or_default());
         let mut nl = link::Netlink::open()?;

@@ -165,26 +165,39 @@ impl std::str::FromStr for Net4 {
     }
 }
 
-/// The private /28 subnets a link may get, in the order to try them: from
-/// 10.0.0.0/8 (then 172.16.0.0/12, 192.168.0.0/16), starting at a place
-/// derived from `seed` so machines of different names rarely meet.
-pub fn candidates(seed: &str, prefix: u8) -> impl Iterator<Item = Net4> {
-    let pools: [(u32, u8); 3] = [(0x0a00_0000, 8), (0xac10_0000, 12), (0xc0a8_0000, 16)];
+/// The private pools subnets are taken from, in order (address, prefix).
+const POOLS: [(u32, u8); 3] = [(0x0a00_0000, 8), (0xac10_0000, 12), (0xc0a8_0000, 16)];
+
+/// The subnets of size `prefix` of one pool, in the order to try them:
+/// starting at a place derived from `seed`, so machines of different
+/// names rarely meet.
+pub fn candidates(seed: &str, prefix: u8, pool: (u32, u8)) -> impl Iterator<Item = Net4> {
+    let (base, plen) = pool;
     let h = siphash24(seed.as_bytes(), &SHORTEN_IFNAME_KEY);
-    pools.into_iter().flat_map(move |(base, plen)| {
-        let n = 1u64 << (prefix - plen);
-        let start = h % n;
-        (0..n).map(move |i| {
-            let idx = ((start + i) % n) as u32;
-            Net4 { addr: Ipv4Addr::from(base + (idx << (32 - prefix))), prefix }
-        })
+    let n = 1u64 << (prefix - plen);
+    let start = h % n;
+    (0..n).map(move |i| {
+        let idx = ((start + i) % n) as u32;
+        Net4 { addr: Ipv4Addr::from(base + (idx << (32 - prefix))), prefix }
     })
 }
 
-/// The first candidate that overlaps none of `taken` (the host's routes
-/// and addresses) and that `free` accepts (no other machine holds it).
+/// The first candidate (10.0.0.0/8, then 172.16.0.0/12, 192.168.0.0/16)
+/// that overlaps none of `taken` (the host's routes and addresses) and
+/// that `free` accepts (no other machine holds it).
 pub fn pick_subnet(seed: &str, prefix: u8, taken: &[Net4], mut free: impl FnMut(&Net4) -> bool) -> Option<Net4> {
-    candidates(seed, prefix).take(1 << 16).find(|c| !taken.iter().any(|t| t.prefix > 0 && t.overlaps(c)) && free(c))
+    let taken: Vec<&Net4> = taken.iter().filter(|t| t.prefix > 0).collect();
+    for pool in POOLS {
+        let whole = Net4 { addr: Ipv4Addr::from(pool.0), prefix: pool.1 };
+        if taken.iter().any(|t| t.prefix <= whole.prefix && t.overlaps(&whole)) {
+            continue;
+        }
+        let found = candidates(seed, prefix, pool).take(4096).find(|c| !taken.iter().any(|t| t.overlaps(c)) && free(c));
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -209,6 +222,8 @@ mod tests {
         assert!(long.starts_with("ve-a-rather"));
         assert_eq!(long, veth_host_name("a-rather-long-machine-name"));
         assert_ne!(long, veth_host_name("a-rather-long-machine-name2"));
+        // What systemd-nspawn (v252) calls the same machine's link.
+        assert_eq!(veth_host_name("hx-a-rather-long-name"), "ve-hx-a-ratmkpt");
     }
 
     #[test]
