@@ -420,3 +420,64 @@ fn veth_is_cleaned_after_kill9() {
     out.expect_code(0);
     assert!(!out.stdout.contains(&name) && !out.stderr.contains(&name), "{}", out.describe());
 }
+
+/// A booted Debian guest (trixie, systemd 257) with its own
+/// systemd-networkd enabled (Debian's 80-container-host0.network: DHCP)
+/// reaches `running`, gets its address from berth's DHCP server, and the
+/// host reaches a service in it; SIGTERM stops it and nothing is left.
+#[test]
+fn networkd_guest_gets_its_address_from_berth() {
+    if !require(&["nsenter", "timeout", "ip"]) {
+        return;
+    }
+    let Some(fx) = fixture("trixie") else { return };
+    if !have_tool("nft") {
+        skip("`nft` is not installed (apt-get install nftables)");
+        return;
+    }
+    let _l = host_lock_shared();
+    let s = Scratch::new("netd");
+    let tree = tree_copy(&s, &fx, "trixie");
+    let units = tree.join("etc/systemd/system");
+    let link = |target: &str, at: &str| {
+        let p = units.join(at);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).expect("enable unit");
+    };
+    link("/usr/lib/systemd/system/systemd-networkd.service", "multi-user.target.wants/systemd-networkd.service");
+    link("/usr/lib/systemd/system/systemd-networkd.socket", "sockets.target.wants/systemd-networkd.socket");
+    write_file(
+        &units.join("hx-hello.socket"),
+        "[Socket]\nListenStream=8080\nAccept=yes\n[Install]\nWantedBy=sockets.target\n",
+    );
+    write_file(
+        &units.join("hx-hello@.service"),
+        "[Service]\nExecStart=/bin/echo guest-hello\nStandardInput=socket\nStandardOutput=socket\n",
+    );
+    link("/etc/systemd/system/hx-hello.socket", "sockets.target.wants/hx-hello.socket");
+    let Some(host) = HostNs::new("nd") else { return };
+    let name = hx_name("netd");
+    let mut c = host.berth();
+    c.args(["boot", "-n", "-M", &name, "-D"]).arg(&tree);
+    let mut bg = Bg::spawn(c, s.path("boot.log"));
+    let pid = wait_guest_init(&mut bg, &name, Duration::from_secs(60));
+    wait_running(&mut bg, pid);
+    let subnet = record_field(&name, "NET_SUBNET");
+    let (link_name, lock) = (record_field(&name, "NET_LINK"), record_field(&name, "NET_LOCK"));
+    let base: std::net::Ipv4Addr = subnet.split('/').next().unwrap().parse().expect("NET_SUBNET in the record");
+    let guest = std::net::Ipv4Addr::from(u32::from(base) + 2);
+    let got = poll(Duration::from_secs(30), || host.fetch(format!("{guest}:8080").parse().unwrap()));
+    let diag = || guest_sh(pid, "networkctl status host0 --no-pager 2>&1 | head -20").stdout;
+    assert_eq!(
+        got.as_deref(),
+        Some("guest-hello\n"),
+        "the host reaches the guest at {guest}\n{}\n{}",
+        diag(),
+        bg.describe()
+    );
+    bg.signal(libc::SIGTERM);
+    let st = bg.wait(Duration::from_secs(30));
+    assert_eq!(st.code(), Some(0), "{}", bg.describe());
+    assert_net_clean(&host, &link_name, &lock);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
