@@ -9,6 +9,7 @@ pub mod ids;
 pub mod image;
 pub mod live;
 pub mod mount;
+pub mod plan;
 pub mod security;
 pub mod settings;
 pub mod spawn;

@@ -14,7 +14,8 @@
 use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::ids::userns::Range;
-use crate::mount::table::{self, Phase};
+use crate::mount::apply;
+use crate::plan::mounts::{Entry, Phase};
 use crate::settings::config::{Config, Mode};
 use crate::spawn::protocol::{self, Command, Report};
 use crate::{mount::dev, mount::rootfs, mount::runhost, security::capabilities, spawn::exec, sys};
@@ -28,6 +29,8 @@ use std::path::Path;
 /// Everything a child needs from the launcher.
 pub struct ChildCtx<'a> {
     pub cfg: &'a Config,
+    /// The guest's mounts, planned once by the launcher.
+    pub mounts: &'a [Entry],
     pub sock: OwnedFd,
     pub launcher: libc::pid_t,
     pub boot_id: String,
@@ -118,14 +121,13 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     };
     let root = rootfs::mount_root(&rctx)?;
     refuse_odd_api_dirs(&root)?;
-    let table = table::table(cfg, ctx.range);
     let idmapping = match (&userns, ctx.range) {
-        (Some(ns), Some(range)) => Some(table::Idmapping { userns: ns, range }),
+        (Some(ns), Some(range)) => Some(apply::Idmapping { userns: ns, range }),
         _ => None,
     };
-    table::apply_idmapped(&table, Phase::Outer, &root, idmapping.as_ref())?;
+    apply::apply_idmapped(ctx.mounts, Phase::Outer, &root, idmapping.as_ref())?;
     rootfs::mount_overlays(&rctx, &root)?;
-    table::prepare_targets(&table, Phase::Inner, &root)?;
+    apply::prepare_targets(ctx.mounts, Phase::Inner, &root)?;
     dev::populate(&root, ctx.range)?;
     let run_host = runhost::create(&root, cfg, ctx.range)?;
 
@@ -152,7 +154,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
-    protocol::report(&ctx.sock, &Report::NotifySocket(notify)).ctx(|| "handing the notify socket to the launcher".into())?;
+    protocol::report(&ctx.sock, &Report::NotifySocket(notify))
+        .ctx(|| "handing the notify socket to the launcher".into())?;
     runhost::seal(&root)?;
 
     // The console: a pty of the guest's own devpts instance.
@@ -169,7 +172,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             );
         }
         dev::bind_console(&root, &slave)?;
-        protocol::report(&ctx.sock, &Report::Console { master, slave }).ctx(|| "handing the console to the launcher".into())?;
+        protocol::report(&ctx.sock, &Report::Console { master, slave })
+            .ctx(|| "handing the console to the launcher".into())?;
     }
 
     // procfs must come from inside the guest's pid namespace, but be
@@ -182,7 +186,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             sys::set_name("berth-proc");
             let r = sys::set_parent_death_signal(libc::SIGKILL)
                 .ctx(|| "setting the parent-death signal".into())
-                .and_then(|_| mount_proc(&root, &ctx.boot_id, cfg, ctx.range));
+                .and_then(|_| mount_proc(&root, &ctx.boot_id, ctx.mounts));
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
@@ -255,8 +259,8 @@ fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     Ok((ptmx, slave))
 }
 
-fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>) -> Result<()> {
-    table::apply(&table::table(cfg, range), Phase::Proc, root)?;
+fn mount_proc(root: &OwnedFd, boot_id: &str, mounts: &[Entry]) -> Result<()> {
+    apply::apply(mounts, Phase::Proc, root)?;
     // A fresh boot id: a file on the guest's /run, bound over the kernel's
     // and unlinked, so only the mount keeps it.
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -286,7 +290,7 @@ fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>)
             None::<&str>,
         )
         .ctx(|| "mounting a fresh /proc/sys/kernel/random/boot_id".into())?;
-        table::seal_read_only(root, Path::new("/proc/sys/kernel/random/boot_id"), false, false)
+        apply::seal_read_only(root, Path::new("/proc/sys/kernel/random/boot_id"), false, false)
     })();
     let _ = nix::unistd::unlinkat(Some(run.as_raw_fd()), name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     res
@@ -344,7 +348,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
         return Err(Error::sys("giving the guest its own session keyring", std::io::Error::last_os_error()));
     }
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
-    table::apply(&table::table(cfg, ctx.range), Phase::Inner, &root)?;
+    apply::apply(ctx.mounts, Phase::Inner, &root)?;
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {

@@ -10,6 +10,8 @@ use crate::host::cgroup::{Cgroups, Owner};
 use crate::host::machined::{self, Register};
 use crate::ids::userns::{self, Ownership, Range};
 use crate::mount::ephemeral::Layers;
+use crate::plan::host::HostFacts;
+use crate::plan::{Plan, TreeIds};
 use crate::settings::config::{Config, InitKind, Mode};
 use crate::spawn::child::{self, ChildCtx};
 use crate::spawn::console::{Console, Input};
@@ -83,6 +85,23 @@ fn lock_name(name: &str) -> Result<lock::LockFile> {
     }
 }
 
+/// Takes the tree's lock (shared when it is only read). A watcher
+/// removing a lock file it found free holds it for an instant: retry
+/// briefly before calling the tree busy.
+fn lock_tree(cfg: &Config) -> Result<lock::TreeLock> {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
+            Ok(t) => return Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
+            Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
+        }
+    }
+}
+
 fn busy_tree(cfg: &Config) -> Error {
     let how = if cfg.read_only { "read-write" } else { "already" };
     Error::Busy(format!(
@@ -94,30 +113,22 @@ fn busy_tree(cfg: &Config) -> Error {
 
 /// Runs one container to its end; returns berth's exit status.
 pub fn launch(cfg: &Config) -> Result<i32> {
+    let _start = tracing::info_span!("start", machine = %cfg.name).entered();
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
     }
     cleanup::gc();
-    let name_lock = lock_name(&cfg.name)?;
-    // A watcher removing a lock file it found free holds it for an
-    // instant: retry briefly before calling the tree busy.
-    let tree_deadline = Instant::now() + Duration::from_millis(200);
-    let tree = loop {
-        match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
-            Ok(t) => break t,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < tree_deadline => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
-            Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
-        }
+    let (name_lock, tree) = {
+        let _s = tracing::debug_span!("lock").entered();
+        (lock_name(&cfg.name)?, lock_tree(cfg)?)
     };
     // With the name lock held: is machined there, and is the name free
     // with it? A registration whose leader is dead is removed here.
     let machined = machined::prepare(cfg.register, &cfg.name)? == machined::Presence::Present;
+    let facts = HostFacts::probe(cfg)?;
     // A tree shifted on disk before keeps its range if it is free.
-    let prefer = match cfg.ownership {
-        Ownership::Chown | Ownership::Auto => shift::existing_base(&cfg.root),
+    let prefer = match (cfg.ownership, facts.shift) {
+        (Ownership::Chown | Ownership::Auto, shift::State::Done(b) | shift::State::Partial(b)) => Some(b),
         _ => None,
     };
     let reserved = userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
@@ -127,23 +138,15 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         Some((r, l)) => (Some(r), l),
         None => (None, None),
     };
-    let (idmap, chown) = match (range, cfg.ownership) {
-        (Some(r), _) if r.base == 0 => (false, false),
-        (Some(_), Ownership::Map) => (true, false),
-        (Some(_), Ownership::Chown) => (false, true),
-        // Already shifted onto this range: use it as it is; half shifted:
-        // finish the job.
-        (Some(r), Ownership::Auto) if shift::state(&cfg.root).ok() == Some(shift::State::Done(r.base)) => {
-            (false, false)
-        }
-        (Some(_), Ownership::Auto) if matches!(shift::state(&cfg.root), Ok(shift::State::Partial(_))) => (false, true),
-        (Some(r), Ownership::Auto) => {
-            let can = userns::can_idmap(&cfg.root, r);
-            (can, !can)
-        }
-        _ => (false, false),
+    // Every decision, before anything exists: a limit this host cannot
+    // apply stops the start here.
+    let plan = {
+        let _s = tracing::debug_span!("plan").entered();
+        Plan::new(cfg, &facts, range)?
     };
-    if let (Some(r), true) = (range, chown) {
+    tracing::debug!(?range, tree_ids = ?plan.tree_ids, owner = ?plan.cgroups.owner, mounts = plan.mounts.len(), "planned");
+    if let (Some(r), TreeIds::Chown) = (range, plan.tree_ids) {
+        let _s = tracing::debug_span!("shift").entered();
         let t0 = Instant::now();
         if shift::ensure(&cfg.root, r.base, cfg.read_only).map_err(|e| Error::Usage(e.to_string()))? && !cfg.quiet {
             eprint!(
@@ -154,24 +157,9 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             );
         }
     }
-    // Where the machine's cgroups go and where each limit takes effect,
-    // decided before anything exists: a limit this host cannot apply
-    // stops the start here.
-    let systemd = crate::host::scope::systemd_booted();
-    let owner = match (cfg.keep_unit, systemd) {
-        (true, _) => Owner::Unit,
-        (false, true) => Owner::Systemd,
-        (false, false) => Owner::Berth,
-    };
-    let mut cgroups = match owner {
-        Owner::Unit => Cgroups::own_unit()?,
-        _ => Cgroups::for_machine(&cfg.name, &cfg.slice, owner)?,
-    };
-    let offering = if owner == Owner::Unit { cgroups.scope.clone() } else { cgroups.hierarchy.clone() };
-    let v1_rel = crate::host::cgroup::machine_rel(&cfg.name, &cfg.slice);
-    let plan = crate::host::limits::plan(&cfg.properties, &offering, &v1_rel, systemd)?;
-    cgroups.v1 = plan.v1.iter().map(|g| g.dir.clone()).collect();
-    let layers = Layers::create(cfg, range, idmap)?;
+    let cgroups = plan.cgroups.clone();
+    let owner = cgroups.owner;
+    let layers = Layers::create(cfg, range, plan.tree_ids == TreeIds::Idmap)?;
     let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
     let lock_files: Vec<_> = local
         .into_iter()
@@ -215,7 +203,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
                 slice: &cfg.slice,
                 description: format!("Container {} (berth)", cfg.name),
                 stop_timeout: cfg.stop_timeout,
-                properties: &plan.dbus,
+                properties: &plan.limits.dbus,
             })?;
             let own = crate::host::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
             if own.as_deref() != Some(held.cgroups.scope.as_path()) {
@@ -226,16 +214,14 @@ pub fn launch(cfg: &Config) -> Result<i32> {
                 )));
             }
         }
-        held.cgroups.create(&plan)?;
-        if owner == Owner::Unit && systemd {
-            crate::host::scope::set_properties(&held.cgroups.unit(), &plan.dbus)?;
+        {
+            let _s = tracing::debug_span!("cgroups").entered();
+            held.cgroups.create(&plan.limits)?;
+            if owner == Owner::Unit && facts.systemd {
+                crate::host::scope::set_properties(&held.cgroups.unit(), &plan.limits.dbus)?;
+            }
         }
-        let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
-        sup.machined = machined;
-        sup.v1 = plan.v1.clone();
-        // The scope's limits also count the launcher: an out-of-memory
-        // guest must not take it along.
-        sup.protect = cfg.properties.iter().any(|p| p.controller() == Some("memory"));
+        let mut sup = Supervisor::start(cfg, &plan, range, machined, &held.layers)?;
         let r = sup.run(cfg, &mut record);
         registered = sup.registered;
         r
@@ -291,13 +277,9 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn start(
-        cfg: &Config,
-        cgroups: &Cgroups,
-        range: Option<Range>,
-        idmap: bool,
-        layers: &Layers,
-    ) -> Result<Supervisor> {
+    fn start(cfg: &Config, plan: &Plan, range: Option<Range>, machined: bool, layers: &Layers) -> Result<Supervisor> {
+        let _s = tracing::debug_span!("spawn").entered();
+        let cgroups = &plan.cgroups;
         let mut mask = SigSet::empty();
         HANDLED.iter().for_each(|s| mask.add(*s));
         mask.thread_block().ctx(|| "blocking signals".into())?;
@@ -315,12 +297,13 @@ impl Supervisor {
             drop(ours);
             child::outer(ChildCtx {
                 cfg,
+                mounts: &plan.mounts,
                 sock: theirs,
                 launcher,
                 boot_id,
                 filter,
                 range,
-                idmap,
+                idmap: plan.tree_ids == TreeIds::Idmap,
                 layer: layers.layer.as_ref().map(|l| l.dir.clone()),
                 upper_tmpfs: layers.layer.as_ref().is_some_and(|l| l.tmpfs),
                 overlay_work: layers.overlay_work.clone(),
@@ -347,10 +330,12 @@ impl Supervisor {
             killed: None,
             last_signal_sent: None,
             migrate_at: None,
-            machined: false,
+            machined,
             registered: false,
-            v1: Vec::new(),
-            protect: false,
+            v1: plan.limits.v1.clone(),
+            // The scope's limits also count the launcher: an out-of-memory
+            // guest must not take it along.
+            protect: cfg.properties.iter().any(|p| p.controller() == Some("memory")),
         })
     }
 
@@ -514,7 +499,9 @@ impl Supervisor {
         };
         match protocol::read_report(sock) {
             Ok(Some(Report::NotifySocket(fd))) => self.notify = Some(fd),
-            Ok(Some(Report::Console { master, slave })) => self.console = Some(Console::new(cfg.console, master, slave)),
+            Ok(Some(Report::Console { master, slave })) => {
+                self.console = Some(Console::new(cfg.console, master, slave))
+            }
             Ok(Some(Report::GuestCreated(pid))) => {
                 let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
                 self.inner = Some((pid, fd));
