@@ -319,11 +319,17 @@ fn wait_line(bg: &Bg, key: &str) -> String {
     .unwrap_or_else(|| panic!("no {key}= from the guest\n{}", bg.describe()))
 }
 
-/// A field of the running machine's record under /run/berth.
+/// A field of the network part of the running machine's record under
+/// /run/berth (JSON: `"net":{"link":"ve-...","subnet":...}`).
 fn record_field(name: &str, key: &str) -> String {
     let text = std::fs::read_to_string(format!("/run/berth/machines/{name}")).unwrap_or_default();
-    let p = format!("{key}=");
-    text.lines().find_map(|l| l.strip_prefix(&p).map(str::to_string)).unwrap_or_default()
+    let Some(net) = text.find("\"net\":").map(|i| &text[i..]) else { return String::new() };
+    let pat = format!("\"{key}\":\"");
+    net.find(&pat)
+        .map(|i| &net[i + pat.len()..])
+        .and_then(|v| v.split('"').next())
+        .map(str::to_string)
+        .unwrap_or_default()
 }
 
 /// Nothing of the machine's network (`link`, the nf_tables table, the
@@ -377,7 +383,7 @@ fn veth_dhcp_nat_and_service() {
     }
     assert_eq!(wait_line(&bg, "UPSTREAM_SAW"), "192.0.2.1", "masqueraded behind the host\n{}", bg.describe());
     // The host side's link-local address, for the guest to ping.
-    let link = record_field(&name, "NET_LINK");
+    let link = record_field(&name, "link");
     assert!(link.starts_with("ve-hx-veth") && link.len() <= 15, "{link}");
     let ll = host.ip(&["-o", "-6", "addr", "show", "dev", &link]);
     let ll = ll.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next());
@@ -389,7 +395,7 @@ fn veth_dhcp_nat_and_service() {
     let got = poll(Duration::from_secs(10), || host.fetch(format!("{ip}:8080").parse().unwrap()))
         .unwrap_or_else(|| panic!("the host reaches no service in the guest\n{}", bg.describe()));
     assert_eq!(got, "guest-hello\n");
-    let lock = record_field(&name, "NET_LOCK");
+    let lock = record_field(&name, "lock");
     write_file(&tree.join("stop"), "");
     let st = bg.wait(QUICK);
     assert!(st.success(), "{}", bg.describe());
@@ -410,7 +416,7 @@ fn veth_is_cleaned_after_kill9() {
     let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
     wait_line(&bg, "ADDR");
     assert!(host.nft_tables().contains("table ip berth"), "{}", host.nft_tables());
-    let (link, lock) = (record_field(&name, "NET_LINK"), record_field(&name, "NET_LOCK"));
+    let (link, lock) = (record_field(&name, "link"), record_field(&name, "lock"));
     bg.kill9();
     assert_net_clean(&host, &link, &lock);
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
@@ -462,8 +468,8 @@ fn networkd_guest_gets_its_address_from_berth() {
     let mut bg = Bg::spawn(c, s.path("boot.log"));
     let pid = wait_guest_init(&mut bg, &name, Duration::from_secs(60));
     wait_running(&mut bg, pid);
-    let subnet = record_field(&name, "NET_SUBNET");
-    let (link_name, lock) = (record_field(&name, "NET_LINK"), record_field(&name, "NET_LOCK"));
+    let subnet = record_field(&name, "subnet");
+    let (link_name, lock) = (record_field(&name, "link"), record_field(&name, "lock"));
     let base: std::net::Ipv4Addr = subnet.split('/').next().unwrap().parse().expect("NET_SUBNET in the record");
     let guest = std::net::Ipv4Addr::from(u32::from(base) + 2);
     let got = poll(Duration::from_secs(30), || host.fetch(format!("{guest}:8080").parse().unwrap()));

@@ -17,8 +17,9 @@
 //!    and a pair whose namespace lingers are removed there.
 //!
 //! The outer child mounts a fresh sysfs from inside the guest's network
-//! namespace and leaves `/proc/sys/net` writable (see mounts.rs, child.rs);
-//! the guest keeps CAP_NET_ADMIN (config.rs).
+//! namespace and leaves `/proc/sys/net` writable (plan/mounts.rs,
+//! spawn/child.rs);
+//! the guest keeps CAP_NET_ADMIN (settings/config.rs).
 
 pub mod dhcp;
 pub mod error;
@@ -30,7 +31,6 @@ pub mod plan;
 pub use error::NetError;
 
 use error::Result;
-use std::collections::BTreeMap;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,25 @@ pub const SUBNET_LOCK_DIR: &str = "/run/berth/net";
 const LEASE_SECONDS: u32 = 3600;
 
 /// Writes fields into the machine record (before what they name exists).
-pub type Persist<'a> = dyn FnMut(&[(&'static str, String)]) -> std::io::Result<()> + 'a;
+pub type Persist<'a> = dyn FnMut(&NetRecord) -> std::io::Result<()> + 'a;
+
+/// What a machine's network holds on the host, kept in its record so the
+/// watcher and `berth gc` can remove it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetRecord {
+    /// The host side of the veth pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The IPv4 subnet of the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// The subnet's lock file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<PathBuf>,
+    /// The link whose masquerade chain is in table ip berth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nft: Option<String>,
+}
 
 /// What the network options ask for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,13 +86,20 @@ pub struct Network {
     settings: Settings,
     machine: String,
     dhcp: Option<dhcp::Server>,
-    _subnet_lock: Option<crate::lock::LockFile>,
+    rec: NetRecord,
+    _subnet_lock: Option<crate::state::lock::LockFile>,
 }
 
 impl Network {
     /// Hook 1 (launcher, before the guest exists).
     pub fn new(settings: &Settings, machine: &str) -> Network {
-        Network { settings: settings.clone(), machine: machine.to_string(), dhcp: None, _subnet_lock: None }
+        Network {
+            settings: settings.clone(),
+            machine: machine.to_string(),
+            dhcp: None,
+            rec: NetRecord::default(),
+            _subnet_lock: None,
+        }
     }
 
     /// Hook 2 (launcher, the guest's PID 1 exists and waits): configures
@@ -98,7 +123,8 @@ impl Network {
         let host = plan::veth_host_name(&self.machine);
         let id = plan::parse_machine_id(&std::fs::read_to_string("/etc/machine-id").unwrap_or_default());
         let mut nl = link::Netlink::open()?;
-        persist(&[("NET_LINK", host.clone())]).map_err(|e| NetError::netns("recording the machine's links", e))?;
+        self.rec.link = Some(host.clone());
+        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
         nl.create_veth(
             &host,
             plan::mac(&id, &self.machine, true),
@@ -121,7 +147,7 @@ impl Network {
             .map_err(|e| NetError::netns(format!("creating {SUBNET_LOCK_DIR}"), e))?;
         let mut lock = None;
         let subnet = plan::pick_subnet(&host, 28, &taken, |c| {
-            match crate::lock::LockFile::acquire(&subnet_lock_path(c), true) {
+            match crate::state::lock::LockFile::acquire(&subnet_lock_path(c), true) {
                 Ok(l) => {
                     lock = Some(l);
                     true
@@ -137,12 +163,10 @@ impl Network {
         })?;
         self._subnet_lock = lock;
         let chain = nft::chain_name(&host);
-        persist(&[
-            ("NET_SUBNET", subnet.to_string()),
-            ("NET_LOCK", subnet_lock_path(&subnet).display().to_string()),
-            ("NET_NFT", host.clone()),
-        ])
-        .map_err(|e| NetError::netns("recording the machine's network", e))?;
+        self.rec.subnet = Some(subnet.to_string());
+        self.rec.lock = Some(subnet_lock_path(&subnet));
+        self.rec.nft = Some(host.clone());
+        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's network", e))?;
         let server = subnet.nth(1);
         nl.add_address4(index, server, subnet, &format!("adding address {server}/{} to {host}", subnet.prefix))?;
         // Forwarding, as networkd's IPMasquerade= turns it on.
@@ -182,14 +206,14 @@ fn subnet_lock_path(n: &plan::Net4) -> PathBuf {
 /// Hook 4: removes what the record says a machine's network holds; runs
 /// in the host's network namespace after the launcher is gone. Returns
 /// what was removed.
-pub fn cleanup(record: &BTreeMap<String, String>) -> Vec<String> {
+pub fn cleanup(rec: &NetRecord) -> Vec<String> {
     let mut removed = Vec::new();
-    if let Some(host) = record.get("NET_NFT") {
+    if let Some(host) = &rec.nft {
         if nft::remove_masquerade(host).is_ok() {
             removed.push(format!("nf_tables chain {}", nft::chain_name(host)));
         }
     }
-    if let Some(host) = record.get("NET_LINK") {
+    if let Some(host) = &rec.link {
         // Normally gone with the guest's namespace already.
         if let Ok(mut nl) = link::Netlink::open() {
             if let Ok(Some(i)) = nl.index_of(host) {
@@ -199,10 +223,9 @@ pub fn cleanup(record: &BTreeMap<String, String>) -> Vec<String> {
             }
         }
     }
-    if let Some(l) = record.get("NET_LOCK") {
-        let p = Path::new(l);
-        if p.exists() && crate::lock::remove_if_unheld(p) {
-            removed.push(format!("lock {l}"));
+    if let Some(p) = &rec.lock {
+        if p.exists() && crate::state::lock::remove_if_unheld(p) {
+            removed.push(format!("lock {}", p.display()));
         }
     }
     removed
