@@ -186,12 +186,18 @@ def eph_once(tool, tree):
 
 NET_OPTS = {"none": [], "private": ["--private-network"], "veth": ["-n"]}
 
+NET_SAMPLE = [0]
+
 def net_cmd(tool, opts):
     # In the benchmark's own network namespace: its links and rules only.
+    # A name of its own per sample: a start never waits for the previous
+    # machine's watcher to finish its clean-up.
+    NET_SAMPLE[0] += 1
+    name = f"bench-net-{NET_SAMPLE[0]}"
     pre = ["/usr/bin/nsenter", f"--net={netns}"]
     if tool == "berth":
-        return pre + [berth, "run", "-q"] + opts + ["-M", "bench-net", "-D", bb, "--", "/bin/true"]
-    return pre + [nspawn, "-q", "--register=no", "--keep-unit"] + opts + ["-M", "bench-net", "-D", bb, "/bin/true"]
+        return pre + [berth, "run", "-q"] + opts + ["-M", name, "-D", bb, "--", "/bin/true"]
+    return pre + [nspawn, "-q", "--register=no", "--keep-unit"] + opts + ["-M", name, "-D", bb, "/bin/true"]
 
 def net_once(tool, opts):
     log = os.path.join(work, f"{tool}-net.log")
