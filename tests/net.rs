@@ -487,3 +487,30 @@ fn networkd_guest_gets_its_address_from_berth() {
     assert_net_clean(&host, &link_name, &lock);
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
 }
+
+/// A host link already called ve-NAME: one error line naming it, exit
+/// 125, and the host's link is left as it was (not taken for berth's).
+#[test]
+fn veth_name_taken_is_one_error_line_and_leaves_the_hosts_link() {
+    let Some((_s, tree)) = busybox_setup("vtaken") else {
+        return;
+    };
+    if !have_tool("nft") {
+        skip("`nft` is not installed (apt-get install nftables)");
+        return;
+    }
+    let Some(host) = HostNs::new("vt") else { return };
+    let _l = host_lock_shared();
+    let name = format!("hx-vt{}", std::process::id() % 100000);
+    let link = format!("ve-{name}");
+    assert!(link.len() <= 15);
+    host.ip(&["link", "add", &link, "type", "veth", "peer", "name", "hxvtpeer"]);
+    let out = host.run_sh(&tree, &name, &["-n"], "true");
+    out.expect_code(125);
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains(&link) && out.stderr.contains("-M"), "{}", out.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(host.ip(&["-o", "link"]).contains(&format!(" {link}@")), "the host's own link must stay");
+    assert!(!host.nft_tables().contains("berth"), "{}", host.nft_tables());
+}

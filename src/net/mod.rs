@@ -123,15 +123,25 @@ impl Network {
         let host = plan::veth_host_name(&self.machine);
         let id = plan::parse_machine_id(&std::fs::read_to_string("/etc/machine-id").unwrap_or_default());
         let mut nl = link::Netlink::open()?;
-        self.rec.link = Some(host.clone());
-        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
+        // A link of that name that is not ours stays untouched: the pair
+        // is recorded only once it exists (until then, and should the
+        // launcher die right after, it goes with the guest's namespace).
         nl.create_veth(
             &host,
             plan::mac(&id, &self.machine, true),
             plan::GUEST_IFNAME,
             plan::mac(&id, &self.machine, false),
             pid as u32,
-        )?;
+        )
+        .map_err(|e| match e {
+            NetError::Netlink { source, .. } if source.raw_os_error() == Some(libc::EEXIST) => NetError::netlink(
+                format!("creating {host}: the host already has a link of that name; remove it or pick another machine name with -M"),
+                source,
+            ),
+            e => e,
+        })?;
+        self.rec.link = Some(host.clone());
+        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
         let index = nl.index_of(&host)?.ok_or_else(|| {
             NetError::netlink(format!("finding {host}"), std::io::Error::from_raw_os_error(libc::ENODEV))
         })?;
