@@ -133,7 +133,7 @@ fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result
             let set = match value {
                 None => None,
                 Some(v) => Some(
-                    berth::settings::config::parse_bool(v)
+                    berth::sys::parse_bool(v)
                         .ok_or_else(|| ImageError::Refused(format!("'{v}' is not a boolean; use true or false")))?,
                 ),
             };
