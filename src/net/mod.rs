@@ -27,15 +27,14 @@ pub mod link;
 pub mod networkd;
 pub mod nft;
 pub mod plan;
+pub mod subnet;
 
 pub use error::NetError;
 
 use error::Result;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Where the locks of the subnets in use live.
-pub const SUBNET_LOCK_DIR: &str = "/run/berth/net";
 /// How long a DHCP lease lasts (the guest renews it while it runs).
 const LEASE_SECONDS: u32 = 3600;
 
@@ -71,10 +70,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_args(a: &crate::cli::NetArgs) -> Settings {
-        Settings { private: a.private_network || a.network_veth, veth: a.network_veth }
-    }
-
     /// Whether the guest gets a network namespace of its own.
     pub fn private(&self) -> bool {
         self.private
@@ -87,7 +82,7 @@ pub struct Network {
     machine: String,
     dhcp: Option<dhcp::Server>,
     rec: NetRecord,
-    _subnet_lock: Option<crate::state::lock::LockFile>,
+    _subnet_lock: Option<subnet::Held>,
 }
 
 impl Network {
@@ -153,17 +148,13 @@ impl Network {
         // IPv6 link-local comes with the link being up.
         nl.set_up(index, &host)?;
         let taken = nl.taken4()?;
-        std::fs::create_dir_all(SUBNET_LOCK_DIR)
-            .map_err(|e| NetError::netns(format!("creating {SUBNET_LOCK_DIR}"), e))?;
         let mut lock = None;
-        let subnet = plan::pick_subnet(&host, 28, &taken, |c| {
-            match crate::state::lock::LockFile::acquire(&subnet_lock_path(c), true) {
-                Ok(l) => {
-                    lock = Some(l);
-                    true
-                }
-                Err(_) => false,
+        let subnet = plan::pick_subnet(&host, 28, &taken, |c| match subnet::hold(c) {
+            Ok(l) => {
+                lock = Some(l);
+                true
             }
+            Err(_) => false,
         })
         .ok_or_else(|| {
             NetError::netlink(
@@ -174,7 +165,7 @@ impl Network {
         self._subnet_lock = lock;
         let chain = nft::chain_name(&host);
         self.rec.subnet = Some(subnet.to_string());
-        self.rec.lock = Some(subnet_lock_path(&subnet));
+        self.rec.lock = Some(subnet::lock_path(&subnet));
         self.rec.nft = Some(host.clone());
         persist(&self.rec).map_err(|e| NetError::netns("recording the machine's network", e))?;
         let server = subnet.nth(1);
@@ -209,10 +200,6 @@ impl Network {
     }
 }
 
-fn subnet_lock_path(n: &plan::Net4) -> PathBuf {
-    Path::new(SUBNET_LOCK_DIR).join(format!("{}-{}.lock", n.addr, n.prefix))
-}
-
 /// Hook 4: removes what the record says a machine's network holds; runs
 /// in the host's network namespace after the launcher is gone. Returns
 /// what was removed.
@@ -234,7 +221,7 @@ pub fn cleanup(rec: &NetRecord) -> Vec<String> {
         }
     }
     if let Some(p) = &rec.lock {
-        if p.exists() && crate::state::lock::remove_if_unheld(p) {
+        if p.exists() && subnet::release_if_unheld(p) {
             removed.push(format!("lock {}", p.display()));
         }
     }

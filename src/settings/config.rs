@@ -334,7 +334,8 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         tracing::info!("{} is read-only (immutable); mounting it read-only", root.display());
     }
     let mut policy = policy::Policy::from_args(&c.policy)?;
-    let net = crate::net::Settings::from_args(&c.net);
+    // Every network option gives the guest a namespace of its own.
+    let net = crate::net::Settings { private: c.net.private_network || c.net.network_veth, veth: c.net.network_veth };
     if net.private() {
         // Its own namespace to administer, as under nspawn.
         policy.keep_unless_dropped(&c.policy, caps::Capability::CAP_NET_ADMIN)?;
