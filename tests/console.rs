@@ -156,12 +156,9 @@ fn each_mode(kind: Kind, place: Place) {
         Kind::AsPid2 => "con-pid2",
         Kind::Boot => "con-boot",
     };
-    let Some((s, tree)) = busybox_setup(tag) else {
-        return;
-    };
-    if place == Place::Terminal && !have_tool("script") {
-        skip("`script` (util-linux) is not installed; it gives berth a terminal");
-        return;
+    let (s, tree) = busybox_setup(tag);
+    if place == Place::Terminal {
+        require(&["script"]);
     }
     let _l = host_lock_shared();
     let (want, limit) = if kind == Kind::Boot { (0, BOOT_LIMIT) } else { (3, RUN_LIMIT) };
@@ -254,13 +251,8 @@ fn boot_to_a_file() {
 /// the command sees SIGINT exactly once.
 #[test]
 fn ctrl_c_reaches_an_as_pid2_command_once() {
-    let Some((_s, tree)) = busybox_setup("con-intr") else {
-        return;
-    };
-    if !have_tool("script") {
-        skip("`script` (util-linux) is not installed; it gives berth a terminal");
-        return;
-    }
+    let (_s, tree) = busybox_setup("con-intr");
+    require(&["script"]);
     let _l = host_lock_shared();
     let name = unique_name("con-intr");
     // Fields 5 and 8 of /proc/PID/stat: process group, terminal's
