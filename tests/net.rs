@@ -1,5 +1,5 @@
-//! The guest's network (net/): --private-network. Real namespaces, the
-//! busybox fixture, as root. "The host" of every test is a network
+//! The guest's network (net/): --private-network and -n/--network-veth. Real
+//! namespaces, the busybox and trixie fixtures, as root. "The host" of every test is a network
 //! namespace the test creates itself (berth runs under `nsenter --net`),
 //! so nothing here touches the machine's real interfaces, routes or
 //! firewall; `ip` is used by the tests only, never by berth.
@@ -20,17 +20,15 @@ struct HostNs {
 
 impl HostNs {
     /// `hx` + tag + this process's pid: unique to this test run.
-    fn new(tag: &str) -> Option<HostNs> {
-        if !require(&["ip", "nsenter"]) {
-            return None;
-        }
+    fn new(tag: &str) -> HostNs {
+        require(&["ip", "nsenter"]);
         let name = format!("hx{tag}{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
         let ok = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add").success();
         assert!(ok, "ip netns add {name} failed");
         let ns = HostNs { name };
         ns.ip(&["link", "set", "lo", "up"]);
-        Some(ns)
+        ns
     }
 
     fn path(&self) -> String {
@@ -98,12 +96,8 @@ fn hx_name(tag: &str) -> String {
 /// out of reach. Nothing of it reaches the host's namespace.
 #[test]
 fn private_network_is_the_guests_own() {
-    let Some((_s, tree)) = busybox_setup("pnet") else {
-        return;
-    };
-    let Some(host) = HostNs::new("pn") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("pnet");
+    let host = HostNs::new("pn");
     let _l = host_lock_shared();
     host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
     let served = host.serve("127.0.0.1:0", "host-secret\n");
@@ -164,12 +158,8 @@ ping -c1 -W1 127.0.0.1 >/dev/null && echo PING=ok || echo PING=fail"#
 /// private network's CAP_NET_ADMIN.
 #[test]
 fn shared_network_and_dropped_net_admin() {
-    let Some((_s, tree)) = busybox_setup("snet") else {
-        return;
-    };
-    let Some(host) = HostNs::new("sn") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("snet");
+    let host = HostNs::new("sn");
     let _l = host_lock_shared();
     host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
     let script = r#"echo LINKS=$(ip -o link | wc -l)
@@ -250,7 +240,7 @@ impl HostNs {
 /// An "upstream" namespace behind the host: 192.0.2.2, the host 192.0.2.1,
 /// the host's default route through it.
 fn upstream(host: &HostNs, tag: &str) -> HostNs {
-    let up = HostNs::new(tag).expect("second namespace");
+    let up = HostNs::new(tag);
     host.ip(&["link", "add", "hxup0", "type", "veth", "peer", "name", "hxup1"]);
     host.ip(&["link", "set", "hxup1", "netns", &up.name]);
     host.ip(&["addr", "add", "192.0.2.1/24", "dev", "hxup0"]);
@@ -292,17 +282,15 @@ out=$(ping6 -c2 -w5 "$(cat /ll)%host0" 2>&1); echo "$out" | grep -q "bytes from"
 while [ ! -e /stop ]; do echo guest-hello | nc -l -p 8080 -w 1 >/dev/null 2>&1; done
 echo DONE"#;
 
-fn veth_setup(tag: &str) -> Option<(Scratch, std::path::PathBuf, HostNs)> {
-    let (s, tree) = busybox_setup(tag)?;
-    if !have_tool("nft") {
-        skip("`nft` is not installed (the tests read the host's nf_tables with it; apt-get install nftables)");
-        return None;
-    }
+fn veth_setup(tag: &str) -> (Scratch, std::path::PathBuf, HostNs) {
+    // The tests read the host's nf_tables with `nft` (apt-get install nftables).
+    require(&["nft"]);
+    let (s, tree) = busybox_setup(tag);
     write_file(&tree.join("usr/share/udhcpc/default.script"), UDHCPC_SCRIPT);
     let st = Command::new("chmod").arg("755").arg(tree.join("usr/share/udhcpc/default.script")).status().unwrap();
     assert!(st.success());
-    let host = HostNs::new(tag)?;
-    Some((s, tree, host))
+    let host = HostNs::new(tag);
+    (s, tree, host)
 }
 
 fn start_veth_guest(host: &HostNs, tree: &std::path::Path, name: &str, log: std::path::PathBuf) -> Bg {
@@ -357,9 +345,7 @@ fn assert_net_clean(host: &HostNs, link: &str, lock: &str) {
 /// works; the host reaches a service in it; all of it is gone at exit.
 #[test]
 fn veth_dhcp_nat_and_service() {
-    let Some((s, tree, host)) = veth_setup("veth") else {
-        return;
-    };
+    let (s, tree, host) = veth_setup("veth");
     let _l = host_lock_shared();
     let up = upstream(&host, "vu");
     up.serve_peer("192.0.2.2:7070");
@@ -407,9 +393,7 @@ fn veth_dhcp_nat_and_service() {
 /// pair; `berth gc` finds nothing more.
 #[test]
 fn veth_is_cleaned_after_kill9() {
-    let Some((s, tree, host)) = veth_setup("vk9") else {
-        return;
-    };
+    let (s, tree, host) = veth_setup("vk9");
     let _l = host_lock_shared();
     let name = hx_name("vk9");
     write_file(&tree.join("ll"), "::1");
@@ -433,14 +417,8 @@ fn veth_is_cleaned_after_kill9() {
 /// host reaches a service in it; SIGTERM stops it and nothing is left.
 #[test]
 fn networkd_guest_gets_its_address_from_berth() {
-    if !require(&["nsenter", "timeout", "ip"]) {
-        return;
-    }
-    let Some(fx) = fixture("trixie") else { return };
-    if !have_tool("nft") {
-        skip("`nft` is not installed (apt-get install nftables)");
-        return;
-    }
+    require(&["nsenter", "timeout", "ip", "nft"]);
+    let fx = fixture("trixie");
     let _l = host_lock_shared();
     let s = Scratch::new("netd");
     let tree = tree_copy(&s, &fx, "trixie");
@@ -461,7 +439,7 @@ fn networkd_guest_gets_its_address_from_berth() {
         "[Service]\nExecStart=/bin/echo guest-hello\nStandardInput=socket\nStandardOutput=socket\n",
     );
     link("/etc/systemd/system/hx-hello.socket", "sockets.target.wants/hx-hello.socket");
-    let Some(host) = HostNs::new("nd") else { return };
+    let host = HostNs::new("nd");
     let name = hx_name("netd");
     let mut c = host.berth();
     c.args(["boot", "-n", "-M", &name, "-D"]).arg(&tree);
@@ -492,14 +470,9 @@ fn networkd_guest_gets_its_address_from_berth() {
 /// 125, and the host's link is left as it was (not taken for berth's).
 #[test]
 fn veth_name_taken_is_one_error_line_and_leaves_the_hosts_link() {
-    let Some((_s, tree)) = busybox_setup("vtaken") else {
-        return;
-    };
-    if !have_tool("nft") {
-        skip("`nft` is not installed (apt-get install nftables)");
-        return;
-    }
-    let Some(host) = HostNs::new("vt") else { return };
+    let (_s, tree) = busybox_setup("vtaken");
+    require(&["nft"]);
+    let host = HostNs::new("vt");
     let _l = host_lock_shared();
     let name = format!("hx-vt{}", std::process::id() % 100000);
     let link = format!("ve-{name}");
