@@ -153,8 +153,8 @@ fn a_slice_of_ones_own_nests_like_systemd_and_goes_away() {
     let scope = cgroup2_root().join("bttest.slice").join(&slice).join(format!("machine-{name}.scope"));
     let running = poll(QUICK, || (!pids_in_cgroup_tree(&scope.join("payload")).is_empty()).then_some(()));
     assert!(running.is_some(), "no guest in {}\n{}", scope.display(), bg.describe());
-    let rec = fs::read_to_string(format!("/run/berth/machines/{name}")).unwrap_or_default();
-    assert!(rec.contains(&format!("CGROUP={}", scope.display())), "{rec}");
+    let rec = record_value(&name, "/cgroups/scope");
+    assert_eq!(rec.as_ref().and_then(|v| v.as_str()), scope.to_str(), "the record names the scope");
     bg.signal(libc::SIGTERM);
     bg.wait(QUICK);
     let gone = poll(Duration::from_secs(5), || (!scope.exists()).then_some(()));

@@ -549,7 +549,7 @@ fn run_probe(s: &Scratch, tag: &str, extra: &[&str]) -> Run {
         let lost_race =
             run.status.code() == Some(125) && run.stderr.contains("/run/berth/machines/") && run.rows.is_empty();
         if lost_race && attempt < 4 {
-            eprintln!("note: berth lost the known start race (FINDINGS.md #1), retrying: {}", run.stderr.trim());
+            eprintln!("note: berth lost a start race writing its record, retrying: {}", run.stderr.trim());
             continue;
         }
         break run;

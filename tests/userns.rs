@@ -12,9 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-fn record_field(name: &str, key: &str) -> Option<String> {
-    let text = fs::read_to_string(format!("/run/berth/machines/{name}")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+fn record_field(name: &str, pointer: &str) -> Option<String> {
+    record_value(name, pointer).map(|v| v.to_string())
 }
 
 /// Path -> (uid, gid, mode) for every entry of a tree, on disk.
@@ -60,12 +59,12 @@ fn two_names_with_the_same_range_get_different_ranges() {
         Bg::spawn(c, s.path(&format!("{name}.log")))
     };
     let mut a = spawn(&first);
-    let base_a = poll(Duration::from_secs(10), || record_field(&first, "UID_BASE")).expect("first machine's range");
+    let base_a = poll(Duration::from_secs(10), || record_field(&first, "/ids/base")).expect("first machine's range");
     let mut b = spawn(&second);
-    let base_b = poll(Duration::from_secs(10), || record_field(&second, "UID_BASE")).expect("second machine's range");
+    let base_b = poll(Duration::from_secs(10), || record_field(&second, "/ids/base")).expect("second machine's range");
     assert_eq!(base_a, want.base.to_string(), "the first machine gets its hashed range");
     assert_ne!(base_a, base_b, "the colliding machine must move to another range");
-    let pid_b = poll(Duration::from_secs(10), || record_field(&second, "LEADER")).unwrap();
+    let pid_b = poll(Duration::from_secs(10), || record_field(&second, "/leader")).unwrap();
     let map = fs::read_to_string(format!("/proc/{pid_b}/uid_map")).unwrap();
     assert_eq!(map.split_whitespace().collect::<Vec<_>>(), ["0", base_b.as_str(), "65536"]);
     for bg in [&mut a, &mut b] {

@@ -419,6 +419,14 @@ pub fn assert_one_error_line(out: &Out) {
 
 /// The cgroup2 hierarchy berth uses: /sys/fs/cgroup/unified on hybrid hosts,
 /// else /sys/fs/cgroup.
+/// A value of the running machine's record under /run/berth/machines
+/// (JSON), by its JSON pointer, e.g. `/ids/base` or `/leader`.
+pub fn record_value(name: &str, pointer: &str) -> Option<serde_json::Value> {
+    let text = fs::read_to_string(format!("/run/berth/machines/{name}")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.pointer(pointer).filter(|v| !v.is_null()).cloned()
+}
+
 pub fn cgroup2_root() -> PathBuf {
     let mounts = mountinfo();
     for want in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
