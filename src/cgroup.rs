@@ -308,6 +308,9 @@ impl Cgroups {
             self.remove_leaves();
             return v1_gone;
         }
+        if self.owner == Owner::Systemd {
+            return self.end_systemd_scope(patience) && v1_gone;
+        }
         let deadline = Instant::now() + patience;
         loop {
             kill_all(&self.scope);
@@ -331,6 +334,38 @@ impl Cgroups {
             }
         }
         v1_gone
+    }
+}
+
+impl Cgroups {
+    /// systemd's scope: kill what is left, remove berth's two leaves and
+    /// have systemd stop the unit, leaving the scope's own directory to
+    /// systemd (see scope_stop.rs). Returns whether the unit is gone.
+    fn end_systemd_scope(&self, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
+        loop {
+            kill_all(&self.scope);
+            let populated = fs::read_to_string(self.scope.join("cgroup.events"))
+                .is_ok_and(|t| t.lines().any(|l| l == "populated 1"));
+            if !populated {
+                break;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!("cgroup {} is still busy; 'berth gc' removes it later", self.scope.display());
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        remove_tree(&self.payload());
+        remove_tree(&self.supervisor());
+        match crate::scope_stop::stop_and_wait(&self.unit(), Duration::from_secs(10)) {
+            Ok(()) => true,
+            Err(e) => {
+                // No systemd to ask (the bus is gone): remove it as berth's own.
+                tracing::warn!("{e}");
+                remove_tree(&self.scope)
+            }
+        }
     }
 }
 

@@ -226,15 +226,18 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         .ctx(|| format!("writing {}", runtime::record_path(&cfg.name).display()))?;
     let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
     let mut registered = false;
+    // Where the launcher was before systemd's scope took it in.
+    let origin = crate::cgroup::own_path("self");
+    let mut controller = None;
     let result = (|| {
         if owner == Owner::Systemd {
-            crate::scope::start(&crate::scope::ScopeSpec {
+            controller = Some(crate::scope::start(&crate::scope::ScopeSpec {
                 unit: held.cgroups.unit(),
                 slice: &cfg.slice,
                 description: format!("Container {} (berth)", cfg.name),
                 stop_timeout: cfg.stop_timeout,
                 properties: &plan.dbus,
-            })?;
+            })?);
             let own = crate::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
             if own.as_deref() != Some(held.cgroups.scope.as_path()) {
                 return Err(Error::Setup(format!(
@@ -263,6 +266,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         if let Err(e) = machined::unregister(&cfg.name) {
             tracing::warn!("{e}; the watcher tries again");
         }
+    }
+    if let (Some(c), Err(_)) = (controller, &result) {
+        // A failed start: the scope goes before berth exits, so nothing is
+        // left and the name can be used again at once. The launcher steps
+        // back out of it first, since it goes with the scope.
+        crate::scope_stop::leave_and_end(&held.cgroups, origin.as_deref(), c);
     }
     if owner == Owner::Unit {
         // systemd kills what is left of the unit (the watcher too) once

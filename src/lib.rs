@@ -31,6 +31,7 @@ pub mod rootfs;
 pub mod runhost;
 pub mod runtime;
 pub mod scope;
+pub mod scope_stop;
 pub mod sealed;
 pub mod seccomp;
 pub mod security;

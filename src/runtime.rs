@@ -55,15 +55,20 @@ impl Leftovers {
     /// Removes everything, provided nobody holds the machine's name lock
     /// (a live launcher). Returns a description of what was removed.
     pub fn sweep(&self, patience: Duration, lock_wait: Duration) -> Vec<String> {
-        let mut removed = Vec::new();
         let deadline = std::time::Instant::now() + lock_wait;
         let name_lock = loop {
             match lock::lock_name(&self.name) {
                 Ok(l) => break l,
                 Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-                Err(_) => return removed,
+                Err(_) => return Vec::new(),
             }
         };
+        self.sweep_held(name_lock, patience)
+    }
+
+    /// The sweep, with the machine's name lock already held.
+    fn sweep_held(&self, name_lock: lock::LockFile, patience: Duration) -> Vec<String> {
+        let mut removed = Vec::new();
         if let Some(cg) = &self.cgroups {
             let mine = if cg.owner == crate::cgroup::Owner::Unit { cg.payload() } else { cg.scope.clone() };
             if (mine.exists() || cg.v1.iter().any(|d| d.exists())) && cg.remove(patience) {
@@ -104,10 +109,9 @@ impl Leftovers {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
             match lock::lock_name(&self.name) {
-                Ok(l) => {
-                    drop(l);
-                    break;
-                }
+                // Kept through the sweep: a new launcher of the name waits
+                // until the old machine's scope is gone.
+                Ok(l) => return self.sweep_held(l, Duration::from_secs(10)),
                 Err(_) => {
                     // Unless a new launcher of the name has recorded itself.
                     let theirs = read_record(&self.name)
