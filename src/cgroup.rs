@@ -157,8 +157,15 @@ impl Cgroups {
 
     fn restrict(&self, plan: &crate::limits::Plan) -> Result<()> {
         let payload = fs::File::open(self.payload()).ctx(|| format!("opening {}", self.payload().display()))?;
-        crate::devices::restrict(&payload, &plan.devices)
-            .map_err(|e| Error::sys("attaching the device policy to the guest's cgroup", e))?;
+        match crate::devices::restrict(&payload, &plan.devices) {
+            Ok(()) => {}
+            // In a container (a user namespace, or a seccomp filter without
+            // bpf(2)) the outer machine's device policy binds this cgroup.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && crate::nested::in_container() => tracing::info!(
+                "the device policy cannot be attached inside a container ({e}); the outer machine's policy applies"
+            ),
+            Err(e) => return Err(Error::sys("attaching the device policy to the guest's cgroup", e)),
+        }
         // On berth's own scope, above the guest's cgroup namespace; the
         // launcher is exempt from the OOM killer instead. In a unit of
         // someone else's only payload/ is berth's to write.

@@ -257,6 +257,14 @@ fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
 
 fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>) -> Result<()> {
     mounts::apply(&mounts::table(cfg, range), Phase::Proc, root)?;
+    if mounts::proc_masks_inside(cfg, range) {
+        // The guest mounts it with the other masks.
+        return Ok(());
+    }
+    mount_boot_id(root, boot_id)
+}
+
+fn mount_boot_id(root: &OwnedFd, boot_id: &str) -> Result<()> {
     // A fresh boot id: a file on the guest's /run, bound over the kernel's
     // and unlinked, so only the mount keeps it.
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -351,10 +359,18 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     // the host session holds) must not be reachable from the guest.
     // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
     if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
-        return Err(Error::sys("giving the guest its own session keyring", std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        // EPERM: a seccomp filter above (berth in a machine) denies the
+        // keyring calls to this guest as well, so no keyring is reachable.
+        if e.raw_os_error() != Some(libc::EPERM) {
+            return Err(Error::sys("giving the guest its own session keyring", e));
+        }
     }
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
     mounts::apply(&mounts::table(cfg, ctx.range), Phase::Inner, &root)?;
+    if mounts::proc_masks_inside(cfg, ctx.range) {
+        mount_boot_id(&root, &ctx.boot_id)?;
+    }
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {

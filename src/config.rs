@@ -84,6 +84,8 @@ pub struct Config {
     pub slice: String,
     /// Use the unit berth runs in instead of a scope of its own.
     pub keep_unit: bool,
+    /// `--nesting`: the /proc masks are the guest's own (see nested.rs).
+    pub nesting: bool,
     pub properties: Vec<crate::property::Property>,
 }
 
@@ -312,7 +314,13 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         ephemeral::check_lower(&root)
             .map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
     }
-    let layer_upper = ephemeral::parse_upper(c.layer_dir.as_deref().unwrap_or(ephemeral::DEFAULT_LAYER_PARENT));
+    let layer_upper = match c.layer_dir.as_deref() {
+        Some(d) => ephemeral::parse_upper(d),
+        // overlayfs cannot be an upper layer (berth -x inside a machine
+        // that runs -x itself): the layer goes to a tmpfs then.
+        None if crate::nested::on_overlayfs(Path::new(ephemeral::DEFAULT_LAYER_PARENT)) => ephemeral::Upper::Tmpfs,
+        None => ephemeral::parse_upper(ephemeral::DEFAULT_LAYER_PARENT),
+    };
     if let ephemeral::Upper::Under(p) = &layer_upper {
         if !p.is_absolute() {
             return Err(Error::Usage(format!(
@@ -349,6 +357,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         register,
         slice,
         keep_unit: c.keep_unit,
+        nesting: c.nesting,
         properties,
         policy,
         ephemeral: c.ephemeral,

@@ -119,9 +119,25 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         Ownership::Chown | Ownership::Auto => shift::existing_base(&cfg.root),
         _ => None,
     };
-    let reserved = userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
-        Error::Busy(format!("cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"))
-    })?;
+    // Inside a user namespace with no room for a range of its own (berth
+    // in a machine), pick maps the guest onto the same ids (see nested.rs).
+    let inside = crate::nested::pick_inside(crate::nested::own_ids()).filter(|_| cfg.userns == userns::Mode::Pick);
+    let reserved = match inside {
+        Some(r) => {
+            if !cfg.quiet {
+                eprint!(
+                    "Running in a user namespace of {} ids: the guest gets its own user namespace on the same ids.\r\n",
+                    r.size
+                );
+            }
+            Some((r, None))
+        }
+        None => userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
+            Error::Busy(format!(
+                "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
+            ))
+        })?,
+    };
     let (range, range_lock) = match reserved {
         Some((r, l)) => (Some(r), l),
         None => (None, None),

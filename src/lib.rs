@@ -22,6 +22,7 @@ pub mod machine;
 pub mod machined;
 pub mod mounts;
 pub mod name;
+pub mod nested;
 pub mod notify;
 pub mod osrelease;
 pub mod passwd;

@@ -166,12 +166,24 @@ pub fn table(cfg: &Config, range: Option<Range>) -> Vec<Entry> {
         });
     }
     t.push(fs("proc", "/proc", API, None, Proc, Create::Dir));
+    let masks_start = t.len();
     t.push(read_only(Source::Itself, "/proc/sys", Create::Skip));
     t.extend(PROC_MASKED.iter().map(|p| read_only(Source::Mask, p, Create::Skip)));
     t.extend(PROC_READ_ONLY.iter().map(|p| read_only(Source::Itself, p, Create::Skip)));
+    if proc_masks_inside(cfg, range) {
+        // Mounted by the guest in its own user namespace, they are not
+        // locked: a nested container may mount a procfs (see nested.rs).
+        t[masks_start..].iter_mut().for_each(|e| e.phase = Inner);
+    }
     t.push(fs("mqueue", "/dev/mqueue", API, None, Inner, Create::Dir));
     t.push(fs("cgroup2", "/sys/fs/cgroup", API, None, Inner, Create::Skip));
     t
+}
+
+/// Whether the /proc masks are mounted by the guest itself (`--nesting`
+/// with a user namespace) rather than locked below it.
+pub fn proc_masks_inside(cfg: &Config, range: Option<Range>) -> bool {
+    cfg.nesting && range.is_some()
 }
 
 /// Applies the entries of one phase below `root`.
@@ -225,10 +237,31 @@ fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()>
     };
     let tpath = sys::fd_path(&target);
     match &e.source {
-        Source::Fs(fstype) => {
-            mount(Some(*fstype), tpath.as_str(), Some(*fstype), e.flags, e.data.as_deref())
-                .ctx(|| format!("mounting a fresh {fstype}"))?;
-        }
+        Source::Fs(fstype) => match mount(Some(*fstype), tpath.as_str(), Some(*fstype), e.flags, e.data.as_deref()) {
+            // In a user namespace that does not own the network namespace
+            // (berth inside a machine sharing the host's network): the
+            // same network's sysfs, bound read-only.
+            Err(nix::Error::EPERM) if *fstype == "sysfs" && crate::nested::in_user_namespace() => {
+                let bind = |rec: MsFlags| {
+                    mount(Some("/sys"), tpath.as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
+                };
+                let recursive = match bind(MsFlags::empty()) {
+                    Err(nix::Error::EINVAL) => bind(MsFlags::MS_REC).map(|_| true),
+                    r => r.map(|_| false),
+                }
+                .ctx(|| "binding the outer machine's /sys (a fresh sysfs is not permitted here)".to_string())?;
+                tracing::debug!("{} is the outer machine's /sys, read-only", e.target.display());
+                seal_read_only(root, &e.target, false, recursive)?;
+            }
+            Err(nix::Error::EPERM) if *fstype == "proc" && crate::nested::in_user_namespace() => {
+                return Err(Error::Setup(
+                    "the kernel refuses a fresh procfs here: the outer machine's /proc masks are locked; \
+                     start the outer machine with --nesting (berth)"
+                        .into(),
+                ))
+            }
+            r => r.ctx(|| format!("mounting a fresh {fstype}"))?,
+        },
         Source::Host(src, mode) if *mode != BindIdmap::None => {
             let m =
                 idmap.ok_or_else(|| Error::Usage(format!("bind {}: idmap needs a user namespace", src.display())))?;
@@ -410,6 +443,7 @@ mod tests {
             register: crate::machined::Register::No,
             slice: "machine.slice".into(),
             keep_unit: false,
+            nesting: false,
             properties: vec![],
         }
     }
@@ -425,6 +459,22 @@ mod tests {
             let e = t.iter().find(|e| e.target == Path::new(p)).expect(p);
             assert!(e.read_only && e.source == Source::Itself, "{p}");
         }
+    }
+
+    #[test]
+    fn nesting_makes_the_proc_masks_the_guests_own() {
+        let mut c = cfg();
+        c.nesting = true;
+        let range = Some(Range { base: 524288, size: 65536 });
+        let phase = |c: &Config, r: Option<Range>, p: &str| {
+            table(c, r).into_iter().find(|e| e.target == Path::new(p)).map(|e| e.phase).unwrap()
+        };
+        for p in PROC_MASKED.iter().chain(PROC_READ_ONLY).chain(["/proc/sys"].iter()) {
+            assert_eq!(phase(&c, range, p), Phase::Inner, "{p} with --nesting");
+            assert_eq!(phase(&cfg(), range, p), Phase::Proc, "{p} without --nesting stays locked");
+            assert_eq!(phase(&c, None, p), Phase::Proc, "{p} without a user namespace");
+        }
+        assert_eq!(phase(&c, range, "/proc"), Phase::Proc, "procfs itself comes from the guest's pid namespace");
     }
 
     #[test]
