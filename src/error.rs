@@ -10,18 +10,18 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Name(#[from] crate::name::NameError),
+    Name(#[from] crate::settings::name::NameError),
     #[error(transparent)]
-    Signal(#[from] crate::signal::BadSignal),
+    Signal(#[from] crate::sys::signal::BadSignal),
     /// A bad security or resource option (capabilities, filter, limits).
     #[error(transparent)]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(#[from] crate::security::policy::PolicyError),
     /// A bad or inapplicable `--property`.
     #[error(transparent)]
-    Property(#[from] crate::property::PropertyError),
+    Property(#[from] crate::host::property::PropertyError),
     /// The system call filter could not be built or loaded.
     #[error(transparent)]
-    Seccomp(#[from] crate::seccomp::SeccompError),
+    Seccomp(#[from] crate::security::seccomp::SeccompError),
     /// An image verb failed (store, tarball, pull).
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),

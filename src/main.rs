@@ -1,5 +1,5 @@
 use berth::cli::{Cli, Command};
-use berth::config::Config;
+use berth::settings::config::Config;
 use clap::Parser;
 
 /// A usage error as one line, with the exit status berth's own failures
@@ -25,7 +25,7 @@ fn usage_error(e: clap::Error) -> ! {
 
 /// The verbs for running machines; their output goes to stdout.
 fn manage(cmd: &Command) -> berth::Result<i32> {
-    use berth::machine;
+    use berth::state::machine;
     let out = match cmd {
         Command::List { json } => {
             let ms = machine::list();
@@ -45,7 +45,7 @@ fn manage(cmd: &Command) -> berth::Result<i32> {
             }
         }
         Command::Poweroff { name } => {
-            machine::kill(&machine::find(name)?, berth::signal::rtmin() + 4, machine::Whom::Leader)?;
+            machine::kill(&machine::find(name)?, berth::sys::signal::rtmin() + 4, machine::Whom::Leader)?;
             String::new()
         }
         Command::Reboot { name } => {
@@ -65,7 +65,7 @@ fn manage(cmd: &Command) -> berth::Result<i32> {
             String::new()
         }
         Command::Kill { name, signal, kill_whom } => {
-            let sig = berth::signal::parse(signal)?;
+            let sig = berth::sys::signal::parse(signal)?;
             let whom = machine::parse_whom(kill_whom)?;
             machine::kill(&machine::find(name)?, sig, whom)?;
             String::new()
@@ -133,7 +133,7 @@ fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result
             let set = match value {
                 None => None,
                 Some(v) => Some(
-                    berth::config::parse_bool(v)
+                    berth::settings::config::parse_bool(v)
                         .ok_or_else(|| ImageError::Refused(format!("'{v}' is not a boolean; use true or false")))?,
                 ),
             };
@@ -160,21 +160,23 @@ fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result
 
 /// The verbs that reach into a running machine.
 fn live(cmd: &Command) -> berth::Result<i32> {
-    use berth::copy::Direction;
-    use berth::machine;
+    use berth::live::copy::Direction;
+    use berth::state::machine;
     match cmd {
         Command::Login { name } => {
-            berth::sealed::ensure().map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
-            berth::login::login(name)
+            berth::sys::sealed::ensure().map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
+            berth::live::login::login(name)
         }
         Command::CopyTo { name, src, dst, force } => {
-            berth::copy::copy(&machine::started(name)?, Direction::ToGuest, src, dst.as_deref(), *force).map(|_| 0)
+            berth::live::copy::copy(&machine::started(name)?, Direction::ToGuest, src, dst.as_deref(), *force)
+                .map(|_| 0)
         }
         Command::CopyFrom { name, src, dst, force } => {
-            berth::copy::copy(&machine::started(name)?, Direction::FromGuest, src, dst.as_deref(), *force).map(|_| 0)
+            berth::live::copy::copy(&machine::started(name)?, Direction::FromGuest, src, dst.as_deref(), *force)
+                .map(|_| 0)
         }
         Command::Bind { name, src, dst, read_only, mkdir } => {
-            berth::bind::bind(&machine::started(name)?, src, dst.as_deref(), *read_only, *mkdir).map(|_| 0)
+            berth::live::bind::bind(&machine::started(name)?, src, dst.as_deref(), *read_only, *mkdir).map(|_| 0)
         }
         _ => unreachable!("not a live verb"),
     }
@@ -183,8 +185,8 @@ fn live(cmd: &Command) -> berth::Result<i32> {
 fn main() {
     // The --as-pid2 stub init, re-executed inside the guest.
     let mut args = std::env::args_os();
-    if args.next().is_some_and(|a| a == berth::exec::STUB_ARGV0) {
-        berth::stub::main(args.collect());
+    if args.next().is_some_and(|a| a == berth::spawn::exec::STUB_ARGV0) {
+        berth::spawn::stub::main(args.collect());
     }
     let mut cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     global_image_root(&mut cli);
@@ -197,17 +199,17 @@ fn main() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
 
     let (run, result) = match &cli.command {
-        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| berth::launcher::launch(&c))),
+        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| berth::spawn::launcher::launch(&c))),
         Command::Run(a) => (
             true,
             Config::from_run(a).and_then(|c| {
                 // The stub init is berth's own code running inside the
                 // guest: let it run from an immutable copy.
                 if a.as_pid2 {
-                    berth::sealed::ensure()
+                    berth::sys::sealed::ensure()
                         .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
                 }
-                berth::launcher::launch(&c)
+                berth::spawn::launcher::launch(&c)
             }),
         ),
         Command::List { .. }
@@ -229,9 +231,9 @@ fn main() {
         | Command::Pull { .. } => (false, images(&cli.command, cli.image_root.as_deref())),
         Command::Shell { target, command } => (
             true,
-            berth::sealed::ensure()
+            berth::sys::sealed::ensure()
                 .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))
-                .and_then(|_| berth::shell::shell(target, command)),
+                .and_then(|_| berth::live::shell::shell(target, command)),
         ),
         Command::Login { .. } | Command::CopyTo { .. } | Command::CopyFrom { .. } | Command::Bind { .. } => {
             (false, live(&cli.command))
@@ -241,7 +243,7 @@ fn main() {
                 eprintln!("berth: gc needs root; run it with sudo");
                 std::process::exit(1);
             }
-            let removed = berth::runtime::gc();
+            let removed = berth::state::cleanup::gc();
             if removed.is_empty() {
                 println!("Nothing to remove.");
             }

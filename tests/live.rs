@@ -332,3 +332,73 @@ fn machined_list_status_show_and_terminate() {
     let _ = bus.manager(&["UnregisterMachine", "s", &other]);
     let _ = fs::remove_dir(&scope);
 }
+
+/// The `Name:\tvalue` line of /proc/PID/status.
+fn status_field(pid: u32, key: &str) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+/// A process entered into a machine holds no more than the machine: its
+/// bounding set, no_new_privs, system call filter (the machine's own
+/// --system-call-filter included) and limits are the machine's, not
+/// berth's defaults. (Regression: shell applied the default policy, so
+/// dropped capabilities came back.) The copy and bind helpers still work
+/// against such a machine.
+#[test]
+fn entered_processes_hold_no_more_than_the_machine() {
+    let Some((s, tree)) = busybox_setup("lvpriv") else { return };
+    let name = unique_name("lvpriv");
+    let n = name.as_str();
+    let bg = spawn_run_ready(
+        &tree,
+        n,
+        &[
+            "--as-pid2",
+            "--drop-capability=CAP_NET_RAW,CAP_CHOWN",
+            "--system-call-filter=~sethostname",
+            "--no-new-privileges",
+            "--rlimit=NOFILE=300:400",
+        ],
+        "exec sleep 1000",
+        s.path(&format!("{n}.log")),
+    );
+    let leader = guest_init_pid(n).expect("the guest's PID 1");
+    let machine_bnd = status_field(leader, "CapBnd");
+    assert!(u64::from_str_radix(&machine_bnd, 16).unwrap() & (1 << 13) == 0, "CAP_NET_RAW is dropped in the machine");
+
+    let seen = inside(
+        n,
+        "grep -E '^(CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; ulimit -n; ulimit -Hn; \
+         hostname entered 2>/dev/null && echo SETHOSTNAME-ALLOWED; \
+         chown 1:1 /tmp 2>/dev/null && echo CHOWN-ALLOWED; echo done",
+    );
+    let field = |k: &str| {
+        seen.lines().find_map(|l| l.strip_prefix(&format!("{k}:"))).map(|v| v.trim().to_string()).unwrap_or_default()
+    };
+    assert_eq!(field("CapBnd"), machine_bnd, "the shell's bounding set is the machine's\n{seen}");
+    assert_eq!(field("NoNewPrivs"), "1", "the machine has no_new_privs, so does the shell\n{seen}");
+    assert_eq!(field("Seccomp"), "2", "{seen}");
+    assert!(seen.contains("\n300\n400\n"), "the machine's NOFILE limits\n{seen}");
+    assert!(!seen.contains("SETHOSTNAME-ALLOWED"), "the machine's own filter binds the shell\n{seen}");
+    assert!(!seen.contains("CHOWN-ALLOWED"), "CAP_CHOWN stays dropped\n{seen}");
+    assert!(seen.ends_with("done\n"), "{seen}");
+
+    // The copy and bind helpers run none of the guest's code; they work
+    // against the restricted machine all the same.
+    let src = s.path("in");
+    write_file(&src, "payload\n");
+    verb(&["copy-to", n, src.to_str().unwrap(), "/tmp/in"]).expect_code(0);
+    let back = s.path("back");
+    verb(&["copy-from", n, "/tmp/in", back.to_str().unwrap()]).expect_code(0);
+    assert_eq!(fs::read_to_string(&back).unwrap(), "payload\n");
+    let dir = s.path("shared");
+    fs::create_dir_all(&dir).unwrap();
+    write_file(&dir.join("f"), "bound\n");
+    verb(&["bind", n, dir.to_str().unwrap(), "/mnt/b", "--mkdir", "--read-only"]).expect_code(0);
+    assert_eq!(inside(n, "cat /mnt/b/f"), "bound\n");
+    stop(n, bg, &tree);
+}

@@ -47,10 +47,10 @@ fn two_names_with_the_same_range_get_different_ranges() {
     // Two names that hash to the same slot.
     let tag = format!("coll{}", std::process::id());
     let first = format!("{tag}-a");
-    let want = berth::userns::candidate(&first, 0);
+    let want = berth::ids::userns::candidate(&first, 0);
     let second = (0..200_000)
         .map(|i| format!("{tag}-{i}"))
-        .find(|n| *n != first && berth::userns::candidate(n, 0) == want)
+        .find(|n| *n != first && berth::ids::userns::candidate(n, 0) == want)
         .expect("a colliding name");
     let spawn = |name: &str| {
         let mut c = berth();

@@ -11,8 +11,8 @@ pub mod table;
 pub mod tar;
 pub mod tool;
 
-use crate::lock::{self, TreeLock};
-use crate::name;
+use crate::settings::name;
+use crate::state::lock::{self, TreeLock};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use thiserror::Error;
 
-pub use crate::config::IMAGE_ROOT;
+pub use crate::settings::config::IMAGE_ROOT;
 
 /// Names of temporary entries: `~` never occurs in a machine name, so they
 /// can never be mistaken for an image or its `.#NAME.lck` lock file.

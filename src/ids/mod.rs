@@ -1,0 +1,4 @@
+//! User namespaces: id ranges, id maps, idmapped mounts and on-disk ownership shifts.
+
+pub mod shift;
+pub mod userns;

@@ -1,0 +1,369 @@
+//! Throw-away roots: the options (`-x`, `--volatile`, `--overlay`,
+//! `--template`) and the lifecycle of the writable layers they need on the
+//! host: created per machine, recorded, removed on exit, and swept when a
+//! killed launcher left them behind.
+
+use crate::error::{Context, Error};
+use crate::ids::userns::Range;
+use crate::settings::config::Config;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const DEFAULT_LAYER_PARENT: &str = "/var/tmp";
+pub const LAYER_DIR: &str = "berth-layers";
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum EphemeralError {
+    #[error("--volatile={0} is invalid; use no, yes, state or overlay")]
+    BadVolatile(String),
+    #[error("--{flag} {spec}: {why}")]
+    BadOverlay { flag: &'static str, spec: String, why: String },
+}
+
+/// nspawn's --volatile modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Volatile {
+    No,
+    /// A tmpfs root with the tree's /usr bound read-only.
+    Yes,
+    /// The tree read-only with a tmpfs /var.
+    State,
+    /// A tmpfs overlay over the whole tree.
+    Overlay,
+}
+
+pub fn parse_volatile(s: &str) -> Result<Volatile, EphemeralError> {
+    match s {
+        "no" | "false" | "0" => Ok(Volatile::No),
+        "yes" | "true" | "1" => Ok(Volatile::Yes),
+        "state" => Ok(Volatile::State),
+        "overlay" => Ok(Volatile::Overlay),
+        _ => Err(EphemeralError::BadVolatile(s.into())),
+    }
+}
+
+/// Where an ephemeral machine's upper layer lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upper {
+    /// A tmpfs in the container's mount namespace: nothing touches a disk.
+    Tmpfs,
+    /// A directory created below this parent (default /var/tmp).
+    Under(PathBuf),
+}
+
+pub fn parse_upper(s: &str) -> Upper {
+    if s == "tmpfs" {
+        Upper::Tmpfs
+    } else {
+        Upper::Under(PathBuf::from(s))
+    }
+}
+
+/// `--overlay[-ro]=LOWER[:LOWER...]:UPPER:DEST` (read-write) or
+/// `LOWER[:LOWER...]:DEST` (read-only). An empty UPPER means a tmpfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlaySpec {
+    pub lowers: Vec<PathBuf>,
+    pub upper: Option<PathBuf>,
+    pub dest: PathBuf,
+    pub read_only: bool,
+}
+
+/// Characters overlayfs' option string cannot carry in a path.
+fn overlay_safe(p: &Path) -> bool {
+    !p.to_string_lossy().contains([',', ':', '\\', '='])
+}
+
+pub fn parse_overlay(spec: &str, read_only: bool) -> Result<OverlaySpec, EphemeralError> {
+    let flag = if read_only { "overlay-ro" } else { "overlay" };
+    let bad = |why: &str| EphemeralError::BadOverlay { flag, spec: spec.into(), why: why.into() };
+    let mut parts: Vec<&str> = spec.split(':').collect();
+    let need = if read_only { 2 } else { 3 };
+    if parts.len() < need {
+        return Err(bad(if read_only { "give LOWER[:LOWER...]:DEST" } else { "give LOWER[:LOWER...]:UPPER:DEST" }));
+    }
+    let dest = PathBuf::from(parts.pop().unwrap_or_default());
+    let upper = if read_only {
+        None
+    } else {
+        match parts.pop().unwrap_or_default() {
+            "" => Some(PathBuf::new()),
+            u => Some(PathBuf::from(u)),
+        }
+    };
+    let lowers: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
+    if read_only && lowers.len() < 2 {
+        return Err(bad("a read-only overlay needs at least two lower directories (for one, use --bind-ro)"));
+    }
+    if !dest.is_absolute() || dest == Path::new("/") {
+        return Err(bad("DEST must be an absolute guest path other than /"));
+    }
+    for l in lowers.iter().chain(upper.iter().filter(|u| !u.as_os_str().is_empty())) {
+        if !l.is_absolute() {
+            return Err(bad("layers must be absolute host paths"));
+        }
+        if !overlay_safe(l) {
+            return Err(bad("layer paths must not contain ',', ':', '=' or '\\'"));
+        }
+        if !l.is_dir() {
+            return Err(bad(&format!("{} is not a directory", l.display())));
+        }
+    }
+    Ok(OverlaySpec { lowers, upper, dest, read_only })
+}
+
+/// Checks the tree's path can be an overlayfs lower layer.
+pub fn check_lower(root: &Path) -> Result<(), String> {
+    if overlay_safe(root) {
+        Ok(())
+    } else {
+        Err(format!("the tree's path {} contains ',', ':', '=' or '\\', which overlayfs cannot take", root.display()))
+    }
+}
+
+/// A machine's private layer directory on the host.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub dir: PathBuf,
+    pub tmpfs: bool,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n.div_ceil(2)];
+    let _ = fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut buf));
+    buf.iter().map(|b| format!("{b:02x}")).collect::<String>()[..n].to_string()
+}
+
+/// A random suffix for ephemeral machine names.
+pub fn name_suffix() -> String {
+    random_hex(8)
+}
+
+impl Layer {
+    /// Creates `<parent>/berth-layers/<name>.<random>` (with `upper/` and
+    /// `work/` unless the layer is a tmpfs mounted there later).
+    pub fn create(name: &str, upper: &Upper, owner: (u32, u32), mode: u32) -> io::Result<Layer> {
+        let (parent, tmpfs) = match upper {
+            Upper::Tmpfs => (PathBuf::from(DEFAULT_LAYER_PARENT), true),
+            Upper::Under(p) => (p.clone(), false),
+        };
+        let base = parent.join(LAYER_DIR);
+        fs::create_dir_all(&base)?;
+        let dir = base.join(format!("{name}.{}", random_hex(8)));
+        fs::create_dir(&dir)?;
+        let layer = Layer { dir, tmpfs };
+        if let Err(e) = fs::create_dir(layer.dir.join("stage")) {
+            layer.remove();
+            return Err(e);
+        }
+        if !tmpfs {
+            let made = (|| {
+                for sub in ["upper", "work"] {
+                    fs::create_dir(layer.dir.join(sub))?;
+                }
+                let upper = layer.dir.join("upper");
+                nix::unistd::chown(
+                    &upper,
+                    Some(nix::unistd::Uid::from_raw(owner.0)),
+                    Some(nix::unistd::Gid::from_raw(owner.1)),
+                )?;
+                fs::set_permissions(&upper, std::os::unix::fs::PermissionsExt::from_mode(mode & 0o7777))
+            })();
+            if let Err(e) = made {
+                layer.remove();
+                return Err(e);
+            }
+        }
+        Ok(layer)
+    }
+
+    pub fn remove(&self) {
+        if let Err(e) = fs::remove_dir_all(&self.dir) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!("removing layer {}: {e}; 'berth gc' retries", self.dir.display());
+            }
+        }
+        // The shared parent goes once the last layer has.
+        if let Some(parent) = self.dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
+    }
+}
+
+/// The machine name a layer directory belongs to.
+pub fn layer_owner(dir: &Path) -> Option<String> {
+    let f = dir.file_name()?.to_string_lossy().into_owned();
+    f.rsplit_once('.').map(|(n, _)| n.to_string())
+}
+
+/// Layer directories under `parent` that `is_stale(machine, dir)` says no
+/// running machine uses.
+pub fn stale_layers(parent: &Path, is_stale: &dyn Fn(&str, &Path) -> bool) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(parent.join(LAYER_DIR)) else { return vec![] };
+    rd.flatten().map(|e| e.path()).filter(|p| layer_owner(p).is_some_and(|name| is_stale(&name, p))).collect()
+}
+
+/// Creates a missing tree from a template: a reflink copy where the
+/// filesystem can, a full copy otherwise, made under a temporary name and
+/// renamed into place so a half copy is never used.
+pub fn from_template(template: &Path, tree: &Path) -> Result<(), String> {
+    if !template.is_dir() {
+        return Err(format!("--template {} is not a directory", template.display()));
+    }
+    let parent = tree.parent().ok_or_else(|| format!("{} has no parent directory", tree.display()))?;
+    fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    let tmp = parent.join(format!(".#{}.{}", tree.file_name().unwrap_or_default().to_string_lossy(), random_hex(8)));
+    let st = std::process::Command::new("cp")
+        .args(["-a", "--reflink=auto", "--no-target-directory"])
+        .arg(template)
+        .arg(&tmp)
+        .status()
+        .map_err(|e| format!("running cp: {e}"))?;
+    if !st.success() {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(format!("copying template {} to {} failed", template.display(), tree.display()));
+    }
+    match fs::rename(&tmp, tree) {
+        Ok(()) => Ok(()),
+        // Somebody else made the tree meanwhile: theirs wins.
+        Err(_) if tree.is_dir() => {
+            let _ = fs::remove_dir_all(&tmp);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(format!("moving the copy into place at {}: {e}", tree.display()))
+        }
+    }
+}
+
+/// The host directories a machine writes besides its tree: the layer of
+/// -x / --volatile=overlay / --overlay, and work directories beside the
+/// upper directories of --overlay.
+pub struct Layers {
+    pub layer: Option<Layer>,
+    pub overlay_work: Vec<PathBuf>,
+}
+
+impl Layers {
+    pub fn create(cfg: &Config, range: Option<Range>, idmap: bool) -> crate::error::Result<Layers> {
+        let mut out = Layers { layer: None, overlay_work: Vec::new() };
+        if cfg.ephemeral || cfg.volatile == Volatile::Overlay || !cfg.overlays.is_empty() {
+            let upper = match (&cfg.layer_upper, cfg.ephemeral) {
+                (Upper::Under(p), true) => Upper::Under(p.clone()),
+                _ => Upper::Tmpfs,
+            };
+            let md = std::fs::metadata(&cfg.root).ctx(|| format!("inspecting {}", cfg.root.display()))?;
+            let shift = |id: u32| match (range, idmap) {
+                (Some(r), true) => r.host(id),
+                _ => id,
+            };
+            let where_ = match &upper {
+                Upper::Under(p) => p.display().to_string(),
+                Upper::Tmpfs => DEFAULT_LAYER_PARENT.to_string(),
+            };
+            out.layer = Some(Layer::create(&cfg.name, &upper, (shift(md.uid()), shift(md.gid())), md.mode()).map_err(
+                |e| {
+                    Error::Usage(format!(
+                        "cannot create the machine's writable layer under {where_}: {e}; pick a writable filesystem with --layer-dir=DIR, or --layer-dir=tmpfs"
+                    ))
+                },
+            )?);
+        }
+        for (i, spec) in cfg.overlays.iter().enumerate() {
+            let work = match &spec.upper {
+                Some(u) if !u.as_os_str().is_empty() => {
+                    let w = u.parent().unwrap_or(u).join(format!(".#berth-work.{}.{i}", cfg.name));
+                    if let Err(e) = std::fs::create_dir(&w) {
+                        out.remove();
+                        return Err(Error::Usage(format!(
+                            "cannot create the overlay work directory {}: {e}; the upper directory's filesystem must be writable",
+                            w.display()
+                        )));
+                    }
+                    w
+                }
+                _ => PathBuf::new(),
+            };
+            out.overlay_work.push(work);
+        }
+        Ok(out)
+    }
+
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.layer
+            .iter()
+            .map(|l| l.dir.clone())
+            .chain(self.overlay_work.iter().filter(|w| !w.as_os_str().is_empty()).cloned())
+            .collect()
+    }
+
+    pub fn remove(&self) {
+        for d in self.dirs() {
+            let _ = std::fs::remove_dir_all(&d);
+            if let Some(p) = d.parent().filter(|p| p.ends_with(LAYER_DIR)) {
+                let _ = std::fs::remove_dir(p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volatile_modes() {
+        assert_eq!(parse_volatile("yes"), Ok(Volatile::Yes));
+        assert_eq!(parse_volatile("state"), Ok(Volatile::State));
+        assert_eq!(parse_volatile("overlay"), Ok(Volatile::Overlay));
+        assert_eq!(parse_volatile("no"), Ok(Volatile::No));
+        assert!(parse_volatile("maybe").is_err());
+    }
+
+    #[test]
+    fn overlay_specs() {
+        let o = parse_overlay("/usr:/tmp:/opt", false).unwrap();
+        assert_eq!(
+            (o.lowers, o.upper, o.dest),
+            (vec![PathBuf::from("/usr")], Some(PathBuf::from("/tmp")), PathBuf::from("/opt"))
+        );
+        assert!(parse_overlay("/usr:/opt", true).is_err(), "one lower alone is a bind");
+        let o = parse_overlay("/usr:/etc:/opt", true).unwrap();
+        assert_eq!((o.lowers.len(), o.upper), (2, None));
+        let o = parse_overlay("/usr::/opt", false).unwrap();
+        assert_eq!(o.upper, Some(PathBuf::new()), "empty upper means tmpfs");
+        assert!(parse_overlay("/usr:/opt", false).is_err(), "read-write needs an upper");
+        assert!(parse_overlay("/usr:/tmp:rel", false).is_err());
+        assert!(parse_overlay("/nonexistent-x:/tmp:/opt", false).is_err());
+        assert!(parse_overlay("/usr:/tmp:/", false).is_err());
+    }
+
+    #[test]
+    fn layer_names() {
+        assert_eq!(layer_owner(Path::new("/var/tmp/berth-layers/deb-1.ab12cd34")).as_deref(), Some("deb-1"));
+        assert_eq!(layer_owner(Path::new("/x/nodot")), None);
+        assert_eq!(name_suffix().len(), 8);
+        assert_ne!(name_suffix(), name_suffix());
+        assert!(check_lower(Path::new("/var/lib/machines/debian")).is_ok());
+        assert!(check_lower(Path::new("/var/a,b")).is_err());
+    }
+
+    #[test]
+    fn stale_layer_detection() {
+        let parent = std::env::temp_dir().join(format!("berth-layers-test-{}", std::process::id()));
+        let base = parent.join(LAYER_DIR);
+        for d in ["live.aaaa", "live.bbbb", "dead.cccc"] {
+            fs::create_dir_all(base.join(d)).unwrap();
+        }
+        let live = base.join("live.aaaa");
+        let is_stale = |n: &str, d: &Path| n != "live" || d != live;
+        let mut stale = stale_layers(&parent, &is_stale);
+        stale.sort();
+        assert_eq!(stale, vec![base.join("dead.cccc"), base.join("live.bbbb")]);
+        fs::remove_dir_all(&parent).unwrap();
+    }
+}

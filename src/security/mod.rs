@@ -1,0 +1,6 @@
+//! The guest's confinement: capabilities, the system call filter, the device program and the policy that gathers them.
+
+pub mod capabilities;
+pub mod devices;
+pub mod policy;
+pub mod seccomp;

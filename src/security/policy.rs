@@ -1,0 +1,448 @@
+//! The guest's security and resource policy: which capabilities stay in its
+//! bounding set, no_new_privs, the system call filter (see `seccomp`),
+//! resource limits, the OOM score adjustment and the CPU affinity. Parsed
+//! from the nspawn-style options into a [`Policy`], then applied in two
+//! places:
+//! - [`Policy::apply_to_guest`] runs in the outer child (the host's user
+//!   namespace, full privileges) on the waiting guest PID 1: lowering the
+//!   OOM score below 0 and raising a hard limit need CAP_SYS_RESOURCE in
+//!   the host's user namespace, which root in the guest's does not have;
+//! - the bounding set and the filter are applied by the guest itself,
+//!   right before it execs (`child::inner_main`).
+
+use crate::cli::PolicyArgs;
+use crate::error::{Context, Error, Result};
+use crate::security::capabilities;
+use crate::security::seccomp::{self, SeccompError, UserFilter};
+use caps::Capability;
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum PolicyError {
+    #[error("{flag}={value}: unknown capability '{name}'; use names like CAP_SYS_TIME separated by commas, or all")]
+    UnknownCapability { flag: &'static str, value: String, name: String },
+    #[error("--no-new-privileges={0} is invalid; use yes or no")]
+    Bool(String),
+    #[error("--rlimit={0}: expected NAME=SOFT[:HARD], e.g. NOFILE=1024:4096 or RLIMIT_CORE=infinity")]
+    RlimitSyntax(String),
+    #[error("--rlimit={spec}: unknown resource '{name}'; use one of {list}", list = rlimit_names())]
+    UnknownRlimit { spec: String, name: String },
+    #[error("--rlimit={spec}: '{value}' is not a number or 'infinity'")]
+    RlimitValue { spec: String, value: String },
+    #[error("--rlimit={0}: the soft limit is above the hard limit")]
+    RlimitOrder(String),
+    #[error("--oom-score-adjust={0} is invalid; give an integer from -1000 to 1000")]
+    Oom(String),
+    #[error("--cpu-affinity={value}: {reason}; give CPU numbers and ranges like 0,2-3")]
+    CpuList { value: String, reason: String },
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+}
+
+/// One resource limit as `setrlimit(2)` takes it; `u64::MAX` is infinity.
+/// Recorded by name (`NOFILE`), the number is looked up again on reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub name: &'static str,
+    pub resource: i32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+impl std::fmt::Display for Rlimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = |x: u64| {
+            if x == libc::RLIM_INFINITY {
+                "infinity".to_string()
+            } else {
+                x.to_string()
+            }
+        };
+        write!(f, "RLIMIT_{}={}:{}", self.name, v(self.soft), v(self.hard))
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RlimitRecord {
+    name: String,
+    soft: u64,
+    hard: u64,
+}
+
+impl From<Rlimit> for RlimitRecord {
+    fn from(r: Rlimit) -> Self {
+        RlimitRecord { name: r.name.into(), soft: r.soft, hard: r.hard }
+    }
+}
+
+impl serde::Serialize for Rlimit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        RlimitRecord::from(*self).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Rlimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let r = RlimitRecord::deserialize(d)?;
+        let (name, resource) = RLIMITS
+            .iter()
+            .find(|(n, _)| *n == r.name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource limit {}", r.name)))?;
+        Ok(Rlimit { name, resource: *resource, soft: r.soft, hard: r.hard })
+    }
+}
+
+/// The limits `--rlimit` knows, by their names without `RLIMIT_`.
+pub const RLIMITS: &[(&str, i32)] = &[
+    ("AS", libc::RLIMIT_AS as i32),
+    ("CORE", libc::RLIMIT_CORE as i32),
+    ("CPU", libc::RLIMIT_CPU as i32),
+    ("DATA", libc::RLIMIT_DATA as i32),
+    ("FSIZE", libc::RLIMIT_FSIZE as i32),
+    ("LOCKS", libc::RLIMIT_LOCKS as i32),
+    ("MEMLOCK", libc::RLIMIT_MEMLOCK as i32),
+    ("MSGQUEUE", libc::RLIMIT_MSGQUEUE as i32),
+    ("NICE", libc::RLIMIT_NICE as i32),
+    ("NOFILE", libc::RLIMIT_NOFILE as i32),
+    ("NPROC", libc::RLIMIT_NPROC as i32),
+    ("RSS", libc::RLIMIT_RSS as i32),
+    ("RTPRIO", libc::RLIMIT_RTPRIO as i32),
+    ("RTTIME", libc::RLIMIT_RTTIME as i32),
+    ("SIGPENDING", libc::RLIMIT_SIGPENDING as i32),
+    ("STACK", libc::RLIMIT_STACK as i32),
+];
+
+fn rlimit_names() -> String {
+    RLIMITS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// A set of CPUs, sorted and without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CpuList(pub Vec<usize>);
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Policy {
+    /// The guest's bounding set, sorted.
+    pub capabilities: Vec<Capability>,
+    pub no_new_privileges: bool,
+    pub syscalls: UserFilter,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adjust: Option<i32>,
+    pub cpu_affinity: Option<CpuList>,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        let mut capabilities = capabilities::KEEP.to_vec();
+        capabilities.sort_by_key(|c| c.index());
+        Policy {
+            capabilities,
+            no_new_privileges: false,
+            syscalls: UserFilter::default(),
+            rlimits: Vec::new(),
+            oom_score_adjust: None,
+            cpu_affinity: None,
+        }
+    }
+}
+
+impl Policy {
+    pub fn from_args(a: &PolicyArgs) -> std::result::Result<Policy, PolicyError> {
+        let mut p = Policy::default();
+        let mut keep: std::collections::HashSet<Capability> = p.capabilities.iter().copied().collect();
+        for v in &a.capability {
+            keep.extend(parse_capabilities("--capability", v)?);
+        }
+        for v in &a.drop_capability {
+            for c in parse_capabilities("--drop-capability", v)? {
+                keep.remove(&c);
+            }
+        }
+        p.capabilities = keep.into_iter().collect();
+        p.capabilities.sort_by_key(|c| c.index());
+        if let Some(v) = &a.no_new_privileges {
+            p.no_new_privileges = crate::settings::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+        }
+        for v in &a.system_call_filter {
+            p.syscalls.add(v)?;
+        }
+        if let Some(v) = &a.suppress_sync {
+            p.syscalls.suppress_sync =
+                crate::settings::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+        }
+        for v in &a.rlimit {
+            let r = parse_rlimit(v)?;
+            // A later --rlimit for the same resource wins, as in nspawn.
+            p.rlimits.retain(|o| o.resource != r.resource);
+            p.rlimits.push(r);
+        }
+        p.oom_score_adjust = a.oom_score_adjust.as_deref().map(parse_oom_score_adjust).transpose()?;
+        p.cpu_affinity = a.cpu_affinity.as_deref().map(parse_cpu_list).transpose()?;
+        Ok(p)
+    }
+
+    /// The guest's system call filter, built but not loaded.
+    pub fn seccomp(&self) -> std::result::Result<seccomp::Compiled, SeccompError> {
+        seccomp::Compiled::compile(&self.capabilities, &self.syscalls, self.no_new_privileges)
+    }
+
+    /// Sets the limits, the OOM score adjustment and the CPU affinity of
+    /// the guest's PID 1 (`pid` in the caller's pid namespace) before it
+    /// execs; everything it starts inherits them. The caller must be
+    /// privileged in the host's user namespace.
+    pub fn apply_to_guest(&self, pid: libc::pid_t) -> Result<()> {
+        for r in &self.rlimits {
+            let lim = libc::rlimit { rlim_cur: r.soft as libc::rlim_t, rlim_max: r.hard as libc::rlim_t };
+            // SAFETY: prlimit with a valid input struct and no output.
+            if unsafe { libc::prlimit(pid, r.resource as _, &lim, std::ptr::null_mut()) } < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EPERM) {
+                    return Err(Error::Usage(format!(
+                        "--rlimit {r}: not permitted; a hard limit above berth's own needs CAP_SYS_RESOURCE on the host (and NOFILE stays below fs.nr_open)"
+                    )));
+                }
+                return Err(Error::sys(format!("setting --rlimit {r} for the guest"), e));
+            }
+        }
+        if let Some(adj) = self.oom_score_adjust {
+            std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    Error::Usage(format!(
+                        "--oom-score-adjust={adj}: not permitted; lowering the OOM score adjustment needs CAP_SYS_RESOURCE on the host"
+                    ))
+                } else {
+                    Error::sys(format!("setting the guest's OOM score adjustment to {adj}"), e)
+                }
+            })?;
+        }
+        if let Some(cpus) = &self.cpu_affinity {
+            let mut set = nix::sched::CpuSet::new();
+            for c in &cpus.0 {
+                set.set(*c).ctx(|| format!("CPU {c} of --cpu-affinity"))?;
+            }
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid), &set).map_err(
+                |e| {
+                    if e == nix::Error::EINVAL {
+                        Error::Usage(format!(
+                            "--cpu-affinity: none of the CPUs {} is online and allowed here; see nproc and /sys/devices/system/cpu/online",
+                            cpus
+                        ))
+                    } else {
+                        Error::sys("setting the guest's CPU affinity", e)
+                    }
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for CpuList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s: Vec<String> = self.0.iter().map(|c| c.to_string()).collect();
+        f.write_str(&s.join(","))
+    }
+}
+
+/// `CAP_A,CAP_B` (case does not matter, the `CAP_` prefix is optional) or
+/// `all`.
+pub fn parse_capabilities(flag: &'static str, value: &str) -> std::result::Result<Vec<Capability>, PolicyError> {
+    let mut out = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.eq_ignore_ascii_case("all") {
+            out.extend(caps::all());
+            continue;
+        }
+        let upper = name.to_ascii_uppercase();
+        let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+        let cap = Capability::from_str(&full).map_err(|_| PolicyError::UnknownCapability {
+            flag,
+            value: value.to_string(),
+            name: name.to_string(),
+        })?;
+        out.push(cap);
+    }
+    if out.is_empty() {
+        return Err(PolicyError::UnknownCapability { flag, value: value.to_string(), name: String::new() });
+    }
+    Ok(out)
+}
+
+/// `NAME=SOFT[:HARD]`, NAME with or without `RLIMIT_`, values numbers or
+/// `infinity`; one value sets both limits.
+pub fn parse_rlimit(spec: &str) -> std::result::Result<Rlimit, PolicyError> {
+    let (name, values) = spec.split_once('=').ok_or_else(|| PolicyError::RlimitSyntax(spec.to_string()))?;
+    let upper = name.trim().to_ascii_uppercase();
+    let short = upper.strip_prefix("RLIMIT_").unwrap_or(&upper);
+    let (name, resource) = RLIMITS
+        .iter()
+        .find(|(n, _)| *n == short)
+        .copied()
+        .ok_or_else(|| PolicyError::UnknownRlimit { spec: spec.to_string(), name: name.to_string() })?;
+    let value = |v: &str| -> std::result::Result<u64, PolicyError> {
+        let v = v.trim();
+        if v.eq_ignore_ascii_case("infinity") {
+            return Ok(libc::RLIM_INFINITY);
+        }
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| *n != libc::RLIM_INFINITY)
+            .ok_or_else(|| PolicyError::RlimitValue { spec: spec.to_string(), value: v.to_string() })
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (value(s)?, value(h)?),
+        None => {
+            let v = value(values)?;
+            (v, v)
+        }
+    };
+    if soft > hard {
+        return Err(PolicyError::RlimitOrder(spec.to_string()));
+    }
+    Ok(Rlimit { name, resource, soft, hard })
+}
+
+pub fn parse_oom_score_adjust(v: &str) -> std::result::Result<i32, PolicyError> {
+    v.trim().parse::<i32>().ok().filter(|n| (-1000..=1000).contains(n)).ok_or_else(|| PolicyError::Oom(v.to_string()))
+}
+
+/// `0,2-3` (commas or spaces between items, `A-B` for a range).
+pub fn parse_cpu_list(value: &str) -> std::result::Result<CpuList, PolicyError> {
+    let err = |reason: String| PolicyError::CpuList { value: value.to_string(), reason };
+    let max = nix::sched::CpuSet::count();
+    let cpu = |s: &str| -> std::result::Result<usize, PolicyError> {
+        let n = s.trim().parse::<usize>().map_err(|_| err(format!("'{s}' is not a CPU number")))?;
+        if n >= max {
+            return Err(err(format!("CPU {n} is out of range (at most {})", max - 1)));
+        }
+        Ok(n)
+    };
+    let mut set = BTreeSet::new();
+    for item in value.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()) {
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (cpu(a)?, cpu(b)?);
+                if a > b {
+                    return Err(err(format!("range {item} runs backwards")));
+                }
+                set.extend(a..=b);
+            }
+            None => {
+                set.insert(cpu(item)?);
+            }
+        }
+    }
+    if set.is_empty() {
+        return Err(err("no CPU given".into()));
+    }
+    Ok(CpuList(set.into_iter().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> PolicyArgs {
+        PolicyArgs::default()
+    }
+
+    #[test]
+    fn capabilities() {
+        assert_eq!(
+            parse_capabilities("--capability", "CAP_SYS_TIME,cap_net_admin, sys_rawio").unwrap(),
+            vec![Capability::CAP_SYS_TIME, Capability::CAP_NET_ADMIN, Capability::CAP_SYS_RAWIO]
+        );
+        assert_eq!(parse_capabilities("--capability", "all").unwrap().len(), caps::all().len());
+        let e = parse_capabilities("--capability", "CAP_SYS_TIME,CAP_NOPE").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--capability=CAP_SYS_TIME,CAP_NOPE: unknown capability 'CAP_NOPE'; use names like CAP_SYS_TIME separated by commas, or all"
+        );
+        assert!(parse_capabilities("--drop-capability", ",").is_err());
+
+        let mut a = args();
+        a.capability = vec!["CAP_SYS_TIME".into()];
+        a.drop_capability = vec!["CAP_SYS_ADMIN,CAP_MKNOD".into()];
+        let p = Policy::from_args(&a).unwrap();
+        assert!(p.capabilities.contains(&Capability::CAP_SYS_TIME));
+        assert!(!p.capabilities.contains(&Capability::CAP_SYS_ADMIN));
+        assert!(!p.capabilities.contains(&Capability::CAP_MKNOD));
+        assert!(p.capabilities.contains(&Capability::CAP_SYS_BOOT));
+        // Dropping wins over adding.
+        let mut a = args();
+        a.capability = vec!["all".into()];
+        a.drop_capability = vec!["CAP_SYS_MODULE".into()];
+        let p = Policy::from_args(&a).unwrap();
+        assert_eq!(p.capabilities.len(), caps::all().len() - 1);
+        let p = Policy::from_args(&args()).unwrap();
+        assert_eq!(p.capabilities.len(), capabilities::KEEP.len());
+    }
+
+    #[test]
+    fn rlimits() {
+        let r = parse_rlimit("NOFILE=100").unwrap();
+        assert_eq!((r.name, r.soft, r.hard), ("NOFILE", 100, 100));
+        assert_eq!(r.resource, libc::RLIMIT_NOFILE as i32);
+        let r = parse_rlimit("RLIMIT_CORE=0:infinity").unwrap();
+        assert_eq!((r.name, r.soft, r.hard), ("CORE", 0, libc::RLIM_INFINITY));
+        assert_eq!(r.to_string(), "RLIMIT_CORE=0:infinity");
+        assert_eq!(parse_rlimit("rlimit_nproc=infinity").unwrap().soft, libc::RLIM_INFINITY);
+        assert!(matches!(parse_rlimit("NOFILE"), Err(PolicyError::RlimitSyntax(_))));
+        assert!(matches!(parse_rlimit("FILES=1"), Err(PolicyError::UnknownRlimit { .. })));
+        assert!(matches!(parse_rlimit("NOFILE=x"), Err(PolicyError::RlimitValue { .. })));
+        assert!(matches!(parse_rlimit("NOFILE=-1"), Err(PolicyError::RlimitValue { .. })));
+        assert!(matches!(parse_rlimit("NOFILE=10:"), Err(PolicyError::RlimitValue { .. })));
+        assert!(matches!(parse_rlimit("NOFILE=10:5"), Err(PolicyError::RlimitOrder(_))));
+        assert!(matches!(parse_rlimit("NOFILE=infinity:5"), Err(PolicyError::RlimitOrder(_))));
+        assert!(parse_rlimit("FILES=1").unwrap_err().to_string().contains("use one of AS, CORE"));
+        let mut a = args();
+        a.rlimit = vec!["NOFILE=10".into(), "CORE=0".into(), "RLIMIT_NOFILE=20:30".into()];
+        let p = Policy::from_args(&a).unwrap();
+        assert_eq!(p.rlimits.len(), 2);
+        assert_eq!(p.rlimits[1].to_string(), "RLIMIT_NOFILE=20:30");
+    }
+
+    #[test]
+    fn oom_and_bools() {
+        assert_eq!(parse_oom_score_adjust("500").unwrap(), 500);
+        assert_eq!(parse_oom_score_adjust("-1000").unwrap(), -1000);
+        assert!(parse_oom_score_adjust("1001").is_err());
+        assert!(parse_oom_score_adjust("-1001").is_err());
+        assert_eq!(
+            parse_oom_score_adjust("lots").unwrap_err().to_string(),
+            "--oom-score-adjust=lots is invalid; give an integer from -1000 to 1000"
+        );
+        let mut a = args();
+        a.no_new_privileges = Some("yes".into());
+        assert!(Policy::from_args(&a).unwrap().no_new_privileges);
+        a.no_new_privileges = Some("maybe".into());
+        assert!(matches!(Policy::from_args(&a), Err(PolicyError::Bool(_))));
+        assert!(!Policy::from_args(&args()).unwrap().no_new_privileges);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0,2-3").unwrap().0, vec![0, 2, 3]);
+        assert_eq!(parse_cpu_list("3 1  1-2").unwrap().0, vec![1, 2, 3]);
+        assert_eq!(parse_cpu_list("0,2-3").unwrap().to_string(), "0,2,3");
+        for bad in ["", " , ", "a", "3-1", "0-", "-1", "99999", "1.5"] {
+            assert!(matches!(parse_cpu_list(bad), Err(PolicyError::CpuList { .. })), "{bad:?}");
+        }
+        assert!(parse_cpu_list("3-1").unwrap_err().to_string().contains("runs backwards"));
+    }
+
+    #[test]
+    fn system_call_filters_reach_the_policy() {
+        let mut a = args();
+        a.system_call_filter = vec!["~@mount".into(), "@clock".into()];
+        let p = Policy::from_args(&a).unwrap();
+        assert_eq!(p.syscalls.deny, vec!["@mount"]);
+        assert_eq!(p.syscalls.allow, vec!["@clock"]);
+        a.system_call_filter = vec!["~@nonsense".into()];
+        assert!(matches!(Policy::from_args(&a), Err(PolicyError::Seccomp(SeccompError::UnknownGroup(_)))));
+        // The default policy builds a filter.
+        Policy::default().seccomp().unwrap();
+    }
+}

@@ -1,0 +1,4 @@
+//! What the user asked for: the validated configuration of one machine and the rules for its name.
+
+pub mod config;
+pub mod name;

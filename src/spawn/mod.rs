@@ -1,0 +1,9 @@
+//! Starting a machine: the launcher and its event loop, the children that set the guest up, the stub init, and the protocol between them.
+
+pub mod child;
+pub mod console;
+pub mod exec;
+pub mod launcher;
+pub mod notify;
+pub mod protocol;
+pub mod stub;

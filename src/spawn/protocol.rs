@@ -1,0 +1,216 @@
+//! The launcher and its children talk over one SOCK_SEQPACKET socketpair,
+//! with one typed message enum per direction; descriptors cross with
+//! SCM_RIGHTS. A dead peer shows up as EOF, so no side ever waits on a
+//! process that is gone.
+//!
+//! The start, in order (the sync points are where a side waits):
+//! 1. launcher: clones the outer child (new mount namespace, born in
+//!    `payload/`).
+//! 2. outer child: clones the guest's PID 1 (new pid and user namespaces,
+//!    parented to the launcher), which blocks on the start pipe; sends
+//!    [`Report::GuestCreated`].
+//! 3. **sync point `Prepared`**: the launcher writes the id maps,
+//!    delegates `payload/`, joins the v1 cgroups, registers with machined,
+//!    then sends [`Command::Proceed`]; the outer child waits for it.
+//! 4. outer child: mounts the root, the API filesystems and /dev, sends
+//!    [`Report::NotifySocket`] and [`Report::Console`]; its proc helper
+//!    mounts /proc from inside the guest's pid namespace; it pivots and
+//!    writes the start pipe, then exits.
+//! 5. **sync point `Started`**: the guest's PID 1 reads the start pipe,
+//!    unshares its own namespaces, confines itself and execs. The
+//!    launcher sees the setup side close the socket (every child has
+//!    exec'd or exited) and calls the guest started.
+//!
+//! Any step may instead send [`Report::Failed`], a typed error the
+//! launcher turns back into berth's own error (and exit status).
+
+use crate::error::Error;
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use serde::{Deserialize, Serialize};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// What the children tell the launcher.
+#[derive(Debug)]
+pub enum Report {
+    /// Host pid of the guest's PID 1, which now waits for `Proceed`.
+    GuestCreated(i32),
+    /// The guest's notify socket, bound at /run/host/notify.
+    NotifySocket(OwnedFd),
+    /// The console pty: master, and a slave kept open so the master never
+    /// sees EOF while the guest runs.
+    Console { master: OwnedFd, slave: OwnedFd },
+    /// A step failed.
+    Failed(Failure),
+}
+
+/// What the launcher tells the outer child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Sync point `Prepared`: id maps, cgroups and registration are done.
+    Proceed,
+}
+
+/// A child's error, typed across the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// One line for the user.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// Something the user asked for cannot be done with this tree.
+    Usage,
+    /// The setup failed (a system call, a mount).
+    Setup,
+    /// execve of the command failed; `missing` when it does not exist.
+    Exec { missing: bool },
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Failure {
+        let kind = match e {
+            Error::Usage(_) | Error::Policy(_) => FailureKind::Usage,
+            Error::Exec { missing, .. } => FailureKind::Exec { missing: *missing },
+            _ => FailureKind::Setup,
+        };
+        Failure { kind, message: e.to_string() }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Error {
+        match f.kind {
+            FailureKind::Usage => Error::Usage(f.message),
+            FailureKind::Setup => Error::Setup(f.message),
+            FailureKind::Exec { missing } => Error::Exec { msg: f.message, missing },
+        }
+    }
+}
+
+/// The body of a report on the wire; descriptors travel beside it.
+#[derive(Debug, Serialize, Deserialize)]
+enum Wire {
+    GuestCreated(i32),
+    NotifySocket,
+    Console,
+    Failed(Failure),
+}
+
+pub fn pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+}
+
+pub fn report(sock: &impl AsRawFd, r: &Report) -> nix::Result<()> {
+    let (wire, fds) = match r {
+        Report::GuestCreated(pid) => (Wire::GuestCreated(*pid), vec![]),
+        Report::NotifySocket(fd) => (Wire::NotifySocket, vec![fd.as_raw_fd()]),
+        Report::Console { master, slave } => (Wire::Console, vec![master.as_raw_fd(), slave.as_raw_fd()]),
+        Report::Failed(f) => (Wire::Failed(f.clone()), vec![]),
+    };
+    send(sock, &wire, &fds)
+}
+
+/// A failure as the child's last word.
+pub fn fail(sock: &impl AsRawFd, e: &Error) {
+    let _ = report(sock, &Report::Failed(e.into()));
+}
+
+/// Receives one report; `Ok(None)` at EOF (every child has closed).
+pub fn read_report(sock: &impl AsRawFd) -> nix::Result<Option<Report>> {
+    let Some((wire, fds)) = recv::<Wire>(sock)? else { return Ok(None) };
+    let mut fds = fds.into_iter();
+    let mut fd = || fds.next().ok_or(nix::Error::EBADMSG);
+    Ok(Some(match wire {
+        Wire::GuestCreated(pid) => Report::GuestCreated(pid),
+        Wire::NotifySocket => Report::NotifySocket(fd()?),
+        Wire::Console => Report::Console { master: fd()?, slave: fd()? },
+        Wire::Failed(f) => Report::Failed(f),
+    }))
+}
+
+pub fn command(sock: &impl AsRawFd, c: Command) -> nix::Result<()> {
+    send(sock, &c, &[])
+}
+
+/// Waits for the launcher's command; `Ok(None)` when it is gone.
+pub fn read_command(sock: &impl AsRawFd) -> nix::Result<Option<Command>> {
+    Ok(recv::<Command>(sock)?.map(|(c, _)| c))
+}
+
+fn send<T: Serialize>(sock: &impl AsRawFd, body: &T, fds: &[RawFd]) -> nix::Result<()> {
+    let bytes = serde_json::to_vec(body).map_err(|_| nix::Error::EINVAL)?;
+    let iov = [IoSlice::new(&bytes)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None).map(|_| ())
+}
+
+fn recv<T: for<'de> Deserialize<'de>>(sock: &impl AsRawFd) -> nix::Result<Option<(T, Vec<OwnedFd>)>> {
+    let mut buf = vec![0u8; 8192];
+    let mut cbuf = nix::cmsg_space!([RawFd; 2]);
+    let (n, fds) = {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let r = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC)?;
+        let mut fds = Vec::new();
+        for c in r.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(v) = c {
+                // SAFETY: the kernel just installed these descriptors for us.
+                fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        (r.bytes, fds)
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    let body = serde_json::from_slice(&buf[..n]).map_err(|_| nix::Error::EBADMSG)?;
+    Ok(Some((body, fds)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_and_commands_cross_typed_with_descriptors() {
+        let (a, b) = pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        report(&a, &Report::GuestCreated(42)).unwrap();
+        report(&a, &Report::Console { master: r, slave: w }).unwrap();
+        fail(&a, &Error::Exec { msg: "cannot execute /x: No such file".into(), missing: true });
+        fail(&a, &Error::Usage("the tree's /proc is a symlink".into()));
+        assert!(matches!(read_report(&b).unwrap(), Some(Report::GuestCreated(42))));
+        match read_report(&b).unwrap() {
+            Some(Report::Console { master, slave }) => {
+                nix::unistd::write(&slave, b"x").unwrap();
+                let mut buf = [0u8; 1];
+                assert_eq!(nix::unistd::read(master.as_raw_fd(), &mut buf).unwrap(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        let Some(Report::Failed(f)) = read_report(&b).unwrap() else { panic!() };
+        let e = Error::from(f);
+        assert!(matches!(e, Error::Exec { missing: true, .. }));
+        assert_eq!(e.exit_code(true), 127);
+        let Some(Report::Failed(f)) = read_report(&b).unwrap() else { panic!() };
+        assert!(matches!(Error::from(f), Error::Usage(_)));
+        command(&b, Command::Proceed).unwrap();
+        assert_eq!(read_command(&a).unwrap(), Some(Command::Proceed));
+        drop(b);
+        assert!(read_report(&a).unwrap().is_none(), "EOF once the peer is gone");
+    }
+
+    #[test]
+    fn a_descriptor_report_without_its_descriptor_is_refused() {
+        let (a, b) = pair().unwrap();
+        send(&a, &Wire::NotifySocket, &[]).unwrap();
+        assert_eq!(read_report(&b).unwrap_err(), nix::Error::EBADMSG);
+        nix::unistd::write(&a, b"garbage").unwrap();
+        assert_eq!(read_report(&b).unwrap_err(), nix::Error::EBADMSG);
+    }
+}
