@@ -366,7 +366,7 @@ impl Cgroups {
         }
         remove_tree(&self.payload());
         remove_tree(&self.supervisor());
-        match crate::scope_stop::stop_and_wait(&self.unit(), Duration::from_secs(10)) {
+        match crate::host::scope_stop::stop_and_wait(&self.unit(), Duration::from_secs(10)) {
             Ok(()) => true,
             Err(e) => {
                 // No systemd to ask (the bus is gone): remove it as berth's own.
