@@ -133,7 +133,7 @@ fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result
             let set = match value {
                 None => None,
                 Some(v) => Some(
-                    berth::settings::config::parse_bool(v)
+                    berth::sys::parse_bool(v)
                         .ok_or_else(|| ImageError::Refused(format!("'{v}' is not a boolean; use true or false")))?,
                 ),
             };
@@ -199,7 +199,7 @@ fn main() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
 
     let (run, result) = match &cli.command {
-        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| berth::spawn::launcher::launch(&c))),
+        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| berth::spawn::launch::launch(&c))),
         Command::Run(a) => (
             true,
             Config::from_run(a).and_then(|c| {
@@ -209,7 +209,7 @@ fn main() {
                     berth::sys::sealed::ensure()
                         .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
                 }
-                berth::spawn::launcher::launch(&c)
+                berth::spawn::launch::launch(&c)
             }),
         ),
         Command::List { .. }

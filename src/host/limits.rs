@@ -9,9 +9,30 @@
 use crate::error::{Error, Result};
 use crate::host::cgroupv1::Group;
 use crate::host::property::{FileWrite, Property};
-use crate::plan::host::HostFacts;
 use crate::security::devices::Rule;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// What the limits depend on, from `plan::host::HostFacts`.
+#[derive(Debug, Clone, Default)]
+pub struct CgroupFacts {
+    /// systemd applies the properties to the unit.
+    pub systemd: bool,
+    /// Controllers the cgroup the machine's limits go below offers.
+    pub offered: Vec<String>,
+    /// v1 hierarchies of the controllers a `--property` needs.
+    pub v1: Vec<V1Hierarchy>,
+    /// blkio's weight file on v1 (bfq's or cfq's), when an IOWeight needs it.
+    pub io_weight_file: Option<&'static str>,
+}
+
+/// A v1 hierarchy that carries one controller (hybrid hosts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Hierarchy {
+    pub controller: String,
+    pub mount: PathBuf,
+    /// The launcher's own cgroup in it, relative to the mount.
+    pub own: PathBuf,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -33,7 +54,7 @@ pub struct Plan {
 /// properties to the unit (it handles hybrid hosts itself). `rel`: the
 /// machine's path in a v1 hierarchy, below the launcher's own cgroup
 /// there. Pure: no I/O.
-pub fn plan(props: &[Property], facts: &HostFacts, rel: &Path) -> Result<Plan> {
+pub fn plan(props: &[Property], facts: &CgroupFacts, rel: &Path) -> Result<Plan> {
     let mut plan = Plan::default();
     let systemd = facts.systemd;
     for p in props {
@@ -55,7 +76,7 @@ pub fn plan(props: &[Property], facts: &HostFacts, rel: &Path) -> Result<Plan> {
             continue;
         }
         let v1name = if controller == "io" { "blkio" } else { controller };
-        let Some(h) = facts.v1_hierarchy(v1name) else {
+        let Some(h) = facts.v1.iter().find(|h| h.controller == v1name) else {
             return Err(Error::Usage(format!(
                 "--property={}: this host offers no {controller} controller, neither to the machine's cgroup in cgroup2 nor as a v1 hierarchy; drop the property or enable the controller",
                 p.spec,

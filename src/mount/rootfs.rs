@@ -6,8 +6,8 @@
 
 use crate::error::{Context, Error, Result};
 use crate::ids::userns::{self, Range};
-use crate::mount::ephemeral::{OverlaySpec, Volatile};
 use crate::settings::config::Config;
+use crate::settings::layers::{OverlaySpec, Volatile};
 use crate::{mount::apply, sys};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd};

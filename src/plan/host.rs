@@ -3,34 +3,21 @@
 
 use crate::error::Result;
 use crate::host::cgroup::{Cgroups, Owner};
+use crate::host::limits::{CgroupFacts, V1Hierarchy};
 use crate::host::{cgroupv1, scope};
 use crate::ids::shift;
 use crate::ids::userns::{self, Ownership, Range};
 use crate::settings::config::Config;
-use std::path::PathBuf;
-
-/// A v1 hierarchy that carries one controller (hybrid hosts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V1Hierarchy {
-    pub controller: String,
-    pub mount: PathBuf,
-    /// The launcher's own cgroup in it, relative to the mount.
-    pub own: PathBuf,
-}
 
 #[derive(Debug, Clone)]
 pub struct HostFacts {
     /// systemd runs the host (it makes scopes and applies limits).
     pub systemd: bool,
+    /// What the resource limits depend on.
+    pub limits: CgroupFacts,
     /// The machine's cgroups, as this host lays them out (before the
     /// plan decides who owns them).
     pub cgroups: Cgroups,
-    /// Controllers the cgroup the machine's limits go below offers.
-    pub offered: Vec<String>,
-    /// v1 hierarchies of the controllers a `--property` needs.
-    pub v1: Vec<V1Hierarchy>,
-    /// blkio's weight file on v1 (bfq's or cfq's), when an IOWeight needs it.
-    pub io_weight_file: Option<&'static str>,
     /// The tree's on-disk id shift (`--private-users-ownership=chown`).
     pub shift: shift::State,
     /// Whether the tree's filesystem can be idmapped, probed only when
@@ -80,10 +67,7 @@ impl HostFacts {
             && !matches!(shift, shift::State::Partial(_));
         let can_idmap = needs_probe.then(|| userns::can_idmap(&cfg.root, PROBE));
         let bind_source_is_dir = cfg.binds.iter().map(|b| b.source.is_dir()).collect();
-        Ok(HostFacts { systemd, cgroups, offered, v1, io_weight_file, shift, can_idmap, bind_source_is_dir })
-    }
-
-    pub fn v1_hierarchy(&self, controller: &str) -> Option<&V1Hierarchy> {
-        self.v1.iter().find(|h| h.controller == controller)
+        let limits = CgroupFacts { systemd, offered, v1, io_weight_file };
+        Ok(HostFacts { systemd, limits, cgroups, shift, can_idmap, bind_source_is_dir })
     }
 }

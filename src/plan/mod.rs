@@ -49,7 +49,7 @@ impl Plan {
             (false, false) => Owner::Berth,
         };
         let mut cgroups = Cgroups { owner, ..facts.cgroups.clone() };
-        let limits = limits::plan(&cfg.properties, facts, &machine_rel(&cfg.name, &cfg.slice))?;
+        let limits = limits::plan(&cfg.properties, &facts.limits, &machine_rel(&cfg.name, &cfg.slice))?;
         cgroups.v1 = limits.v1.iter().map(|g| g.dir.clone()).collect();
         Ok(Plan {
             cgroups,
@@ -118,8 +118,8 @@ mod tests {
             userns: crate::ids::userns::Mode::Pick,
             ownership: crate::ids::userns::Ownership::Auto,
             ephemeral: false,
-            layer_upper: crate::mount::ephemeral::Upper::Tmpfs,
-            volatile: crate::mount::ephemeral::Volatile::No,
+            layer_upper: crate::settings::layers::Upper::Tmpfs,
+            volatile: crate::settings::layers::Volatile::No,
             overlays: vec![],
             policy: Default::default(),
             register: crate::host::machined::Register::No,
@@ -192,7 +192,7 @@ mod tests {
     /// A hybrid host like this one: no controllers in cgroup2, v1 memory
     /// and pids hierarchies, no systemd.
     fn facts() -> HostFacts {
-        let v1 = |c: &str| host::V1Hierarchy {
+        let v1 = |c: &str| limits::V1Hierarchy {
             controller: c.into(),
             mount: PathBuf::from(format!("/sys/fs/cgroup/{c}")),
             own: "user.slice".into(),
@@ -205,9 +205,12 @@ mod tests {
                 owner: Owner::Berth,
                 v1: vec![],
             },
-            offered: vec![],
-            v1: vec![v1("memory"), v1("pids")],
-            io_weight_file: None,
+            limits: limits::CgroupFacts {
+                systemd: false,
+                offered: vec![],
+                v1: vec![v1("memory"), v1("pids")],
+                io_weight_file: None,
+            },
             shift: shift::State::Unshifted,
             can_idmap: Some(true),
             bind_source_is_dir: vec![true],
@@ -235,13 +238,17 @@ mod tests {
         );
         assert_eq!(p.cgroups.v1, dirs, "the record names the v1 cgroups the plan creates");
 
-        let systemd = HostFacts { systemd: true, ..facts() };
+        let mut systemd = facts();
+        systemd.systemd = true;
+        systemd.limits.systemd = true;
         let p = Plan::new(&c, &systemd, None).unwrap();
         assert_eq!(p.cgroups.owner, Owner::Systemd);
         assert_eq!(p.limits.dbus.len(), 2);
         assert!(p.limits.v1.is_empty() && p.limits.v2.is_empty());
 
-        let v2 = HostFacts { offered: vec!["memory".into(), "pids".into()], v1: vec![], ..facts() };
+        let mut v2 = facts();
+        v2.limits.offered = vec!["memory".into(), "pids".into()];
+        v2.limits.v1.clear();
         let p = Plan::new(&c, &v2, None).unwrap();
         assert_eq!(p.limits.v2.iter().map(|w| w.file).collect::<Vec<_>>(), ["memory.max", "pids.max"]);
 

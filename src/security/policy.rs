@@ -11,7 +11,6 @@
 //!   right before it execs (`child::inner_main`).
 
 use crate::cli::PolicyArgs;
-use crate::error::{Context, Error, Result};
 use crate::security::capabilities;
 use crate::security::seccomp::{self, SeccompError, UserFilter};
 use caps::Capability;
@@ -39,6 +38,12 @@ pub enum PolicyError {
     CpuList { value: String, reason: String },
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    /// A setting the host does not permit (one line with the fix).
+    #[error("{0}")]
+    NotPermitted(String),
+    /// Applying a setting to the guest failed.
+    #[error("{what}: {source}")]
+    Apply { what: String, source: std::io::Error },
 }
 
 /// One resource limit as `setrlimit(2)` takes it; `u64::MAX` is infinity.
@@ -163,14 +168,13 @@ impl Policy {
         p.capabilities = keep.into_iter().collect();
         p.capabilities.sort_by_key(|c| c.index());
         if let Some(v) = &a.no_new_privileges {
-            p.no_new_privileges = crate::settings::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+            p.no_new_privileges = crate::sys::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
         }
         for v in &a.system_call_filter {
             p.syscalls.add(v)?;
         }
         if let Some(v) = &a.suppress_sync {
-            p.syscalls.suppress_sync =
-                crate::settings::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+            p.syscalls.suppress_sync = crate::sys::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
         }
         for v in &a.rlimit {
             let r = parse_rlimit(v)?;
@@ -192,45 +196,46 @@ impl Policy {
     /// the guest's PID 1 (`pid` in the caller's pid namespace) before it
     /// execs; everything it starts inherits them. The caller must be
     /// privileged in the host's user namespace.
-    pub fn apply_to_guest(&self, pid: libc::pid_t) -> Result<()> {
+    pub fn apply_to_guest(&self, pid: libc::pid_t) -> std::result::Result<(), PolicyError> {
+        let apply = |what: String, e: std::io::Error| PolicyError::Apply { what, source: e };
         for r in &self.rlimits {
             let lim = libc::rlimit { rlim_cur: r.soft as libc::rlim_t, rlim_max: r.hard as libc::rlim_t };
             // SAFETY: prlimit with a valid input struct and no output.
             if unsafe { libc::prlimit(pid, r.resource as _, &lim, std::ptr::null_mut()) } < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EPERM) {
-                    return Err(Error::Usage(format!(
+                    return Err(PolicyError::NotPermitted(format!(
                         "--rlimit {r}: not permitted; a hard limit above berth's own needs CAP_SYS_RESOURCE on the host (and NOFILE stays below fs.nr_open)"
                     )));
                 }
-                return Err(Error::sys(format!("setting --rlimit {r} for the guest"), e));
+                return Err(apply(format!("setting --rlimit {r} for the guest"), e));
             }
         }
         if let Some(adj) = self.oom_score_adjust {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    Error::Usage(format!(
+                    PolicyError::NotPermitted(format!(
                         "--oom-score-adjust={adj}: not permitted; lowering the OOM score adjustment needs CAP_SYS_RESOURCE on the host"
                     ))
                 } else {
-                    Error::sys(format!("setting the guest's OOM score adjustment to {adj}"), e)
+                    apply(format!("setting the guest's OOM score adjustment to {adj}"), e)
                 }
             })?;
         }
         if let Some(cpus) = &self.cpu_affinity {
             let mut set = nix::sched::CpuSet::new();
             for c in &cpus.0 {
-                set.set(*c).ctx(|| format!("CPU {c} of --cpu-affinity"))?;
+                set.set(*c).map_err(|e| apply(format!("CPU {c} of --cpu-affinity"), e.into()))?;
             }
             nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid), &set).map_err(
                 |e| {
                     if e == nix::Error::EINVAL {
-                        Error::Usage(format!(
+                        PolicyError::NotPermitted(format!(
                             "--cpu-affinity: none of the CPUs {} is online and allowed here; see nproc and /sys/devices/system/cpu/online",
                             cpus
                         ))
                     } else {
-                        Error::sys("setting the guest's CPU affinity", e)
+                        apply("setting the guest's CPU affinity".into(), e.into())
                     }
                 },
             )?;

@@ -3,13 +3,12 @@
 
 use crate::cli::{BootArgs, CommonArgs, ConsoleMode, RunArgs};
 use crate::error::{Error, Result};
-use crate::{ids::userns, mount::ephemeral, security::policy, settings::name, sys, sys::signal};
+use crate::{ids::userns, security::policy, settings::layers, settings::name, sys, sys::signal};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const IMAGE_ROOT: &str = "/var/lib/machines";
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const INIT_CANDIDATES: &[&str] = &["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
 
@@ -75,9 +74,9 @@ pub struct Config {
     pub userns: userns::Mode,
     pub ownership: userns::Ownership,
     pub ephemeral: bool,
-    pub layer_upper: ephemeral::Upper,
-    pub volatile: ephemeral::Volatile,
-    pub overlays: Vec<ephemeral::OverlaySpec>,
+    pub layer_upper: layers::Upper,
+    pub volatile: layers::Volatile,
+    pub overlays: Vec<layers::OverlaySpec>,
     pub policy: policy::Policy,
     pub register: crate::host::machined::Register,
     /// The slice of the machine's scope.
@@ -92,7 +91,7 @@ pub struct Config {
 impl Config {
     /// Whether the tree itself is never written (so others may share it).
     pub fn tree_read_only(&self) -> bool {
-        self.read_only || self.ephemeral || self.volatile != ephemeral::Volatile::No
+        self.read_only || self.ephemeral || self.volatile != layers::Volatile::No
     }
 }
 
@@ -148,7 +147,7 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
         }
         (Some(d), None) => {
             if let (Some(t), false) = (&c.template, d.exists()) {
-                ephemeral::from_template(t, d).map_err(Error::Usage)?;
+                layers::from_template(t, d).map_err(Error::Usage)?;
             }
             d.clone()
         }
@@ -166,7 +165,7 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
         (None, None) => {
             return Err(Error::Usage(format!(
                 "no tree given; pass -D DIR or the NAME of an image in {}",
-                c.image_root.as_deref().unwrap_or(Path::new(IMAGE_ROOT)).display()
+                c.image_root.as_deref().unwrap_or(Path::new(crate::image::IMAGE_ROOT)).display()
             )));
         }
     };
@@ -232,7 +231,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
                 while n.ends_with(['-', '.']) {
                     n.pop();
                 }
-                n = format!("{n}-{}", ephemeral::name_suffix());
+                n = format!("{n}-{}", layers::name_suffix());
             }
             n
         }
@@ -269,9 +268,8 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     let kill_signal = c.kill_signal.as_deref().map(signal::parse).transpose()?;
     let notify_ready = match c.notify_ready.as_deref() {
         None => false,
-        Some(v) => {
-            parse_bool(v).ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?
-        }
+        Some(v) => crate::sys::parse_bool(v)
+            .ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?,
     };
     let console = if c.pipe {
         ConsoleMode::Pipe
@@ -299,31 +297,28 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         }
     }
     let volatile = match c.volatile.as_deref() {
-        Some(v) => ephemeral::parse_volatile(v).map_err(|e| Error::Usage(e.to_string()))?,
-        None => ephemeral::Volatile::No,
+        Some(v) => layers::parse_volatile(v).map_err(|e| Error::Usage(e.to_string()))?,
+        None => layers::Volatile::No,
     };
-    if c.ephemeral && volatile != ephemeral::Volatile::No {
+    if c.ephemeral && volatile != layers::Volatile::No {
         return Err(Error::Usage("-x and --volatile both replace the root; pick one".into()));
     }
-    if (c.ephemeral || volatile == ephemeral::Volatile::Overlay) && ownership == userns::Ownership::Chown {
+    if (c.ephemeral || volatile == layers::Volatile::Overlay) && ownership == userns::Ownership::Chown {
         return Err(Error::Usage(
             "-x with --private-users-ownership=chown would copy up every file; use map (the default) or -U no".into(),
         ));
     }
-    if c.ephemeral || volatile == ephemeral::Volatile::Overlay {
-        ephemeral::check_lower(&root)
-            .map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
+    if c.ephemeral || volatile == layers::Volatile::Overlay {
+        layers::check_lower(&root).map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
     }
     let layer_upper = match c.layer_dir.as_deref() {
-        Some(d) => ephemeral::parse_upper(d),
+        Some(d) => layers::parse_upper(d),
         // overlayfs cannot be an upper layer (berth -x inside a machine
         // that runs -x itself): the layer goes to a tmpfs then.
-        None if crate::host::nested::on_overlayfs(Path::new(ephemeral::DEFAULT_LAYER_PARENT)) => {
-            ephemeral::Upper::Tmpfs
-        }
-        None => ephemeral::parse_upper(ephemeral::DEFAULT_LAYER_PARENT),
+        None if crate::host::nested::on_overlayfs(Path::new(layers::DEFAULT_LAYER_PARENT)) => layers::Upper::Tmpfs,
+        None => layers::parse_upper(layers::DEFAULT_LAYER_PARENT),
     };
-    if let ephemeral::Upper::Under(p) = &layer_upper {
+    if let layers::Upper::Under(p) = &layer_upper {
         if !p.is_absolute() {
             return Err(Error::Usage(format!(
                 "--layer-dir {} is not absolute; give a host directory or tmpfs",
@@ -333,13 +328,13 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     }
     let mut overlays = Vec::new();
     for (spec, ro) in c.overlay.iter().map(|s| (s, false)).chain(c.overlay_ro.iter().map(|s| (s, true))) {
-        overlays.push(ephemeral::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
+        overlays.push(layers::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
     }
     // A read-only (immutable) image boots read-only, as under nspawn,
     // unless its changes go to a layer of their own anyway.
     let immutable = !c.read_only
         && !c.ephemeral
-        && volatile == ephemeral::Volatile::No
+        && volatile == layers::Volatile::No
         && crate::image::attr::is_immutable(&root).unwrap_or(false);
     if immutable {
         tracing::info!("{} is read-only (immutable); mounting it read-only", root.display());
@@ -385,14 +380,6 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         console,
         quiet: c.quiet,
     })
-}
-
-pub fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "yes" | "y" | "true" | "t" | "on" => Some(true),
-        "0" | "no" | "n" | "false" | "f" | "off" => Some(false),
-        _ => None,
-    }
 }
 
 fn parse_env(s: &str) -> Result<(String, String)> {
