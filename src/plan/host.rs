@@ -32,7 +32,7 @@ const PROBE: Range = Range { base: 0x6FFF_0000, size: 65536 };
 
 impl HostFacts {
     pub fn probe(cfg: &Config) -> Result<HostFacts> {
-        let _span = tracing::debug_span!("probe", machine = %cfg.name).entered();
+        let _span = tracing::info_span!("probe").entered();
         let systemd = scope::systemd_booted();
         let cgroups = if cfg.keep_unit {
             Cgroups::own_unit()?

@@ -163,3 +163,35 @@ pub fn from_template(template: &Path, tree: &Path) -> Result<(), String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volatile_modes() {
+        assert_eq!(parse_volatile("yes"), Ok(Volatile::Yes));
+        assert_eq!(parse_volatile("state"), Ok(Volatile::State));
+        assert_eq!(parse_volatile("overlay"), Ok(Volatile::Overlay));
+        assert_eq!(parse_volatile("no"), Ok(Volatile::No));
+        assert!(parse_volatile("maybe").is_err());
+    }
+
+    #[test]
+    fn overlay_specs() {
+        let o = parse_overlay("/usr:/tmp:/opt", false).unwrap();
+        assert_eq!(
+            (o.lowers, o.upper, o.dest),
+            (vec![PathBuf::from("/usr")], Some(PathBuf::from("/tmp")), PathBuf::from("/opt"))
+        );
+        assert!(parse_overlay("/usr:/opt", true).is_err(), "one lower alone is a bind");
+        let o = parse_overlay("/usr:/etc:/opt", true).unwrap();
+        assert_eq!((o.lowers.len(), o.upper), (2, None));
+        let o = parse_overlay("/usr::/opt", false).unwrap();
+        assert_eq!(o.upper, Some(PathBuf::new()), "empty upper means tmpfs");
+        assert!(parse_overlay("/usr:/opt", false).is_err(), "read-write needs an upper");
+        assert!(parse_overlay("/usr:/tmp:rel", false).is_err());
+        assert!(parse_overlay("/nonexistent-x:/tmp:/opt", false).is_err());
+        assert!(parse_overlay("/usr:/tmp:/", false).is_err());
+    }
+}

@@ -119,6 +119,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         upper_tmpfs: ctx.upper_tmpfs,
         overlay_work: &ctx.overlay_work,
     };
+    let mounts = tracing::info_span!("mounts").entered();
     let root = rootfs::mount_root(&rctx)?;
     refuse_odd_api_dirs(&root)?;
     let idmapping = match (&userns, ctx.range) {
@@ -211,6 +212,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         }
     }
 
+    drop(mounts);
+    let _pivot = tracing::info_span!("pivot").entered();
     // Pivot this whole mount namespace into the tree: the waiting guest's
     // root moves with it, so it never needs to look at a host path.
     drop(root);
@@ -375,6 +378,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     }
     capabilities::bound(&cfg.policy.capabilities).map_err(Error::Setup)?;
     let plan = exec::Plan::new(cfg)?;
+    tracing::debug!(argv = ?cfg.mode, "exec");
     // The system call filter is loaded right before exec; a --user other
     // than root could no longer load it then (no CAP_SYS_ADMIN, and
     // no_new_privs only with --no-new-privileges), so it goes first.

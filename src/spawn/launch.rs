@@ -90,7 +90,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     }
     cleanup::gc();
     let (name_lock, tree) = {
-        let _s = tracing::debug_span!("lock").entered();
+        let _s = tracing::info_span!("lock").entered();
         (lock_name(&cfg.name)?, lock_tree(cfg)?)
     };
     // With the name lock held: is machined there, and is the name free
@@ -129,12 +129,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     // Every decision, before anything exists: a limit this host cannot
     // apply stops the start here.
     let plan = {
-        let _s = tracing::debug_span!("plan").entered();
+        let _s = tracing::info_span!("plan").entered();
         Plan::new(cfg, &facts, range)?
     };
     tracing::debug!(?range, tree_ids = ?plan.tree_ids, owner = ?plan.cgroups.owner, mounts = plan.mounts.len(), "planned");
     if let (Some(r), TreeIds::Chown) = (range, plan.tree_ids) {
-        let _s = tracing::debug_span!("shift").entered();
+        let _s = tracing::info_span!("shift").entered();
         let t0 = Instant::now();
         if shift::ensure(&cfg.root, r.base, cfg.read_only).map_err(|e| Error::Usage(e.to_string()))? && !cfg.quiet {
             eprint!(
@@ -206,7 +206,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             }
         }
         {
-            let _s = tracing::debug_span!("cgroups").entered();
+            let _s = tracing::info_span!("cgroups").entered();
             held.cgroups.create(&plan.limits)?;
             if owner == Owner::Unit && facts.systemd {
                 crate::host::scope::set_properties(&held.cgroups.unit(), &plan.limits.dbus)?;

@@ -78,7 +78,7 @@ impl Supervisor {
         machined: bool,
         layers: &Layers,
     ) -> Result<Supervisor> {
-        let _s = tracing::debug_span!("spawn").entered();
+        let _s = tracing::info_span!("spawn").entered();
         let cgroups = &plan.cgroups;
         let mut mask = SigSet::empty();
         HANDLED.iter().for_each(|s| mask.add(*s));
