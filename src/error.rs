@@ -28,6 +28,15 @@ pub enum Error {
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),
+    /// The machine a verb names is not there, not berth's, or not ready.
+    #[error("{0}")]
+    Machine(String),
+    /// This host lacks what berth needs (a cgroup2 hierarchy, a unit).
+    #[error("{0}")]
+    Host(String),
+    /// The tree's ownership could not be shifted on disk.
+    #[error(transparent)]
+    Shift(#[from] crate::ids::shift::ShiftError),
     /// A system call failed while doing `what`.
     #[error("{what}: {source}")]
     Sys { what: String, source: io::Error },

@@ -1,7 +1,8 @@
 //! Command-line types (clap). No logic here: `config` turns these into a
 //! validated `Config`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::settings::config::ConsoleMode;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -302,7 +303,7 @@ pub struct CommonArgs {
     #[arg(long = "notify-ready", value_name = "BOOL", num_args = 0..=1, default_missing_value = "yes")]
     pub notify_ready: Option<String>,
     /// How the console is connected.
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "MODE", value_parser = console_mode())]
     pub console: Option<ConsoleMode>,
     /// Same as --console=pipe.
     #[arg(short = 'P', long)]
@@ -354,14 +355,6 @@ pub struct CommonArgs {
     pub policy: PolicyArgs,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConsoleMode {
-    Interactive,
-    ReadOnly,
-    Passive,
-    Pipe,
-}
-
 /// The guest's security and resource options, spelled like systemd-nspawn's.
 #[derive(Args, Debug, Default)]
 pub struct PolicyArgs {
@@ -395,4 +388,32 @@ pub struct PolicyArgs {
     /// Run the guest on these CPUs only, e.g. 0,2-3.
     #[arg(long = "cpu-affinity", value_name = "LIST")]
     pub cpu_affinity: Option<String>,
+}
+
+impl From<&PolicyArgs> for crate::security::policy::PolicyOptions {
+    fn from(a: &PolicyArgs) -> Self {
+        crate::security::policy::PolicyOptions {
+            capability: a.capability.clone(),
+            drop_capability: a.drop_capability.clone(),
+            no_new_privileges: a.no_new_privileges.clone(),
+            system_call_filter: a.system_call_filter.clone(),
+            suppress_sync: a.suppress_sync.clone(),
+            rlimit: a.rlimit.clone(),
+            oom_score_adjust: a.oom_score_adjust.clone(),
+            cpu_affinity: a.cpu_affinity.clone(),
+        }
+    }
+}
+
+/// `--console=interactive|read-only|passive|pipe`.
+fn console_mode() -> impl clap::builder::TypedValueParser<Value = ConsoleMode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["interactive", "read-only", "passive", "pipe"]).map(|s| {
+        match s.as_str() {
+            "interactive" => ConsoleMode::Interactive,
+            "read-only" => ConsoleMode::ReadOnly,
+            "passive" => ConsoleMode::Passive,
+            _ => ConsoleMode::Pipe,
+        }
+    })
 }

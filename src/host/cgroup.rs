@@ -65,7 +65,7 @@ pub fn hierarchy() -> Result<PathBuf> {
             return Ok(PathBuf::from(p));
         }
     }
-    Err(Error::Usage(
+    Err(Error::Host(
         "this host has no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified; mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)".into(),
     ))
 }
@@ -115,7 +115,7 @@ impl Cgroups {
         let own = own_path("self").unwrap_or_default();
         let unit = own.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if !(unit.ends_with(".service") || unit.ends_with(".scope")) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Host(format!(
                 "--keep-unit: berth runs in cgroup '/{}', which is not a service or scope unit; start it from a unit with Delegate=yes (see berth@.service) or drop --keep-unit",
                 own.display()
             )));

@@ -149,7 +149,7 @@ pub fn prepare(mode: Register, name: &str) -> Result<Presence> {
             tracing::info!("not registering with machined: {why}");
             Ok(Presence::Absent(why))
         }
-        Reply::Absent(why) => Err(Error::Usage(format!(
+        Reply::Absent(why) => Err(Error::Host(format!(
             "--register=yes, but machined is not on the system bus ({why}); start systemd-machined or use --register=no"
         ))),
         Reply::Busy(m) => Err(Error::Busy(m)),

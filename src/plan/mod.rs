@@ -84,8 +84,8 @@ pub fn tree_ids(range: Option<Range>, ownership: Ownership, shift: shift::State,
 mod tests {
     use super::mounts::{table, Phase, Source, PROC_MASKED, PROC_READ_ONLY};
     use super::*;
-    use crate::cli::ConsoleMode;
     use crate::host::property::Property;
+    use crate::settings::config::ConsoleMode;
     use crate::settings::config::{Bind, BindIdmap, Mode, Tmpfs};
     use nix::mount::MsFlags;
     use std::path::{Path, PathBuf};

@@ -10,7 +10,6 @@
 //! - the bounding set and the filter are applied by the guest itself,
 //!   right before it execs (`child::inner_main`).
 
-use crate::cli::PolicyArgs;
 use crate::security::capabilities;
 use crate::security::seccomp::{self, SeccompError, UserFilter};
 use caps::Capability;
@@ -153,8 +152,22 @@ impl Default for Policy {
     }
 }
 
+/// The policy options as the user spelled them (on the command line, or
+/// later in a settings file), every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    pub capability: Vec<String>,
+    pub drop_capability: Vec<String>,
+    pub no_new_privileges: Option<String>,
+    pub system_call_filter: Vec<String>,
+    pub suppress_sync: Option<String>,
+    pub rlimit: Vec<String>,
+    pub oom_score_adjust: Option<String>,
+    pub cpu_affinity: Option<String>,
+}
+
 impl Policy {
-    pub fn from_args(a: &PolicyArgs) -> std::result::Result<Policy, PolicyError> {
+    pub fn from_options(a: &PolicyOptions) -> std::result::Result<Policy, PolicyError> {
         let mut p = Policy::default();
         let mut keep: std::collections::HashSet<Capability> = p.capabilities.iter().copied().collect();
         for v in &a.capability {
@@ -349,8 +362,8 @@ pub fn parse_cpu_list(value: &str) -> std::result::Result<CpuList, PolicyError> 
 mod tests {
     use super::*;
 
-    fn args() -> PolicyArgs {
-        PolicyArgs::default()
+    fn args() -> PolicyOptions {
+        PolicyOptions::default()
     }
 
     #[test]
@@ -370,7 +383,7 @@ mod tests {
         let mut a = args();
         a.capability = vec!["CAP_SYS_TIME".into()];
         a.drop_capability = vec!["CAP_SYS_ADMIN,CAP_MKNOD".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert!(p.capabilities.contains(&Capability::CAP_SYS_TIME));
         assert!(!p.capabilities.contains(&Capability::CAP_SYS_ADMIN));
         assert!(!p.capabilities.contains(&Capability::CAP_MKNOD));
@@ -379,9 +392,9 @@ mod tests {
         let mut a = args();
         a.capability = vec!["all".into()];
         a.drop_capability = vec!["CAP_SYS_MODULE".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert_eq!(p.capabilities.len(), caps::all().len() - 1);
-        let p = Policy::from_args(&args()).unwrap();
+        let p = Policy::from_options(&args()).unwrap();
         assert_eq!(p.capabilities.len(), capabilities::KEEP.len());
     }
 
@@ -404,7 +417,7 @@ mod tests {
         assert!(parse_rlimit("FILES=1").unwrap_err().to_string().contains("use one of AS, CORE"));
         let mut a = args();
         a.rlimit = vec!["NOFILE=10".into(), "CORE=0".into(), "RLIMIT_NOFILE=20:30".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert_eq!(p.rlimits.len(), 2);
         assert_eq!(p.rlimits[1].to_string(), "RLIMIT_NOFILE=20:30");
     }
@@ -421,10 +434,10 @@ mod tests {
         );
         let mut a = args();
         a.no_new_privileges = Some("yes".into());
-        assert!(Policy::from_args(&a).unwrap().no_new_privileges);
+        assert!(Policy::from_options(&a).unwrap().no_new_privileges);
         a.no_new_privileges = Some("maybe".into());
-        assert!(matches!(Policy::from_args(&a), Err(PolicyError::Bool(_))));
-        assert!(!Policy::from_args(&args()).unwrap().no_new_privileges);
+        assert!(matches!(Policy::from_options(&a), Err(PolicyError::Bool(_))));
+        assert!(!Policy::from_options(&args()).unwrap().no_new_privileges);
     }
 
     #[test]
@@ -442,11 +455,11 @@ mod tests {
     fn system_call_filters_reach_the_policy() {
         let mut a = args();
         a.system_call_filter = vec!["~@mount".into(), "@clock".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert_eq!(p.syscalls.deny, vec!["@mount"]);
         assert_eq!(p.syscalls.allow, vec!["@clock"]);
         a.system_call_filter = vec!["~@nonsense".into()];
-        assert!(matches!(Policy::from_args(&a), Err(PolicyError::Seccomp(SeccompError::UnknownGroup(_)))));
+        assert!(matches!(Policy::from_options(&a), Err(PolicyError::Seccomp(SeccompError::UnknownGroup(_)))));
         // The default policy builds a filter.
         Policy::default().seccomp().unwrap();
     }

@@ -1,7 +1,7 @@
 //! The resolved, validated configuration of one container. Everything the
 //! user can get wrong is caught here, before anything is created.
 
-use crate::cli::{BootArgs, CommonArgs, ConsoleMode, RunArgs};
+use crate::cli::{BootArgs, CommonArgs, RunArgs};
 use crate::error::{Error, Result};
 use crate::{ids::userns, security::policy, settings::layers, settings::name, sys, sys::signal};
 use std::os::fd::OwnedFd;
@@ -13,6 +13,19 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 const INIT_CANDIDATES: &[&str] = &["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
 
 /// Which init runs as PID 1 decides how it is asked to shut down.
+/// How the guest's console is connected to berth's terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// A pty forwarded both ways in raw mode.
+    Interactive,
+    /// The pty's output only.
+    ReadOnly,
+    /// A pty nobody reads.
+    Passive,
+    /// berth's own stdio, no pty.
+    Pipe,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitKind {
     Systemd,
@@ -339,7 +352,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     if immutable {
         tracing::info!("{} is read-only (immutable); mounting it read-only", root.display());
     }
-    let policy = policy::Policy::from_args(&c.policy)?;
+    let policy = policy::Policy::from_options(&(&c.policy).into())?;
     let register = crate::host::machined::parse_register(&c.register).map_err(Error::Usage)?;
     let slice = c.slice.clone().unwrap_or_else(|| "machine.slice".into());
     crate::host::scope::validate_slice(&slice).map_err(Error::Usage)?;

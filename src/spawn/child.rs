@@ -11,11 +11,11 @@
 //!   so everything mounted so far becomes the guest's inherited (and, with
 //!   a user namespace, locked) view, pivots into the tree and execs.
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::ids::userns::Range;
 use crate::mount::apply;
 use crate::plan::mounts::{Entry, Phase};
+use crate::settings::config::ConsoleMode;
 use crate::settings::config::{Config, Mode};
 use crate::spawn::protocol::{self, Command, Report};
 use crate::{mount::dev, mount::rootfs, mount::runhost, security::capabilities, spawn::exec, sys};

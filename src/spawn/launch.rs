@@ -136,7 +136,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     if let (Some(r), TreeIds::Chown) = (range, plan.tree_ids) {
         let _s = tracing::info_span!("shift").entered();
         let t0 = Instant::now();
-        if shift::ensure(&cfg.root, r.base, cfg.read_only).map_err(|e| Error::Usage(e.to_string()))? && !cfg.quiet {
+        if shift::ensure(&cfg.root, r.base, cfg.read_only)? && !cfg.quiet {
             eprint!(
                 "Shifted the ownership of {} to {} in {:.1}s.\r\n",
                 cfg.root.display(),

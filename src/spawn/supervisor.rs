@@ -5,7 +5,6 @@
 //! turns stop requests into what the guest's init understands, and
 //! reports the guest's end as berth's exit status.
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::host::cgroup::{Cgroups, Owner};
 use crate::host::machined::{self, Register};
@@ -13,6 +12,7 @@ use crate::ids::userns::{self, Range};
 use crate::mount::ephemeral::Layers;
 use crate::plan::{Plan, TreeIds};
 use crate::settings::config::Config;
+use crate::settings::config::ConsoleMode;
 use crate::spawn::child::{self, ChildCtx};
 use crate::spawn::console::{Console, Input};
 use crate::spawn::protocol::{self, Command, Report};
