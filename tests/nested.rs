@@ -85,11 +85,9 @@ fn power_off(mut outer: Outer) -> String {
 
 #[test]
 fn run_and_boot_inside_a_berth_machine() {
-    if !require(&["nsenter", "timeout", "cp"]) {
-        return;
-    }
-    let Some(bookworm) = fixture("bookworm") else { return };
-    let Some(busybox) = fixture("busybox") else { return };
+    require(&["nsenter", "timeout", "cp"]);
+    let bookworm = fixture("bookworm");
+    let busybox = fixture("busybox");
     let _l = host_lock_shared();
     let t0 = Instant::now();
     let s = Scratch::new("nested");
@@ -151,11 +149,9 @@ fn run_and_boot_inside_a_berth_machine() {
 /// fix, and nothing left behind in the outer machine.
 #[test]
 fn without_nesting_the_inner_start_names_the_fix() {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(bookworm) = fixture("bookworm") else { return };
-    let Some(busybox) = fixture("busybox") else { return };
+    require(&["nsenter", "timeout"]);
+    let bookworm = fixture("bookworm");
+    let busybox = fixture("busybox");
     let _l = host_lock_shared();
     let s = Scratch::new("nonest");
     let name = unique_name("nonest");
