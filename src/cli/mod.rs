@@ -344,6 +344,10 @@ pub struct CommonArgs {
     /// Use the service or scope berth runs in (Delegate=yes) instead of creating machine-NAME.scope.
     #[arg(long = "keep-unit")]
     pub keep_unit: bool,
+    /// Let the guest run containers of its own: with a user namespace, the /proc masks are mounted
+    /// inside it (the guest may unmount them) so a nested container can mount its own procfs.
+    #[arg(long)]
+    pub nesting: bool,
     /// A resource limit for the machine's unit, as systemd spells it: MemoryMax=512M, TasksMax=100, CPUQuota=50%, ...
     #[arg(long, value_name = "NAME=VALUE")]
     pub property: Vec<String>,

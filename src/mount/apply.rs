@@ -67,10 +67,31 @@ fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()>
     };
     let tpath = sys::fd_path(&target);
     match &e.source {
-        Source::Fs(fstype) => {
-            mount(Some(*fstype), tpath.as_str(), Some(*fstype), e.flags, e.data.as_deref())
-                .ctx(|| format!("mounting a fresh {fstype}"))?;
-        }
+        Source::Fs(fstype) => match mount(Some(*fstype), tpath.as_str(), Some(*fstype), e.flags, e.data.as_deref()) {
+            // In a user namespace that does not own the network namespace
+            // (berth inside a machine sharing the host's network): the
+            // same network's sysfs, bound read-only.
+            Err(nix::Error::EPERM) if *fstype == "sysfs" && crate::host::nested::in_user_namespace() => {
+                let bind = |rec: MsFlags| {
+                    mount(Some("/sys"), tpath.as_str(), None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
+                };
+                let recursive = match bind(MsFlags::empty()) {
+                    Err(nix::Error::EINVAL) => bind(MsFlags::MS_REC).map(|_| true),
+                    r => r.map(|_| false),
+                }
+                .ctx(|| "binding the outer machine's /sys (a fresh sysfs is not permitted here)".to_string())?;
+                tracing::debug!("{} is the outer machine's /sys, read-only", e.target.display());
+                seal_read_only(root, &e.target, false, recursive)?;
+            }
+            Err(nix::Error::EPERM) if *fstype == "proc" && crate::host::nested::in_user_namespace() => {
+                return Err(Error::Setup(
+                    "the kernel refuses a fresh procfs here: the outer machine's /proc masks are locked; \
+                     start the outer machine with --nesting (berth)"
+                        .into(),
+                ))
+            }
+            r => r.ctx(|| format!("mounting a fresh {fstype}"))?,
+        },
         Source::Host(src, mode) if *mode != BindIdmap::None => {
             let m =
                 idmap.ok_or_else(|| Error::Usage(format!("bind {}: idmap needs a user namespace", src.display())))?;

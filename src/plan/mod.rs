@@ -125,6 +125,7 @@ mod tests {
             register: crate::host::machined::Register::No,
             slice: "machine.slice".into(),
             keep_unit: false,
+            nesting: false,
             properties: vec![],
             net: Default::default(),
         }
@@ -157,6 +158,22 @@ mod tests {
         let net = &t[pos("/proc/sys/net")];
         assert!(pos("/proc/sys") < pos("/proc/sys/net"));
         assert_eq!((net.source.clone(), net.phase, net.read_only), (Source::Itself, Phase::Proc, false));
+    }
+
+    #[test]
+    fn nesting_makes_the_proc_masks_the_guests_own() {
+        let mut c = cfg();
+        c.nesting = true;
+        let range = Some(Range { base: 524288, size: 65536 });
+        let phase = |c: &Config, r: Option<Range>, p: &str| {
+            table(c, &facts(), r).into_iter().find(|e| e.target == Path::new(p)).map(|e| e.phase).unwrap()
+        };
+        for p in PROC_MASKED.iter().chain(PROC_READ_ONLY).chain(["/proc/sys"].iter()) {
+            assert_eq!(phase(&c, range, p), Phase::Inner, "{p} with --nesting");
+            assert_eq!(phase(&cfg(), range, p), Phase::Proc, "{p} without --nesting stays locked");
+            assert_eq!(phase(&c, None, p), Phase::Proc, "{p} without a user namespace");
+        }
+        assert_eq!(phase(&c, range, "/proc"), Phase::Proc, "procfs itself comes from the guest's pid namespace");
     }
 
     #[test]

@@ -159,6 +159,7 @@ pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry
         });
     }
     t.push(fs("proc", "/proc", API, None, Proc, Create::Dir));
+    let masks_start = t.len();
     t.push(read_only(Source::Itself, "/proc/sys", Create::Skip));
     if cfg.net.private() {
         // The guest's own network namespace is its to tune.
@@ -166,7 +167,18 @@ pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry
     }
     t.extend(PROC_MASKED.iter().map(|p| read_only(Source::Mask, p, Create::Skip)));
     t.extend(PROC_READ_ONLY.iter().map(|p| read_only(Source::Itself, p, Create::Skip)));
+    if proc_masks_inside(cfg, range) {
+        // Mounted by the guest in its own user namespace, they are not
+        // locked: a nested container may mount a procfs (see host/nested.rs).
+        t[masks_start..].iter_mut().for_each(|e| e.phase = Inner);
+    }
     t.push(fs("mqueue", "/dev/mqueue", API, None, Inner, Create::Dir));
     t.push(fs("cgroup2", "/sys/fs/cgroup", API, None, Inner, Create::Skip));
     t
+}
+
+/// Whether the /proc masks are mounted by the guest itself (`--nesting`
+/// with a user namespace) rather than locked below it.
+pub fn proc_masks_inside(cfg: &Config, range: Option<Range>) -> bool {
+    cfg.nesting && range.is_some()
 }

@@ -96,6 +96,8 @@ pub struct Config {
     pub slice: String,
     /// Use the unit berth runs in instead of a scope of its own.
     pub keep_unit: bool,
+    /// `--nesting`: the /proc masks are the guest's own (see nested.rs).
+    pub nesting: bool,
     pub properties: Vec<crate::host::property::Property>,
     /// The guest's network (see net/).
     pub net: crate::net::Settings,
@@ -324,7 +326,13 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     if c.ephemeral || volatile == layers::Volatile::Overlay {
         layers::check_lower(&root).map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
     }
-    let layer_upper = layers::parse_upper(c.layer_dir.as_deref().unwrap_or(layers::DEFAULT_LAYER_PARENT));
+    let layer_upper = match c.layer_dir.as_deref() {
+        Some(d) => layers::parse_upper(d),
+        // overlayfs cannot be an upper layer (berth -x inside a machine
+        // that runs -x itself): the layer goes to a tmpfs then.
+        None if crate::host::nested::on_overlayfs(Path::new(layers::DEFAULT_LAYER_PARENT)) => layers::Upper::Tmpfs,
+        None => layers::parse_upper(layers::DEFAULT_LAYER_PARENT),
+    };
     if let layers::Upper::Under(p) = &layer_upper {
         if !p.is_absolute() {
             return Err(Error::Usage(format!(
@@ -369,6 +377,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         register,
         slice,
         keep_unit: c.keep_unit,
+        nesting: c.nesting,
         properties,
         policy,
         ephemeral: c.ephemeral,

@@ -198,7 +198,10 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             sys::set_name("berth-proc");
             let r = sys::set_parent_death_signal(libc::SIGKILL)
                 .ctx(|| "setting the parent-death signal".into())
-                .and_then(|_| mount_proc(&root, &ctx.boot_id, ctx.mounts));
+                .and_then(|_| {
+                    let inside = crate::plan::mounts::proc_masks_inside(cfg, ctx.range);
+                    mount_proc(&root, &ctx.boot_id, ctx.mounts, inside)
+                });
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
@@ -273,8 +276,16 @@ fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     Ok((ptmx, slave))
 }
 
-fn mount_proc(root: &OwnedFd, boot_id: &str, mounts: &[Entry]) -> Result<()> {
+fn mount_proc(root: &OwnedFd, boot_id: &str, mounts: &[Entry], masks_inside: bool) -> Result<()> {
     apply::apply(mounts, Phase::Proc, root)?;
+    if masks_inside {
+        // The guest mounts it with the other masks.
+        return Ok(());
+    }
+    mount_boot_id(root, boot_id)
+}
+
+fn mount_boot_id(root: &OwnedFd, boot_id: &str) -> Result<()> {
     // A fresh boot id: a file on the guest's /run, bound over the kernel's
     // and unlinked, so only the mount keeps it.
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -359,10 +370,18 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     // the host session holds) must not be reachable from the guest.
     // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
     if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
-        return Err(Error::sys("giving the guest its own session keyring", std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        // EPERM: a seccomp filter above (berth in a machine) denies the
+        // keyring calls to this guest as well, so no keyring is reachable.
+        if e.raw_os_error() != Some(libc::EPERM) {
+            return Err(Error::sys("giving the guest its own session keyring", e));
+        }
     }
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
     apply::apply(ctx.mounts, Phase::Inner, &root)?;
+    if crate::plan::mounts::proc_masks_inside(cfg, ctx.range) {
+        mount_boot_id(&root, &ctx.boot_id)?;
+    }
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {

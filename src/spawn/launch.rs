@@ -102,9 +102,26 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         (Ownership::Chown | Ownership::Auto, shift::State::Done(b) | shift::State::Partial(b)) => Some(b),
         _ => None,
     };
-    let reserved = userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
-        Error::Busy(format!("cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"))
-    })?;
+    // Inside a user namespace with no room for a range of its own (berth
+    // in a machine), pick maps the guest onto the same ids (see host/nested.rs).
+    let inside =
+        crate::host::nested::pick_inside(crate::host::nested::own_ids()).filter(|_| cfg.userns == userns::Mode::Pick);
+    let reserved = match inside {
+        Some(r) => {
+            if !cfg.quiet {
+                eprint!(
+                    "Running in a user namespace of {} ids: the guest gets its own user namespace on the same ids.\r\n",
+                    r.size
+                );
+            }
+            Some((r, None))
+        }
+        None => userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
+            Error::Busy(format!(
+                "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
+            ))
+        })?,
+    };
     let (range, range_lock) = match reserved {
         Some((r, l)) => (Some(r), l),
         None => (None, None),
@@ -168,15 +185,18 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     record.write().ctx(|| format!("writing {}", record::record_path(&cfg.name).display()))?;
     let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
     let mut registered = false;
+    // Where the launcher was before systemd's scope took it in.
+    let origin = crate::host::cgroup::own_path("self");
+    let mut controller = None;
     let result = (|| {
         if owner == Owner::Systemd {
-            crate::host::scope::start(&crate::host::scope::ScopeSpec {
+            controller = Some(crate::host::scope::start(&crate::host::scope::ScopeSpec {
                 unit: held.cgroups.unit(),
                 slice: &cfg.slice,
                 description: format!("Container {} (berth)", cfg.name),
                 stop_timeout: cfg.stop_timeout,
                 properties: &plan.limits.dbus,
-            })?;
+            })?);
             let own = crate::host::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
             if own.as_deref() != Some(held.cgroups.scope.as_path()) {
                 return Err(Error::Setup(format!(
@@ -203,6 +223,12 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         if let Err(e) = machined::unregister(&cfg.name) {
             tracing::warn!("{e}; the watcher tries again");
         }
+    }
+    if let (Some(c), Err(_)) = (controller, &result) {
+        // A failed start: the scope goes before berth exits, so nothing is
+        // left and the name can be used again at once. The launcher steps
+        // back out of it first, since it goes with the scope.
+        crate::host::scope_stop::leave_and_end(&held.cgroups, origin.as_deref(), c);
     }
     if owner == Owner::Unit {
         // systemd kills what is left of the unit (the watcher too) once
