@@ -17,6 +17,11 @@
 #          to exit, on the bookworm tree and on a copy padded to >= 10x its
 #          size with more copies of its /usr   (N=XRUNS, default 3;
 #          XRUNS=0 skips it: nspawn copies the whole padded tree each time)
+#   net    `run /bin/true` with --private-network and with -n (veth,
+#          address, DHCP server, nf_tables rule) against the same without,
+#          for both tools, inside a network namespace of the benchmark's own
+#          (N=NETRUNS, default 20; NETRUNS=0 skips it); target: the network
+#          adds at most 5 ms to berth's start to exit
 #   rss-time  `/usr/bin/time -f %M` of `run /bin/true` (N=5): ru_maxrss from
 #          wait4(), i.e. the peak RSS of the launcher OR of any descendant it
 #          reaped, whichever is larger; shown for reference, no target
@@ -66,11 +71,20 @@ if [ "$XRUNS" -gt 0 ]; then
     done
 fi
 
-python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" "${MEMRUNS:-5}" "${CONC:-50}" <<'PY'
+NETRUNS="${NETRUNS:-20}"
+NETNS="berth-bench-$$"
+if [ "$NETRUNS" -gt 0 ]; then
+    ip netns add "$NETNS"
+    ip -n "$NETNS" link set lo up
+    trap 'ip netns del "$NETNS" 2>/dev/null; rm -rf --one-file-system "$WORK"' EXIT
+fi
+
+python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" "$NETRUNS" "/run/netns/$NETNS" "${MEMRUNS:-5}" "${CONC:-50}" <<'PY'
 import os, shlex, socket, statistics, sys, threading, time, signal
 
 berth, work, runs, boots, xruns = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-memruns, conc = int(sys.argv[6]), int(sys.argv[7])
+netruns, netns = int(sys.argv[6]), sys.argv[7]
+memruns, conc = int(sys.argv[8]), int(sys.argv[9])
 bb, bw = os.path.join(work, "busybox"), os.path.join(work, "bookworm")
 nspawn = "/usr/bin/systemd-nspawn"
 prefix = os.environ.get("BENCH_PREFIX", "bench")
@@ -289,6 +303,29 @@ def mem_machines(tool, n, tag):
             if p:
                 os.waitpid(p, 0)
     return up, rss, pss
+NET_OPTS = {"none": [], "private": ["--private-network"], "veth": ["-n"]}
+
+NET_SAMPLE = [0]
+
+def net_cmd(tool, opts):
+    # In the benchmark's own network namespace: its links and rules only.
+    # A name of its own per sample: a start never waits for the previous
+    # machine's watcher to finish its clean-up.
+    NET_SAMPLE[0] += 1
+    name = f"{prefix}-net-{NET_SAMPLE[0]}"
+    pre = ["/usr/bin/nsenter", f"--net={netns}"]
+    if tool == "berth":
+        return pre + [berth, "run", "-q"] + opts + ["-M", name, "-D", bb, "--", "/bin/true"]
+    return pre + [nspawn, "-q", "--register=no", "--keep-unit"] + opts + ["-M", name, "-D", bb, "/bin/true"]
+
+def net_once(tool, opts):
+    log = os.path.join(work, f"{tool}-net.log")
+    t = time.monotonic()
+    pid = spawn(net_cmd(tool, opts), log)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        fail(tool, f"run {' '.join(opts)} /bin/true", log)
+    return time.monotonic() - t
 
 def du(path):
     total = 0
@@ -339,6 +376,17 @@ if xruns > 0:
             for t in (tools if i % 2 == 0 else tools[::-1]):
                 eph[name][t].append(eph_once(t, tree))
         sys.stderr.write(f"  ephemeral on {name}: done\n")
+
+net = {t: {k: [] for k in NET_OPTS} for t in tools}
+if netruns > 0:
+    for t in tools:
+        for k in NET_OPTS:
+            net_once(t, NET_OPTS[k])  # warm-up
+    for i in range(netruns):
+        for t in (tools if i % 2 == 0 else tools[::-1]):
+            for k in (list(NET_OPTS) if i % 2 == 0 else list(NET_OPTS)[::-1]):
+                net[t][k].append(net_once(t, NET_OPTS[k]))
+    sys.stderr.write("  network: done\n")
 
 targets = {"run": 0.2, "boot": 0.75, "stop": 1.0, "rss": 0.6, "rss-time": None}
 label = {"run": f"run /bin/true (N={runs})", "boot": f"boot to READY=1 (N={boots})",
@@ -396,6 +444,18 @@ if mem50:
     print(f"{'PSS of all tool processes, total':36} {fmt('rss', bp):>10} {fmt('rss', np_):>10} {bp / np_:7.3f}")
     print(f"{'PSS per machine':36} {fmt('rss', bp / conc):>10} {fmt('rss', np_ / conc):>10} {bp / np_:7.3f}")
     print(f"{'every command up after':36} {fmt('x', bu):>10} {fmt('x', nu):>10} {bu / nu:7.3f}")
+if netruns > 0:
+    print()
+    print(f"network: run /bin/true in a namespace of its own, start to exit (N={netruns}); added = with - without")
+    print(f"{'option':36} {'berth':>10} {'added':>8} {'nspawn':>10} {'added':>8} {'target':>8}")
+    for k in NET_OPTS:
+        b, n = statistics.median(net["berth"][k]), statistics.median(net["nspawn"][k])
+        bo, no = statistics.median(net["berth"]["none"]), statistics.median(net["nspawn"]["none"])
+        tg = None if k == "none" else 0.005
+        verdict = "" if tg is None else ("ok" if b - bo <= tg else "MISSED")
+        ok_all &= tg is None or b - bo <= tg
+        label_k = " ".join(NET_OPTS[k]) or "(no network option)"
+        print(f"{label_k:36} {fmt('x', b):>10} {fmt('x', b - bo):>8} {fmt('x', n):>10} {fmt('x', n - no):>8} {('<=5 ms' if tg else ''):>8} {verdict}")
 print()
 print("all targets met" if ok_all else "some targets missed")
 PY

@@ -25,9 +25,21 @@ pub enum Error {
     /// An image verb failed (store, tarball, pull).
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// The guest's network could not be set up.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),
+    /// The machine a verb names is not there, not berth's, or not ready.
+    #[error("{0}")]
+    Machine(String),
+    /// This host lacks what berth needs (a cgroup2 hierarchy, a unit).
+    #[error("{0}")]
+    Host(String),
+    /// The tree's ownership could not be shifted on disk.
+    #[error(transparent)]
+    Shift(#[from] crate::ids::shift::ShiftError),
     /// A system call failed while doing `what`.
     #[error("{what}: {source}")]
     Sys { what: String, source: io::Error },

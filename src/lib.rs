@@ -9,6 +9,8 @@ pub mod ids;
 pub mod image;
 pub mod live;
 pub mod mount;
+pub mod net;
+pub mod plan;
 pub mod security;
 pub mod settings;
 pub mod spawn;

@@ -1,6 +1,11 @@
-use berth::cli::{Cli, Command};
+use berth::cli::{Cli, Command, StoreArgs};
+use berth::image::{ops, pull, table, tar, ImageError, Store};
+use berth::live::copy::{self, Direction};
 use berth::settings::config::Config;
+use berth::spawn::launch::launch;
+use berth::sys::signal;
 use clap::Parser;
+use std::path::Path;
 
 /// A usage error as one line, with the exit status berth's own failures
 /// use (125 for `run`, so a command's own 2 is never mistaken for it).
@@ -23,60 +28,11 @@ fn usage_error(e: clap::Error) -> ! {
     std::process::exit(if run { 125 } else { 1 });
 }
 
-/// The verbs for running machines; their output goes to stdout.
-fn manage(cmd: &Command) -> berth::Result<i32> {
-    use berth::state::machine;
-    let out = match cmd {
-        Command::List { json } => {
-            let ms = machine::list();
-            if *json {
-                serde_json::Value::Array(ms.iter().map(|m| m.to_json()).collect()).to_string() + "\n"
-            } else {
-                machine::table(&ms)
-            }
-        }
-        Command::Status { name } => machine::status(&machine::lookup(name)?),
-        Command::Show { name, json } => {
-            let m = machine::lookup(name)?;
-            if *json {
-                m.to_json().to_string() + "\n"
-            } else {
-                machine::show(&m)
-            }
-        }
-        Command::Poweroff { name } => {
-            machine::kill(&machine::find(name)?, berth::sys::signal::rtmin() + 4, machine::Whom::Leader)?;
-            String::new()
-        }
-        Command::Reboot { name } => {
-            machine::kill(&machine::find(name)?, libc::SIGINT, machine::Whom::Leader)?;
-            String::new()
-        }
-        Command::Terminate { name } => {
-            machine::terminate(&machine::find(name)?)?;
-            String::new()
-        }
-        Command::Freeze { name } => {
-            machine::freeze(&machine::find(name)?, true)?;
-            String::new()
-        }
-        Command::Thaw { name } => {
-            machine::freeze(&machine::find(name)?, false)?;
-            String::new()
-        }
-        Command::Kill { name, signal, kill_whom } => {
-            let sig = berth::sys::signal::parse(signal)?;
-            let whom = machine::parse_whom(kill_whom)?;
-            machine::kill(&machine::find(name)?, sig, whom)?;
-            String::new()
-        }
-        _ => unreachable!("not a management verb"),
-    };
+/// Prints a verb's output; its status is 0.
+fn print(out: String) -> berth::Result<i32> {
     print!("{out}");
     Ok(0)
 }
-
-// ---- image verbs ----
 
 /// `berth --image-root DIR boot|run NAME`: the global option reaches the
 /// launcher's own lookup unless the verb was given one itself.
@@ -89,96 +45,155 @@ fn global_image_root(cli: &mut Cli) {
     }
 }
 
-/// The image verbs; their output goes to stdout, progress to stderr.
-fn images(cmd: &Command, global_root: Option<&std::path::Path>) -> berth::Result<i32> {
-    use berth::image::{self, ops, pull, table, tar, tool, ImageError, Store};
-    let (verb, store) = match cmd {
-        Command::Images { store, .. } => ("images", store),
-        Command::Clone { store, .. } => ("clone", store),
-        Command::Rename { store, .. } => ("rename", store),
-        Command::Remove { store, .. } => ("remove", store),
-        Command::ReadOnly { store, .. } => ("read-only", store),
-        Command::Import { store, .. } => ("import", store),
-        Command::Export { store, .. } => ("export", store),
-        Command::Pull { store, .. } => ("pull", store),
-        _ => unreachable!("not an image verb"),
-    };
-    let store = Store::new(store.image_root.as_deref().or(global_root));
-    let reads_only = matches!(cmd, Command::Images { .. } | Command::ReadOnly { value: None, .. });
-    if !reads_only && !nix::unistd::geteuid().is_root() {
+/// The image store an image verb works on. Verbs that write need root,
+/// and the ones that build or copy images stop their tools and remove
+/// their half-made images when interrupted.
+fn store(verb: &str, args: &StoreArgs, global: Option<&Path>, writes: bool) -> berth::Result<Store> {
+    if writes && !nix::unistd::geteuid().is_root() {
         return Err(ImageError::Refused(format!("berth {verb} needs root; run it as root")).into());
     }
-    // Interrupted tools are stopped and their half-made images removed.
-    if matches!(cmd, Command::Clone { .. } | Command::Import { .. } | Command::Export { .. } | Command::Pull { .. }) {
-        tool::catch_signals();
+    if matches!(verb, "clone" | "import" | "export" | "pull") {
+        berth::image::tool::catch_signals();
     }
-    match cmd {
-        Command::Images { json, .. } => {
-            let list: Vec<_> = store
-                .list()?
-                .into_iter()
-                .map(|i| {
-                    let size = i.usage();
-                    (i, size)
-                })
-                .collect();
-            print!("{}", if *json { table::json(&list) } else { table::table(&list) });
-        }
-        Command::Clone { src, dst, .. } => {
-            ops::clone(&store, src, dst)?;
-        }
-        Command::Rename { old, new, .. } => ops::rename(&store, old, new)?,
-        Command::Remove { names, .. } => ops::remove(&store, names)?,
-        Command::ReadOnly { name, value, .. } => {
-            let set = match value {
-                None => None,
-                Some(v) => Some(
-                    berth::settings::config::parse_bool(v)
-                        .ok_or_else(|| ImageError::Refused(format!("'{v}' is not a boolean; use true or false")))?,
-                ),
-            };
-            let ro = ops::read_only(&store, name, set)?;
-            if set.is_none() {
-                println!("{ro}");
-            }
-        }
-        Command::Import { file, name, .. } => tar::import(&store, file, name)?,
-        Command::Export { name, file, .. } => tar::export(&store, name, file)?,
-        Command::Pull { source, name, mirror, quiet, .. } => {
-            let o = pull::Options {
-                source: pull::Source::parse(source)?,
-                name: name.as_deref(),
-                mirror: mirror.as_deref(),
-                quiet: *quiet,
-            };
-            image::pull::pull(&store, &o)?;
-        }
-        _ => unreachable!("not an image verb"),
-    }
-    Ok(0)
+    Ok(Store::new(args.image_root.as_deref().or(global)))
 }
 
-/// The verbs that reach into a running machine.
-fn live(cmd: &Command) -> berth::Result<i32> {
-    use berth::live::copy::Direction;
-    use berth::state::machine;
-    match cmd {
-        Command::Login { name } => {
-            berth::sys::sealed::ensure().map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
-            berth::live::login::login(name)
+fn sealed() -> berth::Result<()> {
+    berth::sys::sealed::ensure().map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))
+}
+
+/// Runs the verb; whether it is `run`-like (its failures exit 125) and
+/// its result.
+fn dispatch(cli: &Cli) -> (bool, berth::Result<i32>) {
+    use berth::state::machine::{self, Whom};
+    let global = cli.image_root.as_deref();
+    let now = |r: berth::Result<()>| r.map(|()| 0);
+    match &cli.command {
+        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| launch(&c))),
+        // The stub init is berth's own code running inside the guest: it
+        // runs from an immutable copy.
+        Command::Run(a) => (
+            true,
+            Config::from_run(a).and_then(|c| {
+                if a.as_pid2 {
+                    sealed()?;
+                }
+                launch(&c)
+            }),
+        ),
+        Command::Gc => {
+            if !nix::unistd::geteuid().is_root() {
+                return (false, Err(berth::Error::Usage("gc needs root; run it with sudo".into())));
+            }
+            let removed = berth::state::cleanup::gc();
+            let mut out = if removed.is_empty() { "Nothing to remove.\n".to_string() } else { String::new() };
+            out.extend(removed.iter().map(|r| format!("Removed {r}\n")));
+            (false, print(out))
         }
-        Command::CopyTo { name, src, dst, force } => {
-            berth::live::copy::copy(&machine::started(name)?, Direction::ToGuest, src, dst.as_deref(), *force)
-                .map(|_| 0)
+        Command::List { json } => {
+            let ms = machine::list();
+            let out = if *json {
+                serde_json::Value::Array(ms.iter().map(|m| m.to_json()).collect()).to_string() + "\n"
+            } else {
+                machine::table(&ms)
+            };
+            (false, print(out))
         }
-        Command::CopyFrom { name, src, dst, force } => {
-            berth::live::copy::copy(&machine::started(name)?, Direction::FromGuest, src, dst.as_deref(), *force)
-                .map(|_| 0)
+        Command::Status { name } => (false, machine::lookup(name).map(|m| machine::status(&m)).and_then(print)),
+        Command::Show { name, json } => (
+            false,
+            machine::lookup(name)
+                .map(|m| if *json { m.to_json().to_string() + "\n" } else { machine::show(&m) })
+                .and_then(print),
+        ),
+        Command::Poweroff { name } => {
+            (false, now(machine::find(name).and_then(|m| machine::kill(&m, signal::rtmin() + 4, Whom::Leader))))
         }
-        Command::Bind { name, src, dst, read_only, mkdir } => {
-            berth::live::bind::bind(&machine::started(name)?, src, dst.as_deref(), *read_only, *mkdir).map(|_| 0)
+        Command::Reboot { name } => {
+            (false, now(machine::find(name).and_then(|m| machine::kill(&m, libc::SIGINT, Whom::Leader))))
         }
-        _ => unreachable!("not a live verb"),
+        Command::Terminate { name } => (false, now(machine::find(name).and_then(|m| machine::terminate(&m)))),
+        Command::Freeze { name } => (false, now(machine::find(name).and_then(|m| machine::freeze(&m, true)))),
+        Command::Thaw { name } => (false, now(machine::find(name).and_then(|m| machine::freeze(&m, false)))),
+        Command::Kill { name, signal: sig, kill_whom } => (
+            false,
+            now((|| {
+                let sig = signal::parse(sig)?;
+                let whom = machine::parse_whom(kill_whom)?;
+                machine::kill(&machine::find(name)?, sig, whom)
+            })()),
+        ),
+        Command::Shell { target, command } => (true, sealed().and_then(|_| berth::live::shell::shell(target, command))),
+        Command::Login { name } => (false, sealed().and_then(|_| berth::live::login::login(name))),
+        Command::CopyTo { name, src, dst, force } => (
+            false,
+            now(machine::started(name).and_then(|m| copy::copy(&m, Direction::ToGuest, src, dst.as_deref(), *force))),
+        ),
+        Command::CopyFrom { name, src, dst, force } => (
+            false,
+            now(machine::started(name).and_then(|m| copy::copy(&m, Direction::FromGuest, src, dst.as_deref(), *force))),
+        ),
+        Command::Bind { name, src, dst, read_only, mkdir } => (
+            false,
+            now(machine::started(name)
+                .and_then(|m| berth::live::bind::bind(&m, src, dst.as_deref(), *read_only, *mkdir))),
+        ),
+        Command::Images { store: s, json } => (
+            false,
+            store("images", s, global, false).and_then(|st| {
+                let list: Vec<_> = st
+                    .list()?
+                    .into_iter()
+                    .map(|i| {
+                        let size = i.usage();
+                        (i, size)
+                    })
+                    .collect();
+                print(if *json { table::json(&list) } else { table::table(&list) })
+            }),
+        ),
+        Command::Clone { store: s, src, dst } => (
+            false,
+            now(store("clone", s, global, true).and_then(|st| ops::clone(&st, src, dst).map(drop).map_err(Into::into))),
+        ),
+        Command::Rename { store: s, old, new } => {
+            (false, now(store("rename", s, global, true).and_then(|st| Ok(ops::rename(&st, old, new)?))))
+        }
+        Command::Remove { store: s, names } => {
+            (false, now(store("remove", s, global, true).and_then(|st| Ok(ops::remove(&st, names)?))))
+        }
+        Command::ReadOnly { store: s, name, value } => (
+            false,
+            store("read-only", s, global, value.is_some()).and_then(|st| {
+                let set = match value {
+                    None => None,
+                    Some(v) => Some(
+                        berth::sys::parse_bool(v)
+                            .ok_or_else(|| ImageError::Refused(format!("'{v}' is not a boolean; use true or false")))?,
+                    ),
+                };
+                let ro = ops::read_only(&st, name, set)?;
+                print(if set.is_none() { format!("{ro}\n") } else { String::new() })
+            }),
+        ),
+        Command::Import { store: s, file, name } => {
+            (false, now(store("import", s, global, true).and_then(|st| Ok(tar::import(&st, file, name)?))))
+        }
+        Command::Export { store: s, name, file } => {
+            (false, now(store("export", s, global, true).and_then(|st| Ok(tar::export(&st, name, file)?))))
+        }
+        Command::Pull { store: s, source, name, mirror, quiet } => (
+            false,
+            now(store("pull", s, global, true).and_then(|st| {
+                let o = pull::Options {
+                    source: pull::Source::parse(source)?,
+                    name: name.as_deref(),
+                    mirror: mirror.as_deref(),
+                    quiet: *quiet,
+                };
+                pull::pull(&st, &o).map(drop).map_err(Into::into)
+            })),
+        ),
     }
 }
 
@@ -196,63 +211,17 @@ fn main() {
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| level.into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().init();
-
-    let (run, result) = match &cli.command {
-        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| berth::spawn::launcher::launch(&c))),
-        Command::Run(a) => (
-            true,
-            Config::from_run(a).and_then(|c| {
-                // The stub init is berth's own code running inside the
-                // guest: let it run from an immutable copy.
-                if a.as_pid2 {
-                    berth::sys::sealed::ensure()
-                        .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))?;
-                }
-                berth::spawn::launcher::launch(&c)
-            }),
-        ),
-        Command::List { .. }
-        | Command::Status { .. }
-        | Command::Show { .. }
-        | Command::Poweroff { .. }
-        | Command::Reboot { .. }
-        | Command::Terminate { .. }
-        | Command::Freeze { .. }
-        | Command::Thaw { .. }
-        | Command::Kill { .. } => (false, manage(&cli.command)),
-        Command::Images { .. }
-        | Command::Clone { .. }
-        | Command::Rename { .. }
-        | Command::Remove { .. }
-        | Command::ReadOnly { .. }
-        | Command::Import { .. }
-        | Command::Export { .. }
-        | Command::Pull { .. } => (false, images(&cli.command, cli.image_root.as_deref())),
-        Command::Shell { target, command } => (
-            true,
-            berth::sys::sealed::ensure()
-                .map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))
-                .and_then(|_| berth::live::shell::shell(target, command)),
-        ),
-        Command::Login { .. } | Command::CopyTo { .. } | Command::CopyFrom { .. } | Command::Bind { .. } => {
-            (false, live(&cli.command))
-        }
-        Command::Gc => {
-            if unsafe { libc::geteuid() } != 0 {
-                eprintln!("berth: gc needs root; run it with sudo");
-                std::process::exit(1);
-            }
-            let removed = berth::state::cleanup::gc();
-            if removed.is_empty() {
-                println!("Nothing to remove.");
-            }
-            for r in removed {
-                println!("Removed {r}");
-            }
-            std::process::exit(0);
-        }
-    };
+    // With -v, each phase of a start says how long it took as it closes,
+    // with the time since berth started.
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.verbose > 0 {
+        fmt.with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
+            .init();
+    } else {
+        fmt.without_time().init();
+    }
+    let (run, result) = dispatch(&cli);
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -33,9 +33,7 @@ fn write_init(tree: &Path, script: &str) {
 /// A shell script as init: reports its arguments, pid and environment, then
 /// calls reboot(2) through busybox (`-f`: no init to talk to, `-n`: no sync).
 fn script_init_ends_with(action: &str, want: i32) {
-    let Some((_s, tree)) = busybox_setup("sinit") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("sinit");
     let _l = host_lock_shared();
     write_init(
         &tree,
@@ -88,9 +86,7 @@ fn busybox_inittab(tree: &Path, extra: &str) {
 
 #[test]
 fn busybox_init_reboot_exits_133() {
-    let Some((_s, tree)) = busybox_setup("bbreboot") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("bbreboot");
     let _l = host_lock_shared();
     // busybox init reboots on SIGTERM: its shutdown path ends in reboot(2).
     busybox_inittab(&tree, "::once:/bin/sh -c 'sleep 0.3; kill -TERM 1'\n");
@@ -105,9 +101,7 @@ fn busybox_init_reboot_exits_133() {
 
 #[test]
 fn kill_signal_is_sent_on_sigterm() {
-    let Some((s, tree)) = busybox_setup("killsig") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("killsig");
     let _l = host_lock_shared();
     // busybox init powers off on SIGUSR2 (and ignores systemd's SIGRTMIN+3).
     busybox_inittab(&tree, "");
@@ -129,9 +123,7 @@ fn kill_signal_is_sent_on_sigterm() {
 
 #[test]
 fn stop_timeout_kills_an_init_that_ignores_the_request() {
-    let Some((s, tree)) = busybox_setup("stoptmo") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("stoptmo");
     let _l = host_lock_shared();
     write_init(&tree, "#!/bin/sh\ntrap '' HUP INT TERM USR1 USR2 PWR\necho deaf-init-up\nwhile :; do sleep 1; done\n");
     let name = unique_name("stoptmo");
@@ -204,10 +196,8 @@ fn expect_hostname(pid: u32, name: &str) {
 /// 10 s) and also checks READY=1 with --notify-ready, the second reboots
 /// from inside (exit 133), the third powers off from inside (exit 0).
 fn debian_cycle(suite: &str) {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(fx) = fixture(suite) else { return };
+    require(&["nsenter", "timeout"]);
+    let fx = fixture(suite);
     let _l = host_lock_shared();
     let s = Scratch::new(suite);
     let tree = tree_copy(&s, &fx, suite);
@@ -263,12 +253,8 @@ fn trixie_boots_and_stops() {
 
 #[test]
 fn booted_guest_survives_nothing_after_kill9() {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else {
-        return;
-    };
+    require(&["nsenter", "timeout"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("bootkill");
     let tree = tree_copy(&s, &fx, "bookworm");

@@ -199,8 +199,8 @@ fn acl_with_user(uid: u32) -> Vec<u8> {
 /// The busybox tree plus what a tarball must carry: owners, odd modes,
 /// setuid, xattrs, ACLs, a device node, a fifo, hard links, a sparse file,
 /// a name with a space.
-fn rich_tree(s: &Scratch) -> Option<PathBuf> {
-    let fx = fixture("busybox")?;
+fn rich_tree(s: &Scratch) -> PathBuf {
+    let fx = fixture("busybox");
     let t = tree_copy(s, &fx, "rich");
     let f = |rel: &str| t.join(rel);
     write_file(&f("srv/owned"), "owned by 1000\n");
@@ -224,7 +224,7 @@ fn rich_tree(s: &Scratch) -> Option<PathBuf> {
     sparse.set_len(16 << 20).unwrap();
     fs::create_dir(f("srv/private")).unwrap();
     fs::set_permissions(f("srv/private"), fs::Permissions::from_mode(0o700)).unwrap();
-    Some(t)
+    t
 }
 
 // ---------------------------------------------------------------------------
@@ -253,9 +253,7 @@ fn stop(mut bg: Bg, name: &str, tree: &Path) {
 /// what it made to `running`.
 #[test]
 fn pull_then_boot() {
-    if !require(&["debootstrap", "nsenter", "timeout", "lsattr"]) {
-        return;
-    }
+    require(&["debootstrap", "nsenter", "timeout", "lsattr"]);
     let _l = host_lock_shared();
     let st = Store::new("pull");
     let mirror = std::env::var("BERTH_TEST_MIRROR").unwrap_or_else(|_| "http://deb.debian.org/debian".into());
@@ -292,9 +290,7 @@ fn pull_then_boot() {
 /// mirror, invalid and taken names. Each fails fast and leaves nothing.
 #[test]
 fn pull_errors() {
-    if !require(&["debootstrap"]) {
-        return;
-    }
+    require(&["debootstrap"]);
     let st = Store::new("pullerr");
     assert_fails(&st.berth(&["pull", "ubuntu:jammy"]), "unknown distribution 'ubuntu'");
     assert_fails(&st.berth(&["pull", "debian:nosuchsuite"]), "unknown suite 'nosuchsuite'");
@@ -313,10 +309,8 @@ fn pull_errors() {
 /// The imported tree equals the exported one.
 #[test]
 fn round_trip_boot_export_remove_import_boot() {
-    if !require(&["nsenter", "timeout", "zstd", "lsattr"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout", "zstd", "lsattr"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let st = Store::new("trip");
     let tree = st.put(&fx, "deb");
@@ -347,11 +341,9 @@ fn round_trip_boot_export_remove_import_boot() {
 /// hard links.
 #[test]
 fn import_export_keep_everything() {
-    if !require(&["zstd", "xz", "gzip", "lsattr"]) {
-        return;
-    }
+    require(&["zstd", "xz", "gzip", "lsattr"]);
     let st = Store::new("keep");
-    let Some(src) = rich_tree(&st.s) else { return };
+    let src = rich_tree(&st.s);
     let want = print_tree(&src);
     let tarball = st.s.path("src.tar");
     let ok = Command::new("tar")
@@ -454,10 +446,8 @@ fn archive(members: &[Member]) -> Vec<u8> {
 /// nothing outside the store, and leaves nothing in it.
 #[test]
 fn hostile_and_broken_tarballs() {
-    if !require(&["zstd"]) {
-        return;
-    }
-    let Some(fx) = fixture("busybox") else { return };
+    require(&["zstd"]);
+    let fx = fixture("busybox");
     let st = Store::new("hostile");
     let victim = st.s.path("victim");
     fs::create_dir(&victim).unwrap();
@@ -509,7 +499,7 @@ fn hostile_and_broken_tarballs() {
 /// Unknown images, invalid names and taken names, for every verb.
 #[test]
 fn bad_names_and_collisions() {
-    let Some((_s, tree)) = busybox_setup("imgnames") else { return };
+    let (_s, tree) = busybox_setup("imgnames");
     let st = Store::new("names");
     st.put(&tree, "one");
     st.put(&tree, "two");
@@ -557,10 +547,8 @@ fn bad_names_and_collisions() {
 /// a clone of it is writable.
 #[test]
 fn read_only_image_never_changes() {
-    let Some((_s, tree)) = busybox_setup("imgro") else { return };
-    if !require(&["lsattr", "chattr"]) {
-        return;
-    }
+    let (_s, tree) = busybox_setup("imgro");
+    require(&["lsattr", "chattr"]);
     let _l = host_lock_shared();
     let st = Store::new("ro");
     let img = st.put(&tree, "ro");
@@ -607,7 +595,7 @@ fn read_only_image_never_changes() {
 /// and its tree does not start a second time under another name.
 #[test]
 fn running_image_is_left_alone() {
-    let Some((_s, tree)) = busybox_setup("imgrun") else { return };
+    let (_s, tree) = busybox_setup("imgrun");
     let _l = host_lock_shared();
     let st = Store::new("run");
     let img = st.put(&tree, "live");
@@ -649,7 +637,7 @@ fn running_image_is_left_alone() {
 /// that are gone are removed by the next verb that writes.
 #[test]
 fn images_lists_only_images() {
-    let Some((_s, tree)) = busybox_setup("imglist") else { return };
+    let (_s, tree) = busybox_setup("imglist");
     let st = Store::new("list");
     st.assert_holds(&[], "nothing");
     let out = st.berth(&["images"]);

@@ -24,9 +24,7 @@ const KILL9_GRACE: Duration = Duration::from_secs(4);
 
 #[test]
 fn clean_after_normal_exit() {
-    let Some((_s, tree)) = busybox_setup("leaknorm") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("leaknorm");
     let _l = host_lock_exclusive();
     for extra in [&[][..], &["--as-pid2"][..]] {
         let snap = MountSnapshot::take();
@@ -42,9 +40,7 @@ fn clean_after_normal_exit() {
 
 #[test]
 fn clean_after_failure_exit() {
-    let Some((_s, tree)) = busybox_setup("leakfail") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("leakfail");
     let _l = host_lock_exclusive();
     let snap = MountSnapshot::take();
     let name = unique_name("leakfail");
@@ -67,9 +63,7 @@ fn start_sleeper(s: &Scratch, tree: &std::path::Path, name: &str, m: &str, extra
 
 #[test]
 fn clean_after_sigterm() {
-    let Some((s, tree)) = busybox_setup("leakterm") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("leakterm");
     let _l = host_lock_exclusive();
     let snap = MountSnapshot::take();
     let name = unique_name("leakterm");
@@ -83,9 +77,7 @@ fn clean_after_sigterm() {
 
 #[test]
 fn clean_after_kill9_of_launcher() {
-    let Some((s, tree)) = busybox_setup("leakkill") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("leakkill");
     let _l = host_lock_exclusive();
     for extra in [&[][..], &["--as-pid2"][..]] {
         let snap = MountSnapshot::take();
@@ -102,9 +94,7 @@ fn clean_after_kill9_of_launcher() {
 
 #[test]
 fn clean_after_kill9_during_setup() {
-    let Some((s, tree)) = busybox_setup("leakearly") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("leakearly");
     let _l = host_lock_exclusive();
     // Kill the launcher at a few points early in its life; whatever it had
     // set up by then must go away.

@@ -36,7 +36,7 @@ fn read(p: &PathBuf) -> String {
 
 #[test]
 fn tasks_max_stops_a_fork_bomb() {
-    let Some((scratch, tree)) = busybox_setup("tasks") else { return };
+    let (scratch, tree) = busybox_setup("tasks");
     let _l = host_lock_shared();
     let name = unique_name("tasks");
     // The bomb's shell dies at its first failed fork; the guest's shell
@@ -58,7 +58,7 @@ fn tasks_max_stops_a_fork_bomb() {
 
 #[test]
 fn memory_max_kills_the_hog_inside_and_the_launcher_survives() {
-    let Some((scratch, tree)) = busybox_setup("mem") else { return };
+    let (scratch, tree) = busybox_setup("mem");
     let _l = host_lock_shared();
     let name = unique_name("mem");
     // The hog runs in a child shell; the guest's own shell reports its end.
@@ -76,7 +76,7 @@ fn memory_max_kills_the_hog_inside_and_the_launcher_survives() {
 
 #[test]
 fn cpu_and_memory_limits_land_in_the_machines_cgroups() {
-    let Some((scratch, tree)) = busybox_setup("cpu") else { return };
+    let (scratch, tree) = busybox_setup("cpu");
     let _l = host_lock_shared();
     let name = unique_name("cpu");
     let props = ["CPUQuota=50%", "CPUWeight=200", "AllowedCPUs=0", "MemoryMax=256M", "TasksMax=infinity"];
@@ -124,9 +124,9 @@ fn cpu_and_memory_limits_land_in_the_machines_cgroups() {
 
 #[test]
 fn device_allow_adds_a_node_to_the_device_policy() {
-    let Some((_scratch, tree)) = busybox_setup("devallow") else { return };
+    let (_scratch, tree) = busybox_setup("devallow");
     if !std::path::Path::new("/dev/loop-control").exists() {
-        skip("no /dev/loop-control on this host");
+        skip("loop-control", "the host has no /dev/loop-control (no loop driver; try modprobe loop)");
         return;
     }
     let _l = host_lock_shared();
@@ -142,7 +142,7 @@ fn device_allow_adds_a_node_to_the_device_policy() {
 
 #[test]
 fn a_slice_of_ones_own_nests_like_systemd_and_goes_away() {
-    let Some((scratch, tree)) = busybox_setup("slice") else { return };
+    let (scratch, tree) = busybox_setup("slice");
     let _l = host_lock_shared();
     let name = unique_name("slice");
     let slice = format!("bttest-{}.slice", std::process::id());
@@ -153,8 +153,8 @@ fn a_slice_of_ones_own_nests_like_systemd_and_goes_away() {
     let scope = cgroup2_root().join("bttest.slice").join(&slice).join(format!("machine-{name}.scope"));
     let running = poll(QUICK, || (!pids_in_cgroup_tree(&scope.join("payload")).is_empty()).then_some(()));
     assert!(running.is_some(), "no guest in {}\n{}", scope.display(), bg.describe());
-    let rec = fs::read_to_string(format!("/run/berth/machines/{name}")).unwrap_or_default();
-    assert!(rec.contains(&format!("CGROUP={}", scope.display())), "{rec}");
+    let rec = record_value(&name, "/cgroups/scope");
+    assert_eq!(rec.as_ref().and_then(|v| v.as_str()), scope.to_str(), "the record names the scope");
     bg.signal(libc::SIGTERM);
     bg.wait(QUICK);
     let gone = poll(Duration::from_secs(5), || (!scope.exists()).then_some(()));
@@ -166,7 +166,7 @@ fn a_slice_of_ones_own_nests_like_systemd_and_goes_away() {
 
 #[test]
 fn a_killed_launcher_leaves_no_v1_cgroups() {
-    let Some((scratch, tree)) = busybox_setup("killv1") else { return };
+    let (scratch, tree) = busybox_setup("killv1");
     let _l = host_lock_shared();
     let name = unique_name("killv1");
     let mut bg = spawn_run_ready(
@@ -185,7 +185,7 @@ fn a_killed_launcher_leaves_no_v1_cgroups() {
 
 #[test]
 fn bad_properties_and_slices_fail_cleanly() {
-    let Some((_scratch, tree)) = busybox_setup("badprop") else { return };
+    let (_scratch, tree) = busybox_setup("badprop");
     let _l = host_lock_shared();
     let mut cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--property", "MemoryLimit=1G"], "unknown property 'MemoryLimit'"),
@@ -215,7 +215,7 @@ fn bad_properties_and_slices_fail_cleanly() {
 
 #[test]
 fn berth_shell_shares_the_guests_limits() {
-    let Some((scratch, tree)) = busybox_setup("shlim") else { return };
+    let (scratch, tree) = busybox_setup("shlim");
     let _l = host_lock_shared();
     let name = unique_name("shlim");
     let mut bg = spawn_run_ready(

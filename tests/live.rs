@@ -57,7 +57,7 @@ fn base_of(leader: u32) -> u32 {
 
 #[test]
 fn copy_round_trips_files_and_never_escapes() {
-    let Some((s, tree)) = busybox_setup("lvcopy") else { return };
+    let (s, tree) = busybox_setup("lvcopy");
     let _l = host_lock_shared();
     let name = unique_name("lvcopy");
     let (bg, leader) = busybox_machine(&s, &tree, &name);
@@ -167,7 +167,7 @@ fn copy_round_trips_files_and_never_escapes() {
 
 #[test]
 fn bind_mounts_a_host_directory_live() {
-    let Some((s, tree)) = busybox_setup("lvbind") else { return };
+    let (s, tree) = busybox_setup("lvbind");
     let _l = host_lock_shared();
     let name = unique_name("lvbind");
     let (bg, _) = busybox_machine(&s, &tree, &name);
@@ -204,10 +204,8 @@ fn bind_mounts_a_host_directory_live() {
 
 #[test]
 fn login_reaches_the_getty_of_a_booted_machine() {
-    if !require(&["nsenter", "timeout", "script"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout", "script"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("lvlogin");
     let tree = tree_copy(&s, &fx, "bookworm");
@@ -278,8 +276,8 @@ fn foreign_machine(bus: &Bus, name: &str) -> (std::process::Child, std::path::Pa
 
 #[test]
 fn machined_list_status_show_and_terminate() {
-    let Some(bus) = Bus::with_machined("lvmd") else { return };
-    let Some(fx) = fixture("busybox") else { return };
+    let bus = Bus::with_machined("lvmd");
+    let fx = fixture("busybox");
     let _l = host_lock_shared();
     let tree = tree_copy(&bus.s, &fx, "tree");
     let name = unique_name("lvmd");
@@ -350,7 +348,7 @@ fn status_field(pid: u32, key: &str) -> String {
 /// against such a machine.
 #[test]
 fn entered_processes_hold_no_more_than_the_machine() {
-    let Some((s, tree)) = busybox_setup("lvpriv") else { return };
+    let (s, tree) = busybox_setup("lvpriv");
     let name = unique_name("lvpriv");
     let n = name.as_str();
     let bg = spawn_run_ready(

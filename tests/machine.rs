@@ -15,7 +15,7 @@ fn verb(args: &[&str]) -> Out {
 
 #[test]
 fn list_show_status_and_kill_a_running_command() {
-    let Some((s, tree)) = busybox_setup("mverbs") else { return };
+    let (s, tree) = busybox_setup("mverbs");
     let name = unique_name("mverbs");
     let mut c = berth();
     c.args(["run", "-q", "-P", "--as-pid2", "-M", &name, "-D"]).arg(&tree).args(["--", "sleep", "100"]);
@@ -58,9 +58,7 @@ fn list_show_status_and_kill_a_running_command() {
 
 #[test]
 fn unknown_and_invalid_machines_are_one_line_errors() {
-    if !require(&[]) {
-        return;
-    }
+    require(&[]);
     for (args, needle) in [
         (vec!["status", "no-such-machine"], "no machine named"),
         (vec!["poweroff", "no-such-machine"], "no machine named"),
@@ -86,10 +84,8 @@ fn boot(s: &Scratch, tree: &std::path::Path, name: &str) -> (Bg, u32) {
 
 #[test]
 fn poweroff_reboot_and_terminate_a_booted_machine() {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("mpower");
     let tree = tree_copy(&s, &fx, "bookworm");
@@ -105,7 +101,7 @@ fn poweroff_reboot_and_terminate_a_booted_machine() {
 
 #[test]
 fn freeze_stops_the_guest_and_thaw_resumes_it() {
-    let Some((s, tree)) = busybox_setup("mfreeze") else { return };
+    let (s, tree) = busybox_setup("mfreeze");
     let name = unique_name("mfreeze");
     let out = s.path("out");
     std::fs::create_dir(&out).unwrap();
@@ -132,7 +128,7 @@ fn freeze_stops_the_guest_and_thaw_resumes_it() {
 
 #[test]
 fn shell_runs_commands_inside_with_their_exit_status() {
-    let Some((s, tree)) = busybox_setup("mshell") else { return };
+    let (s, tree) = busybox_setup("mshell");
     let name = unique_name("mshell");
     let mut c = berth();
     c.args(["run", "-q", "-P", "--as-pid2", "-M", &name, "-D"]).arg(&tree).args(["--", "sleep", "100"]);
@@ -150,16 +146,13 @@ fn shell_runs_commands_inside_with_their_exit_status() {
     assert_eq!(missing.code(), 127, "{}", missing.describe());
     assert_one_error_line(&missing);
     // With a terminal (a pty from script(1)): the guest's own pty.
-    if have_tool("script") {
-        let mut c = Command::new("script");
-        c.args(["-qec", &format!("{} shell {name} sh -c 'tty; exit 4'", BERTH), "/dev/null"]);
-        c.stdin(std::process::Stdio::null());
-        let out = run_to_end(c, QUICK);
-        assert_eq!(out.code(), 4, "{}", out.describe());
-        assert!(out.stdout.contains("/dev/pts/"), "the command runs on a pty of the guest\n{}", out.describe());
-    } else {
-        skip("script(1) is missing; the terminal case of berth shell is not tested");
-    }
+    require(&["script"]);
+    let mut c = Command::new("script");
+    c.args(["-qec", &format!("{} shell {name} sh -c 'tty; exit 4'", BERTH), "/dev/null"]);
+    c.stdin(std::process::Stdio::null());
+    let out = run_to_end(c, QUICK);
+    assert_eq!(out.code(), 4, "{}", out.describe());
+    assert!(out.stdout.contains("/dev/pts/"), "the command runs on a pty of the guest\n{}", out.describe());
     verb(&["terminate", &name]).expect_code(0);
     bg.wait(Duration::from_secs(10));
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
@@ -167,10 +160,8 @@ fn shell_runs_commands_inside_with_their_exit_status() {
 
 #[test]
 fn shell_joins_a_booted_guest_in_its_init_scope() {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("mshboot");
     let tree = tree_copy(&s, &fx, "bookworm");

@@ -72,11 +72,9 @@ fn boot_and_kill(bus: &Bus, tree: &Path, sig: i32, want: i32, log: &str) {
 
 #[test]
 fn bookworm_registers_and_obeys_killmachine() {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(bus) = Bus::start("mdboot", true) else { return };
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout"]);
+    let bus = Bus::start("mdboot", true);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let tree = tree_copy(&bus.s, &fx, "bookworm");
     // machinectl poweroff
@@ -85,15 +83,14 @@ fn bookworm_registers_and_obeys_killmachine() {
     boot_and_kill(&bus, &tree, libc::SIGINT, 133, "reboot.log");
 }
 
-fn busybox_tree(bus: &Bus) -> Option<PathBuf> {
-    let fx = fixture("busybox")?;
-    Some(tree_copy(&bus.s, &fx, "tree"))
+fn busybox_tree(bus: &Bus) -> PathBuf {
+    tree_copy(&bus.s, &fixture("busybox"), "tree")
 }
 
 #[test]
 fn run_registers_with_its_leader_and_unregisters() {
-    let Some(bus) = Bus::start("mdrun", true) else { return };
-    let Some(tree) = busybox_tree(&bus) else { return };
+    let bus = Bus::start("mdrun", true);
+    let tree = busybox_tree(&bus);
     let _l = host_lock_shared();
     let name = unique_name("mdrun");
     let mut c = bus.berth();
@@ -113,8 +110,8 @@ fn run_registers_with_its_leader_and_unregisters() {
 
 #[test]
 fn watcher_unregisters_after_kill9_of_the_launcher() {
-    let Some(bus) = Bus::start("mdkill", true) else { return };
-    let Some(tree) = busybox_tree(&bus) else { return };
+    let bus = Bus::start("mdkill", true);
+    let tree = busybox_tree(&bus);
     let _l = host_lock_shared();
     let name = unique_name("mdkill");
     let mut c = bus.berth();
@@ -130,8 +127,8 @@ fn watcher_unregisters_after_kill9_of_the_launcher() {
 
 #[test]
 fn register_yes_without_machined_is_one_error_line() {
-    let Some(bus) = Bus::start("mdnone", false) else { return };
-    let Some(tree) = busybox_tree(&bus) else { return };
+    let bus = Bus::start("mdnone", false);
+    let tree = busybox_tree(&bus);
     let _l = host_lock_shared();
     let name = unique_name("mdnone");
     let mut c = bus.berth();
@@ -187,8 +184,8 @@ fn foreign_registration(bus: &Bus, name: &str) -> (Killed, PathBuf) {
 
 #[test]
 fn live_registration_refuses_and_stale_one_is_removed() {
-    let Some(bus) = Bus::start("mdstale", true) else { return };
-    let Some(tree) = busybox_tree(&bus) else { return };
+    let bus = Bus::start("mdstale", true);
+    let tree = busybox_tree(&bus);
     let _l = host_lock_shared();
     let name = unique_name("mdstale");
     let (sleep, scope) = foreign_registration(&bus, &name);
@@ -229,11 +226,9 @@ fn live_registration_refuses_and_stale_one_is_removed() {
 /// machinectl's poweroff ends it cleanly.
 #[test]
 fn limits_bind_a_registered_booted_guest() {
-    if !require(&["nsenter", "timeout"]) {
-        return;
-    }
-    let Some(bus) = Bus::start("mdlim", true) else { return };
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout"]);
+    let bus = Bus::start("mdlim", true);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let tree = tree_copy(&bus.s, &fx, "bookworm");
     let name = unique_name("mdlim");
@@ -281,8 +276,8 @@ fn limits_bind_a_registered_booted_guest() {
 #[test]
 fn a_refused_registration_is_one_error_and_leaves_nothing() {
     let deny = r#"<policy context="mandatory"><deny send_destination="org.freedesktop.machine1" send_interface="org.freedesktop.machine1.Manager" send_member="RegisterMachineWithNetwork"/></policy>"#;
-    let Some(bus) = Bus::start_with_policy("mdrefuse", true, deny) else { return };
-    let Some(tree) = busybox_tree(&bus) else { return };
+    let bus = Bus::start_with_policy("mdrefuse", true, deny);
+    let tree = busybox_tree(&bus);
     let _l = host_lock_shared();
     for register in ["--register=yes", "--register=auto"] {
         let name = unique_name("mdrefuse");

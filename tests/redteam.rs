@@ -25,12 +25,11 @@
 //! keyring_shared_with_host row also needs berth to give the guest a fresh
 //! session keyring (as nspawn does), so it cannot inherit the caller's.
 //!
-//! Real, as root; prints `SKIP: <reason>` on stderr and returns when not
-//! root or gcc is missing.
+//! Real, as root; fails when not root or gcc is missing (tests/common/skip.rs).
 
 mod common;
 
-use common::{is_root, skip};
+use common::{missing, need_root, skip};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -343,8 +342,8 @@ const SECRET: &str = "berth-redteam-host-secret";
 /// Gives the calling thread (and so the berth it spawns) a session keyring
 /// of its own holding a "user" key, like a login session with a secret in
 /// it; the probe checks that the guest can neither reach that keyring nor
-/// read the key. Returns whether it worked (when not, the probe compares
-/// keyring ids only).
+/// read the key. Returns whether it worked (when not, and the skip of that
+/// check is allowed, the probe compares keyring ids only).
 fn join_test_session_keyring(tag: &str) -> bool {
     let name = std::ffi::CString::new(format!("berth-redteam-{tag}-{}", std::process::id())).unwrap();
     let desc = std::ffi::CString::new(SECRET).unwrap();
@@ -353,9 +352,10 @@ fn join_test_session_keyring(tag: &str) -> bool {
     // KEY_SPEC_SESSION_KEYRING (-3); both only affect this thread's creds.
     unsafe {
         if libc::syscall(libc::SYS_keyctl, 1 as libc::c_long, name.as_ptr()) < 0 {
-            eprintln!(
-                "note: could not join a session keyring ({}); the keyring row compares ids only",
-                std::io::Error::last_os_error()
+            let e = std::io::Error::last_os_error();
+            skip(
+                "session-keyring",
+                &format!("could not join a session keyring ({e}); the keyring row compares ids only"),
             );
             return false;
         }
@@ -368,9 +368,10 @@ fn join_test_session_keyring(tag: &str) -> bool {
             -3 as libc::c_long,
         ) < 0
         {
-            eprintln!(
-                "note: could not add a key to the test's session keyring ({}); the keyring row compares ids only",
-                std::io::Error::last_os_error()
+            let e = std::io::Error::last_os_error();
+            skip(
+                "session-keyring",
+                &format!("could not add a key to the test's session keyring ({e}); the keyring row compares ids only"),
             );
             return false;
         }
@@ -548,7 +549,7 @@ fn run_probe(s: &Scratch, tag: &str, extra: &[&str]) -> Run {
         let lost_race =
             run.status.code() == Some(125) && run.stderr.contains("/run/berth/machines/") && run.rows.is_empty();
         if lost_race && attempt < 4 {
-            eprintln!("note: berth lost the known start race (FINDINGS.md #1), retrying: {}", run.stderr.trim());
+            eprintln!("note: berth lost a start race writing its record, retrying: {}", run.stderr.trim());
             continue;
         }
         break run;
@@ -581,14 +582,11 @@ fn run_probe(s: &Scratch, tag: &str, extra: &[&str]) -> Run {
     run
 }
 
-fn prologue() -> bool {
-    if !is_root() {
-        skip("the red-team suite needs root (namespaces, mounts, cgroups); run it as root");
-        return false;
-    }
+/// Root, gcc and busybox, or the test fails.
+fn prologue() {
+    need_root();
     if !have_gcc() {
-        skip("gcc is not installed; the red-team probe is a C program built with `gcc -static`");
-        return false;
+        missing("gcc is not installed; the red-team probe is a C program built with `gcc -static`");
     }
     if !Path::new("/usr/lib/x86_64-linux-gnu/libc.a").exists()
         && !Path::new("/usr/lib/libc.a").exists()
@@ -598,10 +596,8 @@ fn prologue() -> bool {
         eprintln!("note: no libc.a in the usual places; `gcc -static` may fail");
     }
     if !Path::new("/bin/busybox").exists() {
-        skip("the busybox fixture needs Debian's busybox-static (/bin/busybox)");
-        return false;
+        missing("the busybox fixture needs Debian's busybox-static (/bin/busybox)");
     }
-    true
 }
 
 // ---------------------------------------------------------------------------
@@ -610,9 +606,7 @@ fn prologue() -> bool {
 /// The default mode (a user namespace) must leave no way out.
 #[test]
 fn default_mode_blocks_every_escape() {
-    if !prologue() {
-        return;
-    }
+    prologue();
     let _lock = host_lock_shared();
     let s = Scratch::new("redteam-default");
     s.build_probe();
@@ -638,9 +632,7 @@ fn default_mode_blocks_every_escape() {
 /// by other means must stay blocked. The rest are printed.
 #[test]
 fn without_userns_berth_still_blocks_its_part() {
-    if !prologue() {
-        return;
-    }
+    prologue();
     let _lock = host_lock_shared();
     let s = Scratch::new("redteam-nouserns");
     s.build_probe();

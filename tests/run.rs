@@ -17,9 +17,7 @@ fn run_cmd(tree: &std::path::Path, name: &str, extra: &[&str], cmd: &[&str]) -> 
 
 #[test]
 fn exit_zero() {
-    let Some((_s, tree)) = busybox_setup("exit0") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("exit0");
     let _l = host_lock_shared();
     let name = unique_name("exit0");
     run_cmd(&tree, &name, &[], &["/bin/true"]).expect_code(0);
@@ -28,9 +26,7 @@ fn exit_zero() {
 
 #[test]
 fn exit_status_is_propagated() {
-    let Some((_s, tree)) = busybox_setup("exit3") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("exit3");
     let _l = host_lock_shared();
     for (script, want) in [("exit 3", 3), ("exit 1", 1), ("exit 200", 200), ("/bin/false", 1)] {
         let name = unique_name("exit3");
@@ -42,9 +38,7 @@ fn exit_status_is_propagated() {
 
 #[test]
 fn not_executable_is_126() {
-    let Some((_s, tree)) = busybox_setup("e126") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("e126");
     let _l = host_lock_shared();
     // /bin/not-executable is a mode-0644 script in the fixture; /tmp is a directory.
     for cmd in ["/bin/not-executable", "/tmp"] {
@@ -60,9 +54,7 @@ fn not_executable_is_126() {
 
 #[test]
 fn missing_command_is_127() {
-    let Some((_s, tree)) = busybox_setup("e127") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("e127");
     let _l = host_lock_shared();
     for cmd in ["/no/such/command", "no-such-command-in-path"] {
         for extra in [&[][..], &["--as-pid2"][..]] {
@@ -77,9 +69,7 @@ fn missing_command_is_127() {
 
 #[test]
 fn command_found_via_path() {
-    let Some((_s, tree)) = busybox_setup("path") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("path");
     let _l = host_lock_shared();
     let name = unique_name("path");
     let out = run_cmd(&tree, &name, &[], &["echo", "found-in-path"]);
@@ -89,9 +79,7 @@ fn command_found_via_path() {
 
 #[test]
 fn self_kill_is_128_plus_signal() {
-    let Some((_s, tree)) = busybox_setup("kill9") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("kill9");
     let _l = host_lock_shared();
     // As PID 2 the shell can kill itself; the stub init reports it.
     let name = unique_name("kill9");
@@ -102,9 +90,7 @@ fn self_kill_is_128_plus_signal() {
 
 #[test]
 fn pid1_killed_from_host_is_137() {
-    let Some((s, tree)) = busybox_setup("hostkill") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("hostkill");
     let _l = host_lock_shared();
     // A PID 1 cannot be SIGKILLed from inside its own namespace, only from
     // an ancestor one: kill the guest's PID 1 from the host.
@@ -119,9 +105,7 @@ fn pid1_killed_from_host_is_137() {
 
 #[test]
 fn command_is_pid1_or_pid2() {
-    let Some((_s, tree)) = busybox_setup("pid1") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("pid1");
     let _l = host_lock_shared();
     let name = unique_name("pid1");
     let out = run_sh(&tree, &name, &[], "echo pid=$$");
@@ -137,9 +121,7 @@ fn command_is_pid1_or_pid2() {
 /// Starts a trapping shell, waits for `ready`, sends `sig` to berth, expects
 /// the trap's exit status.
 fn forwards(extra: &[&str], sig: i32, signame: &str, want: i32) {
-    let Some((s, tree)) = busybox_setup("fwd") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("fwd");
     let _l = host_lock_shared();
     let name = unique_name("fwd");
     let script = format!("trap 'echo got-{signame}; exit {want}' {signame}; echo ready; while :; do sleep 0.1; done");
@@ -173,9 +155,7 @@ fn sigterm_is_forwarded_to_pid1() {
 
 #[test]
 fn sigterm_kills_untrapping_pid2() {
-    let Some((s, tree)) = busybox_setup("fwdkill") else {
-        return;
-    };
+    let (s, tree) = busybox_setup("fwdkill");
     let _l = host_lock_shared();
     let name = unique_name("fwdkill");
     let mut bg = spawn_run_ready(&tree, &name, &["--as-pid2"], "exec /bin/sleep 1000", s.path("log"));
@@ -187,9 +167,7 @@ fn sigterm_kills_untrapping_pid2() {
 
 #[test]
 fn as_pid2_reaps_orphans() {
-    let Some((_s, tree)) = busybox_setup("reap") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("reap");
     let _l = host_lock_shared();
     let name = unique_name("reap");
     // The subshell exits at once, so its `sleep` is reparented to PID 1 (the
@@ -212,9 +190,7 @@ fn as_pid2_reaps_orphans() {
 
 #[test]
 fn pipe_mode_passes_stdio() {
-    let Some((_s, tree)) = busybox_setup("stdio") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("stdio");
     let _l = host_lock_shared();
     let name = unique_name("stdio");
     let mut c = berth();
@@ -239,9 +215,7 @@ fn pipe_mode_passes_stdio() {
 
 #[test]
 fn default_and_read_only_console_forward_output() {
-    let Some((_s, tree)) = busybox_setup("cons") else {
-        return;
-    };
+    let (_s, tree) = busybox_setup("cons");
     let _l = host_lock_shared();
     // stdin is /dev/null, so the default console is not interactive; the
     // output must still reach berth's stdout.

@@ -12,9 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-fn record_field(name: &str, key: &str) -> Option<String> {
-    let text = fs::read_to_string(format!("/run/berth/machines/{name}")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+fn record_field(name: &str, pointer: &str) -> Option<String> {
+    record_value(name, pointer).map(|v| v.to_string())
 }
 
 /// Path -> (uid, gid, mode) for every entry of a tree, on disk.
@@ -43,7 +42,7 @@ fn stop(mut bg: Bg) {
 
 #[test]
 fn two_names_with_the_same_range_get_different_ranges() {
-    let Some((s, tree)) = busybox_setup("coll") else { return };
+    let (s, tree) = busybox_setup("coll");
     // Two names that hash to the same slot.
     let tag = format!("coll{}", std::process::id());
     let first = format!("{tag}-a");
@@ -60,12 +59,12 @@ fn two_names_with_the_same_range_get_different_ranges() {
         Bg::spawn(c, s.path(&format!("{name}.log")))
     };
     let mut a = spawn(&first);
-    let base_a = poll(Duration::from_secs(10), || record_field(&first, "UID_BASE")).expect("first machine's range");
+    let base_a = poll(Duration::from_secs(10), || record_field(&first, "/ids/base")).expect("first machine's range");
     let mut b = spawn(&second);
-    let base_b = poll(Duration::from_secs(10), || record_field(&second, "UID_BASE")).expect("second machine's range");
+    let base_b = poll(Duration::from_secs(10), || record_field(&second, "/ids/base")).expect("second machine's range");
     assert_eq!(base_a, want.base.to_string(), "the first machine gets its hashed range");
     assert_ne!(base_a, base_b, "the colliding machine must move to another range");
-    let pid_b = poll(Duration::from_secs(10), || record_field(&second, "LEADER")).unwrap();
+    let pid_b = poll(Duration::from_secs(10), || record_field(&second, "/leader")).unwrap();
     let map = fs::read_to_string(format!("/proc/{pid_b}/uid_map")).unwrap();
     assert_eq!(map.split_whitespace().collect::<Vec<_>>(), ["0", base_b.as_str(), "65536"]);
     for bg in [&mut a, &mut b] {
@@ -76,7 +75,7 @@ fn two_names_with_the_same_range_get_different_ranges() {
 
 #[test]
 fn masks_are_locked_and_ids_are_shifted() {
-    let Some((_s, tree)) = busybox_setup("locked") else { return };
+    let (_s, tree) = busybox_setup("locked");
     let name = unique_name("locked");
     let out = run_sh(
         &tree,
@@ -103,10 +102,8 @@ fn masks_are_locked_and_ids_are_shifted() {
 
 #[test]
 fn bookworm_boot_under_map_changes_no_owner_on_disk() {
-    if !require(&["nsenter", "timeout", "find"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout", "find"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("mapown");
     let tree = tree_copy(&s, &fx, "bookworm");
@@ -139,10 +136,8 @@ fn bookworm_boot_under_map_changes_no_owner_on_disk() {
 
 #[test]
 fn read_only_boot_leaves_the_tree_byte_for_byte_unchanged() {
-    if !require(&["nsenter", "timeout", "find", "sha256sum"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout", "find", "sha256sum"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("robook");
     let tree = tree_copy(&s, &fx, "bookworm");
@@ -166,10 +161,8 @@ fn read_only_boot_leaves_the_tree_byte_for_byte_unchanged() {
 
 #[test]
 fn chown_ownership_converts_once_and_is_reused() {
-    if !require(&["nsenter", "timeout", "find"]) {
-        return;
-    }
-    let Some(fx) = fixture("bookworm") else { return };
+    require(&["nsenter", "timeout", "find"]);
+    let fx = fixture("bookworm");
     let _l = host_lock_shared();
     let s = Scratch::new("chown");
     let tree = tree_copy(&s, &fx, "bookworm");
@@ -204,7 +197,7 @@ fn chown_ownership_converts_once_and_is_reused() {
 
 #[test]
 fn chown_refuses_a_read_only_tree() {
-    let Some((_s, tree)) = busybox_setup("chownro") else { return };
+    let (_s, tree) = busybox_setup("chownro");
     let name = unique_name("chownro");
     let mut c = berth();
     c.args(["run", "-q", "-P", "--read-only", "--private-users-ownership=chown", "-M", &name, "-D"])
@@ -220,7 +213,7 @@ fn chown_refuses_a_read_only_tree() {
 
 #[test]
 fn api_directories_that_are_symlinks_are_refused() {
-    let Some((_s, tree)) = busybox_setup("apisym") else { return };
+    let (_s, tree) = busybox_setup("apisym");
     for d in ["proc", "dev"] {
         let p = tree.join(d);
         let _ = fs::remove_dir_all(&p);

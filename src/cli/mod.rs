@@ -1,7 +1,8 @@
 //! Command-line types (clap). No logic here: `config` turns these into a
 //! validated `Config`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::settings::config::ConsoleMode;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -302,7 +303,7 @@ pub struct CommonArgs {
     #[arg(long = "notify-ready", value_name = "BOOL", num_args = 0..=1, default_missing_value = "yes")]
     pub notify_ready: Option<String>,
     /// How the console is connected.
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "MODE", value_parser = console_mode())]
     pub console: Option<ConsoleMode>,
     /// Same as --console=pipe.
     #[arg(short = 'P', long)]
@@ -343,19 +344,28 @@ pub struct CommonArgs {
     /// Use the service or scope berth runs in (Delegate=yes) instead of creating machine-NAME.scope.
     #[arg(long = "keep-unit")]
     pub keep_unit: bool,
+    /// Let the guest run containers of its own: with a user namespace, the /proc masks are mounted
+    /// inside it (the guest may unmount them) so a nested container can mount its own procfs.
+    #[arg(long)]
+    pub nesting: bool,
     /// A resource limit for the machine's unit, as systemd spells it: MemoryMax=512M, TasksMax=100, CPUQuota=50%, ...
     #[arg(long, value_name = "NAME=VALUE")]
     pub property: Vec<String>,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConsoleMode {
-    Interactive,
-    ReadOnly,
-    Passive,
-    Pipe,
+/// The guest's network options, spelled like systemd-nspawn's (see net/).
+#[derive(Args, Debug, Default)]
+pub struct NetArgs {
+    /// Give the guest a network namespace of its own with only `lo`, up.
+    #[arg(long = "private-network")]
+    pub private_network: bool,
+    /// A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network).
+    #[arg(short = 'n', long = "network-veth")]
+    pub network_veth: bool,
 }
 
 /// The guest's security and resource options, spelled like systemd-nspawn's.
@@ -391,4 +401,32 @@ pub struct PolicyArgs {
     /// Run the guest on these CPUs only, e.g. 0,2-3.
     #[arg(long = "cpu-affinity", value_name = "LIST")]
     pub cpu_affinity: Option<String>,
+}
+
+impl From<&PolicyArgs> for crate::security::policy::PolicyOptions {
+    fn from(a: &PolicyArgs) -> Self {
+        crate::security::policy::PolicyOptions {
+            capability: a.capability.clone(),
+            drop_capability: a.drop_capability.clone(),
+            no_new_privileges: a.no_new_privileges.clone(),
+            system_call_filter: a.system_call_filter.clone(),
+            suppress_sync: a.suppress_sync.clone(),
+            rlimit: a.rlimit.clone(),
+            oom_score_adjust: a.oom_score_adjust.clone(),
+            cpu_affinity: a.cpu_affinity.clone(),
+        }
+    }
+}
+
+/// `--console=interactive|read-only|passive|pipe`.
+fn console_mode() -> impl clap::builder::TypedValueParser<Value = ConsoleMode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["interactive", "read-only", "passive", "pipe"]).map(|s| {
+        match s.as_str() {
+            "interactive" => ConsoleMode::Interactive,
+            "read-only" => ConsoleMode::ReadOnly,
+            "passive" => ConsoleMode::Passive,
+            _ => ConsoleMode::Pipe,
+        }
+    })
 }

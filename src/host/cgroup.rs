@@ -65,7 +65,7 @@ pub fn hierarchy() -> Result<PathBuf> {
             return Ok(PathBuf::from(p));
         }
     }
-    Err(Error::Usage(
+    Err(Error::Host(
         "this host has no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified; mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)".into(),
     ))
 }
@@ -115,7 +115,7 @@ impl Cgroups {
         let own = own_path("self").unwrap_or_default();
         let unit = own.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if !(unit.ends_with(".service") || unit.ends_with(".scope")) {
-            return Err(Error::Usage(format!(
+            return Err(Error::Host(format!(
                 "--keep-unit: berth runs in cgroup '/{}', which is not a service or scope unit; start it from a unit with Delegate=yes (see berth@.service) or drop --keep-unit",
                 own.display()
             )));
@@ -158,8 +158,15 @@ impl Cgroups {
 
     fn restrict(&self, plan: &crate::host::limits::Plan) -> Result<()> {
         let payload = fs::File::open(self.payload()).ctx(|| format!("opening {}", self.payload().display()))?;
-        crate::security::devices::restrict(&payload, &plan.devices)
-            .map_err(|e| Error::sys("attaching the device policy to the guest's cgroup", e))?;
+        match crate::security::devices::restrict(&payload, &plan.devices) {
+            Ok(()) => {}
+            // In a container (a user namespace, or a seccomp filter without
+            // bpf(2)) the outer machine's device policy binds this cgroup.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && crate::host::nested::in_container() => tracing::info!(
+                "the device policy cannot be attached inside a container ({e}); the outer machine's policy applies"
+            ),
+            Err(e) => return Err(Error::sys("attaching the device policy to the guest's cgroup", e)),
+        }
         // On berth's own scope, above the guest's cgroup namespace; the
         // launcher is exempt from the OOM killer instead. In a unit of
         // someone else's only payload/ is berth's to write.
@@ -309,6 +316,9 @@ impl Cgroups {
             self.remove_leaves();
             return v1_gone;
         }
+        if self.owner == Owner::Systemd {
+            return self.end_systemd_scope(patience) && v1_gone;
+        }
         let deadline = Instant::now() + patience;
         loop {
             kill_all(&self.scope);
@@ -332,6 +342,38 @@ impl Cgroups {
             }
         }
         v1_gone
+    }
+}
+
+impl Cgroups {
+    /// systemd's scope: kill what is left, remove berth's two leaves and
+    /// have systemd stop the unit, leaving the scope's own directory to
+    /// systemd (see scope_stop.rs). Returns whether the unit is gone.
+    fn end_systemd_scope(&self, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
+        loop {
+            kill_all(&self.scope);
+            let populated = fs::read_to_string(self.scope.join("cgroup.events"))
+                .is_ok_and(|t| t.lines().any(|l| l == "populated 1"));
+            if !populated {
+                break;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!("cgroup {} is still busy; 'berth gc' removes it later", self.scope.display());
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        remove_tree(&self.payload());
+        remove_tree(&self.supervisor());
+        match crate::host::scope_stop::stop_and_wait(&self.unit(), Duration::from_secs(10)) {
+            Ok(()) => true,
+            Err(e) => {
+                // No systemd to ask (the bus is gone): remove it as berth's own.
+                tracing::warn!("{e}");
+                remove_tree(&self.scope)
+            }
+        }
     }
 }
 

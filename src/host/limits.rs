@@ -7,10 +7,32 @@
 //! missing controller.
 
 use crate::error::{Error, Result};
-use crate::host::cgroupv1::{self, Group};
+use crate::host::cgroupv1::Group;
 use crate::host::property::{FileWrite, Property};
 use crate::security::devices::Rule;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// What the limits depend on, from `plan::host::HostFacts`.
+#[derive(Debug, Clone, Default)]
+pub struct CgroupFacts {
+    /// systemd applies the properties to the unit.
+    pub systemd: bool,
+    /// Controllers the cgroup the machine's limits go below offers.
+    pub offered: Vec<String>,
+    /// v1 hierarchies of the controllers a `--property` needs.
+    pub v1: Vec<V1Hierarchy>,
+    /// blkio's weight file on v1 (bfq's or cfq's), when an IOWeight needs it.
+    pub io_weight_file: Option<&'static str>,
+}
+
+/// A v1 hierarchy that carries one controller (hybrid hosts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Hierarchy {
+    pub controller: String,
+    pub mount: PathBuf,
+    /// The launcher's own cgroup in it, relative to the mount.
+    pub own: PathBuf,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
@@ -27,17 +49,14 @@ pub struct Plan {
     pub dbus: Vec<Property>,
 }
 
-/// `offering`: the cgroup2 cgroup whose controllers the machine can get
-/// (the hierarchy's root, or berth's own unit); `rel`: the machine's path
-/// in a v1 hierarchy, below the launcher's own cgroup there; `systemd`:
-/// whether systemd applies the properties to the unit (it handles hybrid
-/// hosts itself).
-pub fn plan(props: &[Property], offering: &Path, rel: &Path, systemd: bool) -> Result<Plan> {
+/// From the host's facts: the controllers the machine's cgroup can get
+/// (`offered`), the v1 hierarchies, and whether systemd applies the
+/// properties to the unit (it handles hybrid hosts itself). `rel`: the
+/// machine's path in a v1 hierarchy, below the launcher's own cgroup
+/// there. Pure: no I/O.
+pub fn plan(props: &[Property], facts: &CgroupFacts, rel: &Path) -> Result<Plan> {
     let mut plan = Plan::default();
-    let offered = std::fs::read_to_string(offering.join("cgroup.controllers")).unwrap_or_default();
-    let offered: Vec<&str> = offered.split_whitespace().collect();
-    // Looked up (in mountinfo) once, and only when a v1 limit needs it.
-    let mut io_file = None;
+    let systemd = facts.systemd;
     for p in props {
         if systemd {
             plan.dbus.push(p.clone());
@@ -52,21 +71,19 @@ pub fn plan(props: &[Property], offering: &Path, rel: &Path, systemd: bool) -> R
             // systemd applies them to the unit, on cgroup2 and v1 alike.
             continue;
         }
-        if offered.contains(&controller) {
+        if facts.offered.iter().any(|o| o == controller) {
             plan.v2.extend(p.v2());
             continue;
         }
         let v1name = if controller == "io" { "blkio" } else { controller };
-        let Some(mount) = cgroupv1::mountpoint(v1name) else {
+        let Some(h) = facts.v1.iter().find(|h| h.controller == v1name) else {
             return Err(Error::Usage(format!(
-                "--property={}: this host offers no {controller} controller, neither to {} in cgroup2 nor as a v1 hierarchy; drop the property or enable the controller",
+                "--property={}: this host offers no {controller} controller, neither to the machine's cgroup in cgroup2 nor as a v1 hierarchy; drop the property or enable the controller",
                 p.spec,
-                offering.display()
             )));
         };
-        let Some(write) = p.v1(*io_file.get_or_insert_with(cgroupv1::io_weight_file))? else { continue };
-        let own = cgroupv1::own_path(v1name).unwrap_or_default();
-        let dir = mount.join(own).join(rel);
+        let Some(write) = p.v1(facts.io_weight_file)? else { continue };
+        let dir = h.mount.join(&h.own).join(rel);
         match plan.v1.iter_mut().find(|g| g.controller == write.controller) {
             Some(g) => g.writes.push(write),
             None => plan.v1.push(Group { controller: write.controller, dir, writes: vec![write] }),

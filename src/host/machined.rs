@@ -34,7 +34,7 @@ pub fn parse_register(v: &str) -> std::result::Result<Register, String> {
     if v.eq_ignore_ascii_case("auto") {
         return Ok(Register::Auto);
     }
-    match crate::settings::config::parse_bool(v) {
+    match crate::sys::parse_bool(v) {
         Some(true) => Ok(Register::Yes),
         Some(false) => Ok(Register::No),
         None => Err(format!("--register={v} is invalid; use yes, no or auto")),
@@ -149,7 +149,7 @@ pub fn prepare(mode: Register, name: &str) -> Result<Presence> {
             tracing::info!("not registering with machined: {why}");
             Ok(Presence::Absent(why))
         }
-        Reply::Absent(why) => Err(Error::Usage(format!(
+        Reply::Absent(why) => Err(Error::Host(format!(
             "--register=yes, but machined is not on the system bus ({why}); start systemd-machined or use --register=no"
         ))),
         Reply::Busy(m) => Err(Error::Busy(m)),

@@ -5,5 +5,7 @@ pub mod cgroup;
 pub mod cgroupv1;
 pub mod limits;
 pub mod machined;
+pub mod nested;
 pub mod property;
 pub mod scope;
+pub mod scope_stop;

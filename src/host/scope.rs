@@ -58,8 +58,9 @@ fn typed(props: &[Property]) -> Vec<(&'static str, Value<'static>)> {
 }
 
 /// Creates the scope with the calling launcher in it and waits for
-/// systemd's job to finish. The controller process stays behind.
-pub fn start(spec: &ScopeSpec) -> Result<()> {
+/// systemd's job to finish. The controller process stays behind (outside
+/// the scope); its pid is returned.
+pub fn start(spec: &ScopeSpec) -> Result<libc::pid_t> {
     let launcher = std::process::id();
     let mut props = vec![
         ("Description", Value::from(spec.description.clone())),
@@ -88,10 +89,10 @@ pub fn start(spec: &ScopeSpec) -> Result<()> {
             // SAFETY: leave without the launcher's destructors.
             unsafe { libc::_exit(0) }
         }
-        Some(_) => {
+        Some(helper) => {
             drop(w);
             match read_reply(std::fs::File::from(r), START_LIMIT, true) {
-                Some(Reply::Ok(_)) => Ok(()),
+                Some(Reply::Ok(_)) => Ok(helper.pid),
                 Some(Reply::Failed(m)) | Some(Reply::Busy(m)) | Some(Reply::Absent(m)) => Err(Error::Setup(m)),
                 None => Err(Error::Setup(format!(
                     "systemd did not start {unit} within {}s; see journalctl -u {unit}",

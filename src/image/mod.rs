@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use thiserror::Error;
 
-pub use crate::settings::config::IMAGE_ROOT;
+/// The image store machinectl and nspawn use.
+pub const IMAGE_ROOT: &str = "/var/lib/machines";
 
 /// Names of temporary entries: `~` never occurs in a machine name, so they
 /// can never be mistaken for an image or its `.#NAME.lck` lock file.

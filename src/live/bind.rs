@@ -138,7 +138,6 @@ fn target(g: &Guest, dst: &Path, is_dir: bool, mkdir: bool, created: &mut Create
     Ok(dir)
 }
 
-
 /// The host path as a detached mount, idmapped into the guest's user
 /// namespace and read-only as asked.
 fn clone_tree(g: &Guest, src: &Path, read_only: bool) -> Result<OwnedFd> {

@@ -82,12 +82,12 @@ impl Guest {
         let own =
             nix::sys::stat::fstat(root.as_raw_fd()).map(id).ctx(|| format!("reading the root of machine {name}"))?;
         if own == host_root {
-            return Err(Error::Usage(format!("machine {name} is still starting up; try again in a moment")));
+            return Err(Error::Machine(format!("machine {name} is still starting up; try again in a moment")));
         }
         let g = Guest { name, leader, root, uids, gids, pidfd };
         // The pid was not reused between reading the record and opening.
         if !sys::pidfd_alive(&g.pidfd) {
-            return Err(Error::Usage(format!("machine {} stopped; 'berth list' shows the running ones", g.name)));
+            return Err(Error::Machine(format!("machine {} stopped; 'berth list' shows the running ones", g.name)));
         }
         Ok(g)
     }

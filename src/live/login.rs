@@ -12,9 +12,9 @@
 //! would make it a child of berth, outside any of that, so a machine whose
 //! PID 1 is not systemd is refused with a pointer to `berth shell`.
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::live::enter::{guest_pty, Entry};
+use crate::settings::config::ConsoleMode;
 use crate::settings::config::DEFAULT_PATH;
 use crate::spawn::console::{Console, Input};
 use crate::spawn::exec::exec_in_path;

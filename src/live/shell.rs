@@ -9,9 +9,9 @@
 //! the caller; otherwise plain inherited stdio. berth runs from its sealed
 //! copy here (main makes sure), so nothing inside can reach the host binary.
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::live::enter::{guest_pty, Entry};
+use crate::settings::config::ConsoleMode;
 use crate::settings::config::DEFAULT_PATH;
 use crate::spawn::console::{Console, Input};
 use crate::spawn::exec::exec_in_path;

@@ -49,8 +49,12 @@ pub fn populate(root: &OwnedFd, range: Option<crate::ids::userns::Range>) -> Res
             Ok(()) => {}
             // In a user namespace mknod is refused: bind the host's node.
             Err(nix::Error::EPERM) => {
-                let target = crate::mount::table::ensure(root, &Path::new("/dev").join(node), true)?;
-                let src = std::fs::File::open(&host).ctx(|| format!("opening {}", host.display()))?;
+                let target = crate::mount::apply::ensure(root, &Path::new("/dev").join(node), true)?;
+                // O_PATH: /dev/tty cannot be opened without a controlling
+                // terminal, and a bind needs no open device.
+                use std::os::unix::fs::OpenOptionsExt;
+                let src = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(&host);
+                let src = src.ctx(|| format!("opening {}", host.display()))?;
                 mount(
                     Some(sys::fd_path(&src).as_str()),
                     sys::fd_path(&target).as_str(),
@@ -92,7 +96,7 @@ pub fn populate(root: &OwnedFd, range: Option<crate::ids::userns::Range>) -> Res
 /// Binds `source` (a pty slave, or /dev/null with --console=pipe) onto a
 /// fresh /dev/console.
 pub fn bind_console(root: &OwnedFd, source: &impl AsRawFd) -> Result<()> {
-    let console = crate::mount::table::ensure(root, Path::new("/dev/console"), true)?;
+    let console = crate::mount::apply::ensure(root, Path::new("/dev/console"), true)?;
     mount(
         Some(sys::fd_path(source).as_str()),
         sys::fd_path(&console).as_str(),

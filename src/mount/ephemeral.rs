@@ -1,145 +1,25 @@
-//! Throw-away roots: the options (`-x`, `--volatile`, `--overlay`,
-//! `--template`) and the lifecycle of the writable layers they need on the
-//! host: created per machine, recorded, removed on exit, and swept when a
-//! killed launcher left them behind.
+//! Throw-away roots: the lifecycle of the writable layers `-x`,
+//! `--volatile=overlay` and `--overlay` need on the host: created per
+//! machine, recorded, removed on exit, and swept when a killed launcher
+//! left them behind. The options themselves are `settings::layers`.
 
 use crate::error::{Context, Error};
 use crate::ids::userns::Range;
 use crate::settings::config::Config;
+use crate::settings::layers::{random_hex, Upper, Volatile};
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use thiserror::Error;
 
-pub const DEFAULT_LAYER_PARENT: &str = "/var/tmp";
+pub use crate::settings::layers::DEFAULT_LAYER_PARENT;
 pub const LAYER_DIR: &str = "berth-layers";
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum EphemeralError {
-    #[error("--volatile={0} is invalid; use no, yes, state or overlay")]
-    BadVolatile(String),
-    #[error("--{flag} {spec}: {why}")]
-    BadOverlay { flag: &'static str, spec: String, why: String },
-}
-
-/// nspawn's --volatile modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Volatile {
-    No,
-    /// A tmpfs root with the tree's /usr bound read-only.
-    Yes,
-    /// The tree read-only with a tmpfs /var.
-    State,
-    /// A tmpfs overlay over the whole tree.
-    Overlay,
-}
-
-pub fn parse_volatile(s: &str) -> Result<Volatile, EphemeralError> {
-    match s {
-        "no" | "false" | "0" => Ok(Volatile::No),
-        "yes" | "true" | "1" => Ok(Volatile::Yes),
-        "state" => Ok(Volatile::State),
-        "overlay" => Ok(Volatile::Overlay),
-        _ => Err(EphemeralError::BadVolatile(s.into())),
-    }
-}
-
-/// Where an ephemeral machine's upper layer lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Upper {
-    /// A tmpfs in the container's mount namespace: nothing touches a disk.
-    Tmpfs,
-    /// A directory created below this parent (default /var/tmp).
-    Under(PathBuf),
-}
-
-pub fn parse_upper(s: &str) -> Upper {
-    if s == "tmpfs" {
-        Upper::Tmpfs
-    } else {
-        Upper::Under(PathBuf::from(s))
-    }
-}
-
-/// `--overlay[-ro]=LOWER[:LOWER...]:UPPER:DEST` (read-write) or
-/// `LOWER[:LOWER...]:DEST` (read-only). An empty UPPER means a tmpfs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverlaySpec {
-    pub lowers: Vec<PathBuf>,
-    pub upper: Option<PathBuf>,
-    pub dest: PathBuf,
-    pub read_only: bool,
-}
-
-/// Characters overlayfs' option string cannot carry in a path.
-fn overlay_safe(p: &Path) -> bool {
-    !p.to_string_lossy().contains([',', ':', '\\', '='])
-}
-
-pub fn parse_overlay(spec: &str, read_only: bool) -> Result<OverlaySpec, EphemeralError> {
-    let flag = if read_only { "overlay-ro" } else { "overlay" };
-    let bad = |why: &str| EphemeralError::BadOverlay { flag, spec: spec.into(), why: why.into() };
-    let mut parts: Vec<&str> = spec.split(':').collect();
-    let need = if read_only { 2 } else { 3 };
-    if parts.len() < need {
-        return Err(bad(if read_only { "give LOWER[:LOWER...]:DEST" } else { "give LOWER[:LOWER...]:UPPER:DEST" }));
-    }
-    let dest = PathBuf::from(parts.pop().unwrap_or_default());
-    let upper = if read_only {
-        None
-    } else {
-        match parts.pop().unwrap_or_default() {
-            "" => Some(PathBuf::new()),
-            u => Some(PathBuf::from(u)),
-        }
-    };
-    let lowers: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
-    if read_only && lowers.len() < 2 {
-        return Err(bad("a read-only overlay needs at least two lower directories (for one, use --bind-ro)"));
-    }
-    if !dest.is_absolute() || dest == Path::new("/") {
-        return Err(bad("DEST must be an absolute guest path other than /"));
-    }
-    for l in lowers.iter().chain(upper.iter().filter(|u| !u.as_os_str().is_empty())) {
-        if !l.is_absolute() {
-            return Err(bad("layers must be absolute host paths"));
-        }
-        if !overlay_safe(l) {
-            return Err(bad("layer paths must not contain ',', ':', '=' or '\\'"));
-        }
-        if !l.is_dir() {
-            return Err(bad(&format!("{} is not a directory", l.display())));
-        }
-    }
-    Ok(OverlaySpec { lowers, upper, dest, read_only })
-}
-
-/// Checks the tree's path can be an overlayfs lower layer.
-pub fn check_lower(root: &Path) -> Result<(), String> {
-    if overlay_safe(root) {
-        Ok(())
-    } else {
-        Err(format!("the tree's path {} contains ',', ':', '=' or '\\', which overlayfs cannot take", root.display()))
-    }
-}
 
 /// A machine's private layer directory on the host.
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub dir: PathBuf,
     pub tmpfs: bool,
-}
-
-fn random_hex(n: usize) -> String {
-    let mut buf = vec![0u8; n.div_ceil(2)];
-    let _ = fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut buf));
-    buf.iter().map(|b| format!("{b:02x}")).collect::<String>()[..n].to_string()
-}
-
-/// A random suffix for ephemeral machine names.
-pub fn name_suffix() -> String {
-    random_hex(8)
 }
 
 impl Layer {
@@ -204,40 +84,6 @@ pub fn layer_owner(dir: &Path) -> Option<String> {
 pub fn stale_layers(parent: &Path, is_stale: &dyn Fn(&str, &Path) -> bool) -> Vec<PathBuf> {
     let Ok(rd) = fs::read_dir(parent.join(LAYER_DIR)) else { return vec![] };
     rd.flatten().map(|e| e.path()).filter(|p| layer_owner(p).is_some_and(|name| is_stale(&name, p))).collect()
-}
-
-/// Creates a missing tree from a template: a reflink copy where the
-/// filesystem can, a full copy otherwise, made under a temporary name and
-/// renamed into place so a half copy is never used.
-pub fn from_template(template: &Path, tree: &Path) -> Result<(), String> {
-    if !template.is_dir() {
-        return Err(format!("--template {} is not a directory", template.display()));
-    }
-    let parent = tree.parent().ok_or_else(|| format!("{} has no parent directory", tree.display()))?;
-    fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
-    let tmp = parent.join(format!(".#{}.{}", tree.file_name().unwrap_or_default().to_string_lossy(), random_hex(8)));
-    let st = std::process::Command::new("cp")
-        .args(["-a", "--reflink=auto", "--no-target-directory"])
-        .arg(template)
-        .arg(&tmp)
-        .status()
-        .map_err(|e| format!("running cp: {e}"))?;
-    if !st.success() {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(format!("copying template {} to {} failed", template.display(), tree.display()));
-    }
-    match fs::rename(&tmp, tree) {
-        Ok(()) => Ok(()),
-        // Somebody else made the tree meanwhile: theirs wins.
-        Err(_) if tree.is_dir() => {
-            let _ = fs::remove_dir_all(&tmp);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            Err(format!("moving the copy into place at {}: {e}", tree.display()))
-        }
-    }
 }
 
 /// The host directories a machine writes besides its tree: the layer of
@@ -314,33 +160,7 @@ impl Layers {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn volatile_modes() {
-        assert_eq!(parse_volatile("yes"), Ok(Volatile::Yes));
-        assert_eq!(parse_volatile("state"), Ok(Volatile::State));
-        assert_eq!(parse_volatile("overlay"), Ok(Volatile::Overlay));
-        assert_eq!(parse_volatile("no"), Ok(Volatile::No));
-        assert!(parse_volatile("maybe").is_err());
-    }
-
-    #[test]
-    fn overlay_specs() {
-        let o = parse_overlay("/usr:/tmp:/opt", false).unwrap();
-        assert_eq!(
-            (o.lowers, o.upper, o.dest),
-            (vec![PathBuf::from("/usr")], Some(PathBuf::from("/tmp")), PathBuf::from("/opt"))
-        );
-        assert!(parse_overlay("/usr:/opt", true).is_err(), "one lower alone is a bind");
-        let o = parse_overlay("/usr:/etc:/opt", true).unwrap();
-        assert_eq!((o.lowers.len(), o.upper), (2, None));
-        let o = parse_overlay("/usr::/opt", false).unwrap();
-        assert_eq!(o.upper, Some(PathBuf::new()), "empty upper means tmpfs");
-        assert!(parse_overlay("/usr:/opt", false).is_err(), "read-write needs an upper");
-        assert!(parse_overlay("/usr:/tmp:rel", false).is_err());
-        assert!(parse_overlay("/nonexistent-x:/tmp:/opt", false).is_err());
-        assert!(parse_overlay("/usr:/tmp:/", false).is_err());
-    }
+    use crate::settings::layers::{check_lower, name_suffix};
 
     #[test]
     fn layer_names() {

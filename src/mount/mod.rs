@@ -1,7 +1,7 @@
 //! The guest's file system: the mount table, the root, throw-away layers, /dev and /run/host.
 
+pub mod apply;
 pub mod dev;
 pub mod ephemeral;
 pub mod rootfs;
 pub mod runhost;
-pub mod table;

@@ -6,9 +6,9 @@
 
 use crate::error::{Context, Error, Result};
 use crate::ids::userns::{self, Range};
-use crate::mount::ephemeral::{OverlaySpec, Volatile};
 use crate::settings::config::Config;
-use crate::{mount::table, sys};
+use crate::settings::layers::{OverlaySpec, Volatile};
+use crate::{mount::apply, sys};
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -156,7 +156,7 @@ pub fn mount_root(ctx: &RootCtx) -> Result<OwnedFd> {
         sys::mount_setattr(&root, sys::MOUNT_ATTR_RDONLY, true).ctx(|| "making the tree read-only".into())?;
     }
     if cfg.volatile == Volatile::State {
-        let var = table::ensure(&root, Path::new("/var"), false)?;
+        let var = apply::ensure(&root, Path::new("/var"), false)?;
         let opts = format!("mode=0755{}", ctx.tmpfs_owner());
         mount(
             Some("tmpfs"),
@@ -213,7 +213,7 @@ fn mount_one_overlay(ctx: &RootCtx, root: &OwnedFd, i: usize, spec: &OverlaySpec
             Some((u.clone(), w))
         }
     };
-    let target = table::ensure(root, &spec.dest, false)?;
+    let target = apply::ensure(root, &spec.dest, false)?;
     mount_overlay(&sys::fd_path(&target), &lowers, upper.as_ref().map(|(u, w)| (u.as_path(), w.as_path())), false)
         .ctx(|| "mounting overlayfs".into())?;
     if spec.read_only {

@@ -78,15 +78,15 @@ pub fn create(root: &OwnedFd, cfg: &Config, range: Option<crate::ids::userns::Ra
 
 /// Makes /run/host read-only (bind onto itself, then set the attribute).
 pub fn seal(root: &OwnedFd) -> Result<()> {
-    let e = crate::mount::table::Entry {
-        source: crate::mount::table::Source::Itself,
+    let e = crate::plan::mounts::Entry {
+        source: crate::plan::mounts::Source::Itself,
         target: "/run/host".into(),
         flags: nix::mount::MsFlags::empty(),
         data: None,
-        phase: crate::mount::table::Phase::Outer,
+        phase: crate::plan::mounts::Phase::Outer,
         read_only: true,
         recursive: false,
-        create: crate::mount::table::Create::Skip,
+        create: crate::plan::mounts::Create::Skip,
     };
-    crate::mount::table::apply(std::slice::from_ref(&e), crate::mount::table::Phase::Outer, root)
+    crate::mount::apply::apply(std::slice::from_ref(&e), crate::plan::mounts::Phase::Outer, root)
 }

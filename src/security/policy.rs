@@ -10,8 +10,6 @@
 //! - the bounding set and the filter are applied by the guest itself,
 //!   right before it execs (`child::inner_main`).
 
-use crate::cli::PolicyArgs;
-use crate::error::{Context, Error, Result};
 use crate::security::capabilities;
 use crate::security::seccomp::{self, SeccompError, UserFilter};
 use caps::Capability;
@@ -39,6 +37,12 @@ pub enum PolicyError {
     CpuList { value: String, reason: String },
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    /// A setting the host does not permit (one line with the fix).
+    #[error("{0}")]
+    NotPermitted(String),
+    /// Applying a setting to the guest failed.
+    #[error("{what}: {source}")]
+    Apply { what: String, source: std::io::Error },
 }
 
 /// One resource limit as `setrlimit(2)` takes it; `u64::MAX` is infinity.
@@ -148,8 +152,22 @@ impl Default for Policy {
     }
 }
 
+/// The policy options as the user spelled them (on the command line, or
+/// later in a settings file), every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    pub capability: Vec<String>,
+    pub drop_capability: Vec<String>,
+    pub no_new_privileges: Option<String>,
+    pub system_call_filter: Vec<String>,
+    pub suppress_sync: Option<String>,
+    pub rlimit: Vec<String>,
+    pub oom_score_adjust: Option<String>,
+    pub cpu_affinity: Option<String>,
+}
+
 impl Policy {
-    pub fn from_args(a: &PolicyArgs) -> std::result::Result<Policy, PolicyError> {
+    pub fn from_options(a: &PolicyOptions) -> std::result::Result<Policy, PolicyError> {
         let mut p = Policy::default();
         let mut keep: std::collections::HashSet<Capability> = p.capabilities.iter().copied().collect();
         for v in &a.capability {
@@ -163,14 +181,13 @@ impl Policy {
         p.capabilities = keep.into_iter().collect();
         p.capabilities.sort_by_key(|c| c.index());
         if let Some(v) = &a.no_new_privileges {
-            p.no_new_privileges = crate::settings::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+            p.no_new_privileges = crate::sys::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
         }
         for v in &a.system_call_filter {
             p.syscalls.add(v)?;
         }
         if let Some(v) = &a.suppress_sync {
-            p.syscalls.suppress_sync =
-                crate::settings::config::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
+            p.syscalls.suppress_sync = crate::sys::parse_bool(v).ok_or_else(|| PolicyError::Bool(v.clone()))?;
         }
         for v in &a.rlimit {
             let r = parse_rlimit(v)?;
@@ -183,6 +200,20 @@ impl Policy {
         Ok(p)
     }
 
+    /// Adds `cap` to the bounding set unless a --drop-capability names it.
+    pub fn keep_unless_dropped(&mut self, a: &PolicyOptions, cap: Capability) -> std::result::Result<(), PolicyError> {
+        for v in &a.drop_capability {
+            if parse_capabilities("--drop-capability", v)?.contains(&cap) {
+                return Ok(());
+            }
+        }
+        if !self.capabilities.contains(&cap) {
+            self.capabilities.push(cap);
+            self.capabilities.sort_by_key(|c| c.index());
+        }
+        Ok(())
+    }
+
     /// The guest's system call filter, built but not loaded.
     pub fn seccomp(&self) -> std::result::Result<seccomp::Compiled, SeccompError> {
         seccomp::Compiled::compile(&self.capabilities, &self.syscalls, self.no_new_privileges)
@@ -192,45 +223,46 @@ impl Policy {
     /// the guest's PID 1 (`pid` in the caller's pid namespace) before it
     /// execs; everything it starts inherits them. The caller must be
     /// privileged in the host's user namespace.
-    pub fn apply_to_guest(&self, pid: libc::pid_t) -> Result<()> {
+    pub fn apply_to_guest(&self, pid: libc::pid_t) -> std::result::Result<(), PolicyError> {
+        let apply = |what: String, e: std::io::Error| PolicyError::Apply { what, source: e };
         for r in &self.rlimits {
             let lim = libc::rlimit { rlim_cur: r.soft as libc::rlim_t, rlim_max: r.hard as libc::rlim_t };
             // SAFETY: prlimit with a valid input struct and no output.
             if unsafe { libc::prlimit(pid, r.resource as _, &lim, std::ptr::null_mut()) } < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EPERM) {
-                    return Err(Error::Usage(format!(
+                    return Err(PolicyError::NotPermitted(format!(
                         "--rlimit {r}: not permitted; a hard limit above berth's own needs CAP_SYS_RESOURCE on the host (and NOFILE stays below fs.nr_open)"
                     )));
                 }
-                return Err(Error::sys(format!("setting --rlimit {r} for the guest"), e));
+                return Err(apply(format!("setting --rlimit {r} for the guest"), e));
             }
         }
         if let Some(adj) = self.oom_score_adjust {
             std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    Error::Usage(format!(
+                    PolicyError::NotPermitted(format!(
                         "--oom-score-adjust={adj}: not permitted; lowering the OOM score adjustment needs CAP_SYS_RESOURCE on the host"
                     ))
                 } else {
-                    Error::sys(format!("setting the guest's OOM score adjustment to {adj}"), e)
+                    apply(format!("setting the guest's OOM score adjustment to {adj}"), e)
                 }
             })?;
         }
         if let Some(cpus) = &self.cpu_affinity {
             let mut set = nix::sched::CpuSet::new();
             for c in &cpus.0 {
-                set.set(*c).ctx(|| format!("CPU {c} of --cpu-affinity"))?;
+                set.set(*c).map_err(|e| apply(format!("CPU {c} of --cpu-affinity"), e.into()))?;
             }
             nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(pid), &set).map_err(
                 |e| {
                     if e == nix::Error::EINVAL {
-                        Error::Usage(format!(
+                        PolicyError::NotPermitted(format!(
                             "--cpu-affinity: none of the CPUs {} is online and allowed here; see nproc and /sys/devices/system/cpu/online",
                             cpus
                         ))
                     } else {
-                        Error::sys("setting the guest's CPU affinity", e)
+                        apply("setting the guest's CPU affinity".into(), e.into())
                     }
                 },
             )?;
@@ -344,8 +376,8 @@ pub fn parse_cpu_list(value: &str) -> std::result::Result<CpuList, PolicyError> 
 mod tests {
     use super::*;
 
-    fn args() -> PolicyArgs {
-        PolicyArgs::default()
+    fn args() -> PolicyOptions {
+        PolicyOptions::default()
     }
 
     #[test]
@@ -365,7 +397,7 @@ mod tests {
         let mut a = args();
         a.capability = vec!["CAP_SYS_TIME".into()];
         a.drop_capability = vec!["CAP_SYS_ADMIN,CAP_MKNOD".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert!(p.capabilities.contains(&Capability::CAP_SYS_TIME));
         assert!(!p.capabilities.contains(&Capability::CAP_SYS_ADMIN));
         assert!(!p.capabilities.contains(&Capability::CAP_MKNOD));
@@ -374,9 +406,9 @@ mod tests {
         let mut a = args();
         a.capability = vec!["all".into()];
         a.drop_capability = vec!["CAP_SYS_MODULE".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert_eq!(p.capabilities.len(), caps::all().len() - 1);
-        let p = Policy::from_args(&args()).unwrap();
+        let p = Policy::from_options(&args()).unwrap();
         assert_eq!(p.capabilities.len(), capabilities::KEEP.len());
     }
 
@@ -399,7 +431,7 @@ mod tests {
         assert!(parse_rlimit("FILES=1").unwrap_err().to_string().contains("use one of AS, CORE"));
         let mut a = args();
         a.rlimit = vec!["NOFILE=10".into(), "CORE=0".into(), "RLIMIT_NOFILE=20:30".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert_eq!(p.rlimits.len(), 2);
         assert_eq!(p.rlimits[1].to_string(), "RLIMIT_NOFILE=20:30");
     }
@@ -416,10 +448,10 @@ mod tests {
         );
         let mut a = args();
         a.no_new_privileges = Some("yes".into());
-        assert!(Policy::from_args(&a).unwrap().no_new_privileges);
+        assert!(Policy::from_options(&a).unwrap().no_new_privileges);
         a.no_new_privileges = Some("maybe".into());
-        assert!(matches!(Policy::from_args(&a), Err(PolicyError::Bool(_))));
-        assert!(!Policy::from_args(&args()).unwrap().no_new_privileges);
+        assert!(matches!(Policy::from_options(&a), Err(PolicyError::Bool(_))));
+        assert!(!Policy::from_options(&args()).unwrap().no_new_privileges);
     }
 
     #[test]
@@ -437,11 +469,11 @@ mod tests {
     fn system_call_filters_reach_the_policy() {
         let mut a = args();
         a.system_call_filter = vec!["~@mount".into(), "@clock".into()];
-        let p = Policy::from_args(&a).unwrap();
+        let p = Policy::from_options(&a).unwrap();
         assert_eq!(p.syscalls.deny, vec!["@mount"]);
         assert_eq!(p.syscalls.allow, vec!["@clock"]);
         a.system_call_filter = vec!["~@nonsense".into()];
-        assert!(matches!(Policy::from_args(&a), Err(PolicyError::Seccomp(SeccompError::UnknownGroup(_)))));
+        assert!(matches!(Policy::from_options(&a), Err(PolicyError::Seccomp(SeccompError::UnknownGroup(_)))));
         // The default policy builds a filter.
         Policy::default().seccomp().unwrap();
     }

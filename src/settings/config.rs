@@ -1,19 +1,31 @@
 //! The resolved, validated configuration of one container. Everything the
 //! user can get wrong is caught here, before anything is created.
 
-use crate::cli::{BootArgs, CommonArgs, ConsoleMode, RunArgs};
+use crate::cli::{BootArgs, CommonArgs, RunArgs};
 use crate::error::{Error, Result};
-use crate::{ids::userns, mount::ephemeral, security::policy, settings::name, sys, sys::signal};
+use crate::{ids::userns, security::policy, settings::layers, settings::name, sys, sys::signal};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const IMAGE_ROOT: &str = "/var/lib/machines";
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const INIT_CANDIDATES: &[&str] = &["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
 
 /// Which init runs as PID 1 decides how it is asked to shut down.
+/// How the guest's console is connected to berth's terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// A pty forwarded both ways in raw mode.
+    Interactive,
+    /// The pty's output only.
+    ReadOnly,
+    /// A pty nobody reads.
+    Passive,
+    /// berth's own stdio, no pty.
+    Pipe,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitKind {
     Systemd,
@@ -75,22 +87,26 @@ pub struct Config {
     pub userns: userns::Mode,
     pub ownership: userns::Ownership,
     pub ephemeral: bool,
-    pub layer_upper: ephemeral::Upper,
-    pub volatile: ephemeral::Volatile,
-    pub overlays: Vec<ephemeral::OverlaySpec>,
+    pub layer_upper: layers::Upper,
+    pub volatile: layers::Volatile,
+    pub overlays: Vec<layers::OverlaySpec>,
     pub policy: policy::Policy,
     pub register: crate::host::machined::Register,
     /// The slice of the machine's scope.
     pub slice: String,
     /// Use the unit berth runs in instead of a scope of its own.
     pub keep_unit: bool,
+    /// `--nesting`: the /proc masks are the guest's own (see nested.rs).
+    pub nesting: bool,
     pub properties: Vec<crate::host::property::Property>,
+    /// The guest's network (see net/).
+    pub net: crate::net::Settings,
 }
 
 impl Config {
     /// Whether the tree itself is never written (so others may share it).
     pub fn tree_read_only(&self) -> bool {
-        self.read_only || self.ephemeral || self.volatile != ephemeral::Volatile::No
+        self.read_only || self.ephemeral || self.volatile != layers::Volatile::No
     }
 }
 
@@ -146,7 +162,7 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
         }
         (Some(d), None) => {
             if let (Some(t), false) = (&c.template, d.exists()) {
-                ephemeral::from_template(t, d).map_err(Error::Usage)?;
+                layers::from_template(t, d).map_err(Error::Usage)?;
             }
             d.clone()
         }
@@ -164,7 +180,7 @@ fn resolve_root(c: &CommonArgs, image: Option<&str>) -> Result<PathBuf> {
         (None, None) => {
             return Err(Error::Usage(format!(
                 "no tree given; pass -D DIR or the NAME of an image in {}",
-                c.image_root.as_deref().unwrap_or(Path::new(IMAGE_ROOT)).display()
+                c.image_root.as_deref().unwrap_or(Path::new(crate::image::IMAGE_ROOT)).display()
             )));
         }
     };
@@ -230,7 +246,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
                 while n.ends_with(['-', '.']) {
                     n.pop();
                 }
-                n = format!("{n}-{}", ephemeral::name_suffix());
+                n = format!("{n}-{}", layers::name_suffix());
             }
             n
         }
@@ -267,9 +283,8 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     let kill_signal = c.kill_signal.as_deref().map(signal::parse).transpose()?;
     let notify_ready = match c.notify_ready.as_deref() {
         None => false,
-        Some(v) => {
-            parse_bool(v).ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?
-        }
+        Some(v) => crate::sys::parse_bool(v)
+            .ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?,
     };
     let console = if c.pipe {
         ConsoleMode::Pipe
@@ -297,23 +312,28 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         }
     }
     let volatile = match c.volatile.as_deref() {
-        Some(v) => ephemeral::parse_volatile(v).map_err(|e| Error::Usage(e.to_string()))?,
-        None => ephemeral::Volatile::No,
+        Some(v) => layers::parse_volatile(v).map_err(|e| Error::Usage(e.to_string()))?,
+        None => layers::Volatile::No,
     };
-    if c.ephemeral && volatile != ephemeral::Volatile::No {
+    if c.ephemeral && volatile != layers::Volatile::No {
         return Err(Error::Usage("-x and --volatile both replace the root; pick one".into()));
     }
-    if (c.ephemeral || volatile == ephemeral::Volatile::Overlay) && ownership == userns::Ownership::Chown {
+    if (c.ephemeral || volatile == layers::Volatile::Overlay) && ownership == userns::Ownership::Chown {
         return Err(Error::Usage(
             "-x with --private-users-ownership=chown would copy up every file; use map (the default) or -U no".into(),
         ));
     }
-    if c.ephemeral || volatile == ephemeral::Volatile::Overlay {
-        ephemeral::check_lower(&root)
-            .map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
+    if c.ephemeral || volatile == layers::Volatile::Overlay {
+        layers::check_lower(&root).map_err(|e| Error::Usage(format!("{e}; use a copy of the tree at a plain path")))?;
     }
-    let layer_upper = ephemeral::parse_upper(c.layer_dir.as_deref().unwrap_or(ephemeral::DEFAULT_LAYER_PARENT));
-    if let ephemeral::Upper::Under(p) = &layer_upper {
+    let layer_upper = match c.layer_dir.as_deref() {
+        Some(d) => layers::parse_upper(d),
+        // overlayfs cannot be an upper layer (berth -x inside a machine
+        // that runs -x itself): the layer goes to a tmpfs then.
+        None if crate::host::nested::on_overlayfs(Path::new(layers::DEFAULT_LAYER_PARENT)) => layers::Upper::Tmpfs,
+        None => layers::parse_upper(layers::DEFAULT_LAYER_PARENT),
+    };
+    if let layers::Upper::Under(p) = &layer_upper {
         if !p.is_absolute() {
             return Err(Error::Usage(format!(
                 "--layer-dir {} is not absolute; give a host directory or tmpfs",
@@ -323,18 +343,25 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     }
     let mut overlays = Vec::new();
     for (spec, ro) in c.overlay.iter().map(|s| (s, false)).chain(c.overlay_ro.iter().map(|s| (s, true))) {
-        overlays.push(ephemeral::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
+        overlays.push(layers::parse_overlay(spec, ro).map_err(|e| Error::Usage(e.to_string()))?);
     }
     // A read-only (immutable) image boots read-only, as under nspawn,
     // unless its changes go to a layer of their own anyway.
     let immutable = !c.read_only
         && !c.ephemeral
-        && volatile == ephemeral::Volatile::No
+        && volatile == layers::Volatile::No
         && crate::image::attr::is_immutable(&root).unwrap_or(false);
     if immutable {
         tracing::info!("{} is read-only (immutable); mounting it read-only", root.display());
     }
-    let policy = policy::Policy::from_args(&c.policy)?;
+    let policy_options = (&c.policy).into();
+    let mut policy = policy::Policy::from_options(&policy_options)?;
+    // Every network option gives the guest a namespace of its own.
+    let net = crate::net::Settings { private: c.net.private_network || c.net.network_veth, veth: c.net.network_veth };
+    if net.private() {
+        // Its own namespace to administer, as under nspawn.
+        policy.keep_unless_dropped(&policy_options, caps::Capability::CAP_NET_ADMIN)?;
+    }
     let register = crate::host::machined::parse_register(&c.register).map_err(Error::Usage)?;
     let slice = c.slice.clone().unwrap_or_else(|| "machine.slice".into());
     crate::host::scope::validate_slice(&slice).map_err(Error::Usage)?;
@@ -346,9 +373,11 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     let properties =
         c.property.iter().map(|p| crate::host::property::parse(p)).collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Config {
+        net,
         register,
         slice,
         keep_unit: c.keep_unit,
+        nesting: c.nesting,
         properties,
         policy,
         ephemeral: c.ephemeral,
@@ -374,14 +403,6 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         console,
         quiet: c.quiet,
     })
-}
-
-pub fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "yes" | "y" | "true" | "t" | "on" => Some(true),
-        "0" | "no" | "n" | "false" | "f" | "off" => Some(false),
-        _ => None,
-    }
 }
 
 fn parse_env(s: &str) -> Result<(String, String)> {

@@ -11,10 +11,11 @@
 //!   so everything mounted so far becomes the guest's inherited (and, with
 //!   a user namespace, locked) view, pivots into the tree and execs.
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::ids::userns::Range;
-use crate::mount::table::{self, Phase};
+use crate::mount::apply;
+use crate::plan::mounts::{Entry, Phase};
+use crate::settings::config::ConsoleMode;
 use crate::settings::config::{Config, Mode};
 use crate::spawn::protocol::{self, Command, Report};
 use crate::{mount::dev, mount::rootfs, mount::runhost, security::capabilities, spawn::exec, sys};
@@ -28,6 +29,8 @@ use std::path::Path;
 /// Everything a child needs from the launcher.
 pub struct ChildCtx<'a> {
     pub cfg: &'a Config,
+    /// The guest's mounts, planned once by the launcher.
+    pub mounts: &'a [Entry],
     pub sock: OwnedFd,
     pub launcher: libc::pid_t,
     pub boot_id: String,
@@ -77,6 +80,11 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     if ctx.range.is_some() {
         flags |= libc::CLONE_NEWUSER as u64;
     }
+    // net: the guest's own network namespace, owned by its user namespace
+    // (created with it) so the guest administers it and nothing else.
+    if cfg.net.private() {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
     // SAFETY: this process is single-threaded.
     let cloned =
         unsafe { sys::clone3(flags, None, true) }.ctx(|| "creating the guest's pid and user namespaces".into())?;
@@ -97,6 +105,12 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     // Limits, OOM score and CPU affinity, set from here (host privileges)
     // on the waiting guest.
     cfg.policy.apply_to_guest(inner_child.pid)?;
+    // net: a fresh sysfs shows the network namespace of its mounter; from
+    // here on this process (no longer needing the host's) is in the guest's.
+    if cfg.net.private() {
+        let ns = crate::net::open_netns(inner_child.pid)?;
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).ctx(|| "entering the guest's network namespace".into())?;
+    }
 
     let root_path = &cfg.root;
     let userns: Option<OwnedFd> = match ctx.range {
@@ -116,16 +130,16 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         upper_tmpfs: ctx.upper_tmpfs,
         overlay_work: &ctx.overlay_work,
     };
+    let mounts = tracing::info_span!("mounts").entered();
     let root = rootfs::mount_root(&rctx)?;
     refuse_odd_api_dirs(&root)?;
-    let table = table::table(cfg, ctx.range);
     let idmapping = match (&userns, ctx.range) {
-        (Some(ns), Some(range)) => Some(table::Idmapping { userns: ns, range }),
+        (Some(ns), Some(range)) => Some(apply::Idmapping { userns: ns, range }),
         _ => None,
     };
-    table::apply_idmapped(&table, Phase::Outer, &root, idmapping.as_ref())?;
+    apply::apply_idmapped(ctx.mounts, Phase::Outer, &root, idmapping.as_ref())?;
     rootfs::mount_overlays(&rctx, &root)?;
-    table::prepare_targets(&table, Phase::Inner, &root)?;
+    apply::prepare_targets(ctx.mounts, Phase::Inner, &root)?;
     dev::populate(&root, ctx.range)?;
     let run_host = runhost::create(&root, cfg, ctx.range)?;
 
@@ -152,7 +166,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
-    protocol::report(&ctx.sock, &Report::NotifySocket(notify)).ctx(|| "handing the notify socket to the launcher".into())?;
+    protocol::report(&ctx.sock, &Report::NotifySocket(notify))
+        .ctx(|| "handing the notify socket to the launcher".into())?;
     runhost::seal(&root)?;
 
     // The console: a pty of the guest's own devpts instance.
@@ -169,7 +184,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             );
         }
         dev::bind_console(&root, &slave)?;
-        protocol::report(&ctx.sock, &Report::Console { master, slave }).ctx(|| "handing the console to the launcher".into())?;
+        protocol::report(&ctx.sock, &Report::Console { master, slave })
+            .ctx(|| "handing the console to the launcher".into())?;
     }
 
     // procfs must come from inside the guest's pid namespace, but be
@@ -182,7 +198,10 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             sys::set_name("berth-proc");
             let r = sys::set_parent_death_signal(libc::SIGKILL)
                 .ctx(|| "setting the parent-death signal".into())
-                .and_then(|_| mount_proc(&root, &ctx.boot_id, cfg, ctx.range));
+                .and_then(|_| {
+                    let inside = crate::plan::mounts::proc_masks_inside(cfg, ctx.range);
+                    mount_proc(&root, &ctx.boot_id, ctx.mounts, inside)
+                });
             let code = match r {
                 Ok(()) => 0,
                 Err(e) => {
@@ -204,6 +223,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         }
     }
 
+    drop(mounts);
+    let _pivot = tracing::info_span!("pivot").entered();
     // Pivot this whole mount namespace into the tree: the waiting guest's
     // root moves with it, so it never needs to look at a host path.
     drop(root);
@@ -255,8 +276,16 @@ fn open_pty(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd)> {
     Ok((ptmx, slave))
 }
 
-fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>) -> Result<()> {
-    table::apply(&table::table(cfg, range), Phase::Proc, root)?;
+fn mount_proc(root: &OwnedFd, boot_id: &str, mounts: &[Entry], masks_inside: bool) -> Result<()> {
+    apply::apply(mounts, Phase::Proc, root)?;
+    if masks_inside {
+        // The guest mounts it with the other masks.
+        return Ok(());
+    }
+    mount_boot_id(root, boot_id)
+}
+
+fn mount_boot_id(root: &OwnedFd, boot_id: &str) -> Result<()> {
     // A fresh boot id: a file on the guest's /run, bound over the kernel's
     // and unlinked, so only the mount keeps it.
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -286,7 +315,7 @@ fn mount_proc(root: &OwnedFd, boot_id: &str, cfg: &Config, range: Option<Range>)
             None::<&str>,
         )
         .ctx(|| "mounting a fresh /proc/sys/kernel/random/boot_id".into())?;
-        table::seal_read_only(root, Path::new("/proc/sys/kernel/random/boot_id"), false, false)
+        apply::seal_read_only(root, Path::new("/proc/sys/kernel/random/boot_id"), false, false)
     })();
     let _ = nix::unistd::unlinkat(Some(run.as_raw_fd()), name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     res
@@ -341,10 +370,18 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     // the host session holds) must not be reachable from the guest.
     // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
     if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
-        return Err(Error::sys("giving the guest its own session keyring", std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        // EPERM: a seccomp filter above (berth in a machine) denies the
+        // keyring calls to this guest as well, so no keyring is reachable.
+        if e.raw_os_error() != Some(libc::EPERM) {
+            return Err(Error::sys("giving the guest its own session keyring", e));
+        }
     }
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
-    table::apply(&table::table(cfg, ctx.range), Phase::Inner, &root)?;
+    apply::apply(ctx.mounts, Phase::Inner, &root)?;
+    if crate::plan::mounts::proc_masks_inside(cfg, ctx.range) {
+        mount_boot_id(&root, &ctx.boot_id)?;
+    }
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {
@@ -352,6 +389,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     }
     capabilities::bound(&cfg.policy.capabilities).map_err(Error::Setup)?;
     let plan = exec::Plan::new(cfg)?;
+    tracing::debug!(argv = ?cfg.mode, "exec");
     // The system call filter is loaded right before exec; a --user other
     // than root could no longer load it then (no CAP_SYS_ADMIN, and
     // no_new_privs only with --no-new-privileges), so it goes first.

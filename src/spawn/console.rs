@@ -1,7 +1,7 @@
 //! The host side of the guest's console: pty forwarding in raw mode with
 //! the ^]^]^] escape, read-only output, or nothing (passive, pipe).
 
-use crate::cli::ConsoleMode;
+use crate::settings::config::ConsoleMode;
 use nix::sys::termios::{self, SetArg, Termios};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};

@@ -2,8 +2,8 @@
 //! working directory, and the exec itself (with a PATH search in the
 //! guest's own PATH).
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
+use crate::settings::config::ConsoleMode;
 use crate::settings::config::{Config, Mode, DEFAULT_PATH};
 use crate::sys::passwd;
 use std::ffi::CString;

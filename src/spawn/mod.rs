@@ -3,7 +3,10 @@
 pub mod child;
 pub mod console;
 pub mod exec;
-pub mod launcher;
+pub mod exit;
+pub mod launch;
 pub mod notify;
 pub mod protocol;
+pub mod stop;
 pub mod stub;
+pub mod supervisor;

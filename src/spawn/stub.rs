@@ -52,9 +52,16 @@ pub fn main(args: Vec<OsString>) -> ! {
     let child = match cloned {
         Ok(None) => {
             // The command gets its own process group and, on a terminal,
-            // the foreground, so ^C reaches it once, not twice.
+            // the foreground, so ^C reaches it once, not twice. Its new
+            // group is a background one until tcsetpgrp succeeds, and the
+            // kernel answers TIOCSPGRP from a background group with
+            // SIGTTOU, which would stop it for good (as shells do, the
+            // signal is blocked around the call; reset before exec).
             let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
             if nix::unistd::isatty(0).unwrap_or(false) {
+                let mut ttou = SigSet::empty();
+                ttou.add(Signal::SIGTTOU);
+                let _ = ttou.thread_block();
                 let _ = nix::unistd::tcsetpgrp(std::io::stdin(), nix::unistd::getpid());
             }
             sys::reset_signals();

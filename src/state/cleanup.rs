@@ -12,15 +12,20 @@ use std::time::{Duration, Instant};
 /// Removes everything the record names, provided nobody holds the
 /// machine's name lock (a live launcher). Returns what was removed.
 pub fn sweep(rec: &Record, patience: Duration, lock_wait: Duration) -> Vec<String> {
-    let mut removed = Vec::new();
     let deadline = Instant::now() + lock_wait;
     let name_lock = loop {
         match lock::lock_name(&rec.name) {
             Ok(l) => break l,
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Err(_) => return removed,
+            Err(_) => return Vec::new(),
         }
     };
+    sweep_held(rec, name_lock, patience)
+}
+
+/// The sweep, with the machine's name lock already held.
+fn sweep_held(rec: &Record, name_lock: lock::LockFile, patience: Duration) -> Vec<String> {
+    let mut removed = Vec::new();
     let cg = &rec.cgroups;
     let mine = if cg.owner == Owner::Unit { cg.payload() } else { cg.scope.clone() };
     if (mine.exists() || cg.v1.iter().any(|d| d.exists())) && cg.remove(patience) {
@@ -35,6 +40,10 @@ pub fn sweep(rec: &Record, patience: Duration, lock_wait: Duration) -> Vec<Strin
             removed.push(format!("layer {}", d.display()));
         }
     }
+    // net hook 4: the machine's rules, links and subnet; the record on
+    // disk is newer than the watcher's copy (written once they existed).
+    let net = crate::state::record::Record::read(&rec.name).map(|r| r.net).unwrap_or_else(|| rec.net.clone());
+    removed.extend(crate::net::cleanup(&net));
     let _ = fs::remove_file(temp_path(&rec.name));
     if fs::remove_file(record_path(&rec.name)).is_ok() {
         removed.push(format!("record {}", record_path(&rec.name).display()));
@@ -58,10 +67,9 @@ pub fn sweep_after_exit(rec: &Record) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         match lock::lock_name(&rec.name) {
-            Ok(l) => {
-                drop(l);
-                break;
-            }
+            // Kept through the sweep: a new launcher of the name waits
+            // until the old machine's scope is gone.
+            Ok(l) => return sweep_held(rec, l, Duration::from_secs(10)),
             Err(_) => {
                 // Unless a new launcher of the name has recorded itself.
                 if Record::read(&rec.name).is_some_and(|r| r.launcher != rec.launcher) {

@@ -148,7 +148,7 @@ impl Machine {
     /// The record of a machine berth started; the verbs that act need it.
     pub fn own(&self) -> Result<&Record> {
         self.record.as_ref().ok_or_else(|| {
-            Error::Usage(format!(
+            Error::Machine(format!(
                 "machine {} was not started by berth (machined lists it from service {}); berth acts only on its own machines",
                 self.name,
                 self.service()
@@ -225,7 +225,7 @@ pub fn find(name: &str) -> Result<Machine> {
     }
     // Say so when the name is another manager's machine.
     match crate::host::machined::machine(name) {
-        Some(p) => Err(Error::Usage(format!(
+        Some(p) => Err(Error::Machine(format!(
             "machine {name} was not started by berth (machined lists it from service {}); berth acts only on its own machines",
             p.get("Service").map(String::as_str).unwrap_or("unknown")
         ))),
@@ -252,14 +252,14 @@ pub fn started(name: &str) -> Result<Machine> {
             return Ok(m);
         }
         if std::time::Instant::now() >= deadline {
-            return Err(Error::Usage(format!("machine {name} is still starting up; try again in a moment")));
+            return Err(Error::Machine(format!("machine {name} is still starting up; try again in a moment")));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
 fn not_running(name: &str) -> Error {
-    Error::Usage(format!("no machine named '{name}' is running; 'berth list' shows the running ones"))
+    Error::Machine(format!("no machine named '{name}' is running; 'berth list' shows the running ones"))
 }
 
 /// Every running machine: berth's records merged with machined's list

@@ -57,6 +57,9 @@ pub struct Record {
     /// The guest's id range when it has a user namespace of its own.
     pub ids: Option<Range>,
     pub policy: Policy,
+    /// What the machine's network holds on the host (see net/).
+    #[serde(default)]
+    pub net: crate::net::NetRecord,
 }
 
 pub fn record_path(name: &str) -> PathBuf {
@@ -134,6 +137,12 @@ mod tests {
             machined: false,
             ids: Some(Range { base: 524288, size: 65536 }),
             policy,
+            net: crate::net::NetRecord {
+                link: Some("ve-m".into()),
+                subnet: Some("10.1.2.16/28".into()),
+                lock: Some("/run/berth/net/10.1.2.16-28.lock".into()),
+                nft: Some("ve-m".into()),
+            },
         }
     }
 

@@ -311,3 +311,12 @@ pub fn open_tree(dirfd: RawFd, path: &std::ffi::CStr, recursive: bool) -> std::i
     // SAFETY: a fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+/// A boolean as systemd spells it (yes/no, true/false, on/off, 1/0...).
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "t" | "on" => Some(true),
+        "0" | "no" | "n" | "false" | "f" | "off" => Some(false),
+        _ => None,
+    }
+}

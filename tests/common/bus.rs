@@ -20,25 +20,22 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// A bus with machined on it, or None after a loud SKIP.
-    pub fn with_machined(tag: &str) -> Option<Bus> {
+    /// A bus with machined on it.
+    pub fn with_machined(tag: &str) -> Bus {
         Bus::start(tag, true)
     }
 
-    /// A bus, with or without machined on it, or None after a loud SKIP.
-    pub fn start(tag: &str, with_machined: bool) -> Option<Bus> {
+    /// A bus, with or without machined on it.
+    pub fn start(tag: &str, with_machined: bool) -> Bus {
         Bus::start_with_policy(tag, with_machined, "")
     }
 
     /// As `start`, with `policy` (`<policy>` elements) added to the bus's
     /// configuration, which the bus applies after its own.
-    pub fn start_with_policy(tag: &str, with_machined: bool, policy: &str) -> Option<Bus> {
-        if !require(&["dbus-daemon", "busctl"]) {
-            return None;
-        }
+    pub fn start_with_policy(tag: &str, with_machined: bool, policy: &str) -> Bus {
+        require(&["dbus-daemon", "busctl"]);
         if !Path::new(MACHINED).exists() {
-            skip(&format!("{MACHINED} is not installed (Debian package systemd)"));
-            return None;
+            missing(&format!("{MACHINED} is not installed (Debian package systemd)"));
         }
         let lock = OpenOptions::new()
             .create(true)
@@ -88,7 +85,7 @@ impl Bus {
         let addr = format!("unix:path={}", sock.display());
         let mut bus = Bus { s, addr, daemon, machined: None, _lock: lock };
         if !with_machined {
-            return Some(bus);
+            return bus;
         }
         // machined loads what it finds in its state directory: drop what
         // failed runs of these tests left (the lock keeps every other
@@ -120,7 +117,7 @@ impl Bus {
             (o.stdout.trim() == "b true").then_some(())
         });
         assert!(up.is_some(), "machined did not come up on the bus: {}", bus.logs());
-        Some(bus)
+        bus
     }
 
     pub fn logs(&self) -> String {

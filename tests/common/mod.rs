@@ -2,14 +2,19 @@
 //!
 //! These tests run the real `berth` binary as root against real trees built
 //! by `tests/fixture.sh` (cached under /var/cache/berth-tests). Nothing is
-//! mocked. A test that cannot run here (not root, a tool missing) prints a
-//! loud `SKIP: <reason>` on stderr and returns; it never passes silently.
+//! mocked. A test that cannot run here fails (not root, a tool missing);
+//! only a reason of the host's kernel listed in tests/allowed-skips lets it
+//! skip, loudly and on record (see skip.rs). It never passes silently.
 //!
 //! Only std and `libc` (a dependency of berth itself) are used.
 
 #![allow(dead_code)]
 
 pub mod bus;
+pub mod skip;
+
+#[allow(unused_imports)]
+pub use skip::{is_root, missing, need_root, skip};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -29,19 +34,7 @@ pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 pub const QUICK: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------
-// Skipping
-
-/// Print a loud skip notice. The caller returns right after.
-pub fn skip(reason: &str) {
-    eprintln!("\n==================================================");
-    eprintln!("SKIP: {reason}");
-    eprintln!("==================================================\n");
-}
-
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+// Preconditions
 
 /// True when `tool` is an executable in PATH (or an absolute path).
 pub fn have_tool(tool: &str) -> bool {
@@ -56,23 +49,18 @@ fn is_executable(p: &Path) -> bool {
     fs::metadata(p).map(|m| m.is_file() && m.mode() & 0o111 != 0).unwrap_or(false)
 }
 
-/// Root and the given tools, or a loud SKIP and false.
-pub fn require(tools: &[&str]) -> bool {
-    if !is_root() {
-        skip("these tests need root (namespaces, mounts, cgroups); run them as root, e.g. scripts/test");
-        return false;
-    }
+/// Root, a kernel berth runs on, and the given tools; the test fails
+/// without them.
+pub fn require(tools: &[&str]) {
+    need_root();
     if !Path::new("/proc/self/ns/cgroup").exists() {
-        skip("the kernel has no cgroup namespaces");
-        return false;
+        panic!("the kernel has no cgroup namespaces, which berth needs (Linux 4.6 or newer)");
     }
     for t in tools {
         if !have_tool(t) {
-            skip(&format!("`{t}` is not installed (scripts/test installs what the tests need)"));
-            return false;
+            missing(&format!("`{t}` is not installed"));
         }
     }
-    true
 }
 
 // ---------------------------------------------------------------------------
@@ -83,14 +71,14 @@ fn repo_root() -> PathBuf {
 }
 
 /// The cached tree for `name` (busybox, bookworm, trixie, or the VM image vm), built on first use
-/// by tests/fixture.sh. None (after a loud SKIP) when the tools to build it
-/// are missing; a failed build is a test failure.
-pub fn fixture(name: &str) -> Option<PathBuf> {
+/// by tests/fixture.sh. Missing tools to build it, or a failed build, fail
+/// the test.
+pub fn fixture(name: &str) -> PathBuf {
     static CACHE: OnceLock<std::sync::Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = cache.get(name) {
-        return Some(p.clone());
+        return p.clone();
     }
     let needs: &[&str] = match name {
         "busybox" => &["bash", "flock", "sha256sum"],
@@ -98,13 +86,11 @@ pub fn fixture(name: &str) -> Option<PathBuf> {
     };
     for t in needs {
         if !have_tool(t) {
-            skip(&format!("fixture {name} needs `{t}` (scripts/test installs it)"));
-            return None;
+            missing(&format!("fixture {name} needs `{t}`"));
         }
     }
     if name == "busybox" && !Path::new("/bin/busybox").exists() {
-        skip("fixture busybox needs Debian's busybox-static (/bin/busybox)");
-        return None;
+        missing("fixture busybox needs Debian's busybox-static (/bin/busybox)");
     }
     let script = repo_root().join("tests/fixture.sh");
     let out = Command::new("bash")
@@ -120,7 +106,7 @@ pub fn fixture(name: &str) -> Option<PathBuf> {
     let marker = if name == "vm" { "rootfs.raw" } else { "etc/os-release" };
     assert!(path.join(marker).exists(), "fixture {name} at {} looks incomplete", path.display());
     cache.insert(name.to_string(), path.clone());
-    Some(path)
+    path
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -182,14 +168,12 @@ pub fn tree_copy(scratch: &Scratch, fixture_path: &Path, basename: &str) -> Path
 
 /// Root, the busybox fixture, and a private copy of it. The usual prologue of
 /// the small tests.
-pub fn busybox_setup(tag: &str) -> Option<(Scratch, PathBuf)> {
-    if !require(&[]) {
-        return None;
-    }
-    let fx = fixture("busybox")?;
+pub fn busybox_setup(tag: &str) -> (Scratch, PathBuf) {
+    require(&[]);
+    let fx = fixture("busybox");
     let scratch = Scratch::new(tag);
     let tree = tree_copy(&scratch, &fx, "tree");
-    Some((scratch, tree))
+    (scratch, tree)
 }
 
 // ---------------------------------------------------------------------------
@@ -435,6 +419,14 @@ pub fn assert_one_error_line(out: &Out) {
 
 /// The cgroup2 hierarchy berth uses: /sys/fs/cgroup/unified on hybrid hosts,
 /// else /sys/fs/cgroup.
+/// A value of the running machine's record under /run/berth/machines
+/// (JSON), by its JSON pointer, e.g. `/ids/base` or `/leader`.
+pub fn record_value(name: &str, pointer: &str) -> Option<serde_json::Value> {
+    let text = fs::read_to_string(format!("/run/berth/machines/{name}")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.pointer(pointer).filter(|v| !v.is_null()).cloned()
+}
+
 pub fn cgroup2_root() -> PathBuf {
     let mounts = mountinfo();
     for want in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
@@ -817,24 +809,16 @@ pub fn spawn_run_ready(tree: &Path, name: &str, extra: &[&str], script: &str, lo
     bg
 }
 
-/// Compiles a C source with `gcc FLAGS -static -O1` to `out`; None (after
-/// a loud SKIP) when gcc cannot.
-pub fn gcc_static(source: &str, out: &Path, flags: &[&str]) -> Option<()> {
+/// Compiles a C source with `gcc FLAGS -static -O1` to `out`; the test
+/// fails when gcc cannot (scripts/test installs gcc and, for -m32/-mx32,
+/// gcc-multilib).
+pub fn gcc_static(source: &str, out: &Path, flags: &[&str]) {
     let src = out.with_extension("c");
     fs::write(&src, source).expect("write probe source");
     match Command::new("gcc").args(flags).args(["-static", "-O1", "-o"]).arg(out).arg(&src).output() {
-        Ok(o) if o.status.success() => Some(()),
-        Ok(o) => {
-            skip(&format!(
-                "gcc {flags:?} -static failed (scripts/test installs gcc-multilib for -m32/-mx32): {}",
-                String::from_utf8_lossy(&o.stderr)
-            ));
-            None
-        }
-        Err(e) => {
-            skip(&format!("gcc is not available ({e}); install gcc"));
-            None
-        }
+        Ok(o) if o.status.success() => {}
+        Ok(o) => missing(&format!("gcc {flags:?} -static failed: {}", String::from_utf8_lossy(&o.stderr).trim())),
+        Err(e) => missing(&format!("gcc is not available ({e})")),
     }
 }
 

@@ -453,6 +453,55 @@ GUEST
 }
 check cgroupfs-v2-limits v2_cgroupfs || true
 
+# ---- failed starts and killed launchers leave no scope behind --------------
+# systemd owns machine-NAME.scope: berth must empty it and let systemd stop
+# and collect it, never remove its cgroup behind systemd's back (the unit
+# then stays "active (running)" and the name cannot be started again).
+
+# restarts NAME: the same name starts again at once and exits cleanly.
+restarts() {
+    local n="$1" rc=0 out
+    out="$(timeout 60 "$BERTH" run -q -P -D "$TREE" -M "$n" -- /bin/echo restarted </dev/null 2>&1)" || rc=$?
+    [ "$rc" -eq 0 ] && grep -qx restarted <<<"$(tr -d '\r' <<<"$out")" ||
+        { echo "the name $n did not start again (exit $rc): $out"; return 1; }
+    clean "$n" "machine-$n.scope"
+}
+
+# failed_start NAME WANT-RC BERTH-RUN-ARGS...: a start that fails after the
+# scope exists: one error line, and no machine unit listed once berth exits.
+failed_start() {
+    local n="$1" want="$2" rc=0 units
+    shift 2
+    timeout 60 "$BERTH" run -q -D "$TREE" -M "$n" "$@" </dev/null >/tmp/f.out 2>/tmp/f.err || rc=$?
+    echo "exit $rc; stderr: $(cat /tmp/f.err)"
+    [ "$rc" -eq "$want" ] || { echo "want exit $want"; return 1; }
+    [ "$(grep -c . /tmp/f.err)" -eq 1 ] && grep -q '^berth: ' /tmp/f.err ||
+        { echo "want one line starting with 'berth: '"; return 1; }
+    units="$(systemctl list-units --all --no-legend --plain 'machine-*')"
+    [ -z "$units" ] || { echo "units listed right after berth exited: $units"; return 1; }
+    clean "$n" "machine-$n.scope" || return 1
+    restarts "$n"
+}
+mkdir -p /run/berth-vm
+echo file > /run/berth-vm/afile
+# A bind that exists but cannot be mounted (a file onto the guest's /etc).
+check failed-bind-leaves-no-scope failed_start fbind 125 --bind-ro=/run/berth-vm/afile:/etc -- /bin/true || true
+# A command that does not exist in the tree.
+check failed-exec-leaves-no-scope failed_start fexec 127 -- /nonexistent || true
+
+# kill -9 of the launcher: its watcher ends the scope through systemd.
+killed_launcher() {
+    local pid
+    bg_berth k9 run -q -P -D "$TREE" -M k9 -- /bin/sleep 300
+    pid="$(cat /run/berth-vm/k9.pid)"
+    wait_bg "$pid" 60 systemctl is-active -q machine-k9.scope ||
+        { echo "machine-k9.scope never active: $(tail -3 "$SHARE/berth-k9.log")"; return 1; }
+    kill -KILL "$pid"
+    clean k9 machine-k9.scope || return 1
+    restarts k9
+}
+check killed-launcher-leaves-no-scope killed_launcher || true
+
 # ---------------------------------------------------------------------------
 journalctl -b --no-pager -o short-monotonic > "$SHARE/journal" 2>&1 || true
 log "all checks ran"

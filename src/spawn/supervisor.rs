@@ -1,29 +1,29 @@
-//! The host-side supervisor: validates and locks, creates the cgroups,
-//! starts the children (see child.rs for the topology), then runs one
-//! single-threaded event loop over signals, the setup socket, the notify
-//! socket and the console until the guest's PID 1 is gone, and finally
-//! removes everything it created.
+//! The launcher's supervisor: one single-threaded event loop over
+//! signals, the setup socket, the notify socket and the console, from the
+//! guest's creation until its PID 1 is gone. It answers the children's
+//! reports (see protocol.rs for the order of the start), relays READY=1,
+//! turns stop requests into what the guest's init understands, and
+//! reports the guest's end as berth's exit status.
 
-use crate::cli::ConsoleMode;
 use crate::error::{Context, Error, Result};
 use crate::host::cgroup::{Cgroups, Owner};
 use crate::host::machined::{self, Register};
-use crate::ids::userns::{self, Ownership, Range};
+use crate::ids::userns::{self, Range};
 use crate::mount::ephemeral::Layers;
-use crate::settings::config::{Config, InitKind, Mode};
+use crate::plan::{Plan, TreeIds};
+use crate::settings::config::Config;
+use crate::settings::config::ConsoleMode;
 use crate::spawn::child::{self, ChildCtx};
 use crate::spawn::console::{Console, Input};
 use crate::spawn::protocol::{self, Command, Report};
-use crate::state::cleanup;
-use crate::state::record::{self, Class, Kind, Record};
-use crate::state::watcher::Watcher;
-use crate::{ids::shift, spawn::notify, state::lock, sys, sys::signal};
+use crate::spawn::{exit, notify, stop};
+use crate::state::record::Record;
+use crate::sys;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use sd_notify::NotifyState;
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -43,231 +43,11 @@ const HANDLED: &[Signal] = &[
 const MIGRATE_DELAY: Duration = Duration::from_secs(3);
 
 /// How long after the start the supervisor gives back the pages of berth
-/// that starting touched (sys/trim.rs): past the end of a short command, long
-/// before anyone looks at a running machine.
+/// that starting touched (sys/trim.rs): past the end of a short command,
+/// long before anyone looks at a running machine.
 const TRIM_DELAY: Duration = Duration::from_millis(100);
 
-/// Exit status of `berth boot` when the guest asked for a reboot.
-pub const EXIT_REBOOT: i32 = 133;
-
-/// What the launcher holds for the machine's lifetime. The clean-up of
-/// everything it created (the scope it sits in itself, layers, the record,
-/// lock files) is the watcher's, once the launcher has exited: that way
-/// the launcher never migrates back out of its cgroup (an RCU grace period
-/// on the critical path) and a killed launcher is cleaned up exactly like
-/// one that exited.
-struct Held {
-    cgroups: Cgroups,
-    _watcher: Watcher,
-    _tree: lock::TreeLock,
-    _name_lock: lock::LockFile,
-    _range_lock: Option<lock::LockFile>,
-    layers: Layers,
-}
-
-/// Takes the machine's name lock. A lock held by a launcher that has
-/// already exited (its watcher is still cleaning up) or that has not yet
-/// recorded itself is waited for, briefly.
-fn lock_name(name: &str) -> Result<lock::LockFile> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        match lock::lock_name(name) {
-            Ok(l) => return Ok(l),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let holder_alive =
-                    Record::read(name).is_some_and(|r| std::path::Path::new(&format!("/proc/{}", r.launcher)).exists());
-                if holder_alive || Instant::now() >= deadline {
-                    return Err(Error::Busy(format!(
-                        "a machine named '{name}' is already running; stop it or pick another name with -M"
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => return Err(Error::sys(format!("locking machine name {name}"), e)),
-        }
-    }
-}
-
-fn busy_tree(cfg: &Config) -> Error {
-    let how = if cfg.read_only { "read-write" } else { "already" };
-    Error::Busy(format!(
-        "tree {} is {how} in use by another machine (berth or systemd-nspawn); stop that machine first{}",
-        cfg.root.display(),
-        if cfg.read_only { "" } else { ", or start this one with --read-only" }
-    ))
-}
-
-/// Runs one container to its end; returns berth's exit status.
-pub fn launch(cfg: &Config) -> Result<i32> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
-    }
-    cleanup::gc();
-    let name_lock = lock_name(&cfg.name)?;
-    // A watcher removing a lock file it found free holds it for an
-    // instant: retry briefly before calling the tree busy.
-    let tree_deadline = Instant::now() + Duration::from_millis(200);
-    let tree = loop {
-        match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
-            Ok(t) => break t,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < tree_deadline => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
-            Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
-        }
-    };
-    // With the name lock held: is machined there, and is the name free
-    // with it? A registration whose leader is dead is removed here.
-    let machined = machined::prepare(cfg.register, &cfg.name)? == machined::Presence::Present;
-    // A tree shifted on disk before keeps its range if it is free.
-    let prefer = match cfg.ownership {
-        Ownership::Chown | Ownership::Auto => shift::existing_base(&cfg.root),
-        _ => None,
-    };
-    let reserved = userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
-        Error::Busy(format!("cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"))
-    })?;
-    let (range, range_lock) = match reserved {
-        Some((r, l)) => (Some(r), l),
-        None => (None, None),
-    };
-    let (idmap, chown) = match (range, cfg.ownership) {
-        (Some(r), _) if r.base == 0 => (false, false),
-        (Some(_), Ownership::Map) => (true, false),
-        (Some(_), Ownership::Chown) => (false, true),
-        // Already shifted onto this range: use it as it is; half shifted:
-        // finish the job.
-        (Some(r), Ownership::Auto) if shift::state(&cfg.root).ok() == Some(shift::State::Done(r.base)) => {
-            (false, false)
-        }
-        (Some(_), Ownership::Auto) if matches!(shift::state(&cfg.root), Ok(shift::State::Partial(_))) => (false, true),
-        (Some(r), Ownership::Auto) => {
-            let can = userns::can_idmap(&cfg.root, r);
-            (can, !can)
-        }
-        _ => (false, false),
-    };
-    if let (Some(r), true) = (range, chown) {
-        let t0 = Instant::now();
-        if shift::ensure(&cfg.root, r.base, cfg.read_only).map_err(|e| Error::Usage(e.to_string()))? && !cfg.quiet {
-            eprint!(
-                "Shifted the ownership of {} to {} in {:.1}s.\r\n",
-                cfg.root.display(),
-                r.base,
-                t0.elapsed().as_secs_f64()
-            );
-        }
-    }
-    // Where the machine's cgroups go and where each limit takes effect,
-    // decided before anything exists: a limit this host cannot apply
-    // stops the start here.
-    let systemd = crate::host::scope::systemd_booted();
-    let owner = match (cfg.keep_unit, systemd) {
-        (true, _) => Owner::Unit,
-        (false, true) => Owner::Systemd,
-        (false, false) => Owner::Berth,
-    };
-    let mut cgroups = match owner {
-        Owner::Unit => Cgroups::own_unit()?,
-        _ => Cgroups::for_machine(&cfg.name, &cfg.slice, owner)?,
-    };
-    let offering = if owner == Owner::Unit { cgroups.scope.clone() } else { cgroups.hierarchy.clone() };
-    let v1_rel = crate::host::cgroup::machine_rel(&cfg.name, &cfg.slice);
-    let plan = crate::host::limits::plan(&cfg.properties, &offering, &v1_rel, systemd)?;
-    cgroups.v1 = plan.v1.iter().map(|g| g.dir.clone()).collect();
-    let layers = Layers::create(cfg, range, idmap)?;
-    let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
-    let lock_files: Vec<_> = local
-        .into_iter()
-        .chain([global, name_lock.path().to_path_buf()])
-        .chain(range_lock.as_ref().map(|l| l.path().to_path_buf()))
-        .collect();
-    let mut record = Record {
-        version: record::RECORD_VERSION,
-        name: cfg.name.clone(),
-        uuid: cfg.uuid.clone(),
-        class: Class::Container,
-        kind: if cfg.is_run() { Kind::Run } else { Kind::Boot },
-        root: cfg.root.clone(),
-        launcher: std::process::id(),
-        leader: None,
-        started_us: record::now_us(),
-        cgroups: cgroups.clone(),
-        locks: lock_files,
-        layers: layers.dirs(),
-        machined,
-        ids: range,
-        policy: cfg.policy.clone(),
-    };
-    // The watcher first: from here on, a killed launcher is cleaned up.
-    let watcher = match Watcher::spawn(record.clone()) {
-        Ok(w) => w,
-        Err(e) => {
-            layers.remove();
-            return Err(Error::sys("starting the clean-up watcher", e));
-        }
-    };
-    // On failure the watcher, seeing the launcher's pipe close without a
-    // word, removes what exists.
-    record.write().ctx(|| format!("writing {}", record::record_path(&cfg.name).display()))?;
-    let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
-    let mut registered = false;
-    let result = (|| {
-        if owner == Owner::Systemd {
-            crate::host::scope::start(&crate::host::scope::ScopeSpec {
-                unit: held.cgroups.unit(),
-                slice: &cfg.slice,
-                description: format!("Container {} (berth)", cfg.name),
-                stop_timeout: cfg.stop_timeout,
-                properties: &plan.dbus,
-            })?;
-            let own = crate::host::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
-            if own.as_deref() != Some(held.cgroups.scope.as_path()) {
-                return Err(Error::Setup(format!(
-                    "systemd placed berth in {}, not in {}",
-                    own.map(|p| p.display().to_string()).unwrap_or_else(|| "an unknown cgroup".into()),
-                    held.cgroups.scope.display()
-                )));
-            }
-        }
-        held.cgroups.create(&plan)?;
-        if owner == Owner::Unit && systemd {
-            crate::host::scope::set_properties(&held.cgroups.unit(), &plan.dbus)?;
-        }
-        let mut sup = Supervisor::start(cfg, &held.cgroups, range, idmap, &held.layers)?;
-        sup.machined = machined;
-        sup.v1 = plan.v1.clone();
-        // The scope's limits also count the launcher: an out-of-memory
-        // guest must not take it along.
-        sup.protect = cfg.properties.iter().any(|p| p.controller() == Some("memory"));
-        let r = sup.run(cfg, &mut record);
-        registered = sup.registered;
-        r
-    })();
-    // machined without systemd never notices the leader's end.
-    if registered {
-        if let Err(e) = machined::unregister(&cfg.name) {
-            tracing::warn!("{e}; the watcher tries again");
-        }
-    }
-    if owner == Owner::Unit {
-        // systemd kills what is left of the unit (the watcher too) once
-        // the launcher exits, so the launcher cleans up itself; it only
-        // removes the leaves, not the cgroup it sits in.
-        drop(held);
-        cleanup::sweep(&record, Duration::from_secs(2), Duration::from_secs(1));
-        return result;
-    }
-    // Locks and the watcher's pipe are released by the kernel when this
-    // process exits, not before: the watcher cleans up only once the
-    // launcher is gone, so it must not see EOF or a free name lock while
-    // the launcher still sits in the scope it removes.
-    std::mem::forget(held);
-    result
-}
-
-struct Supervisor {
+pub struct Supervisor {
     sigfd: SignalFd,
     setup: Option<OwnedFd>,
     notify: Option<OwnedFd>,
@@ -290,21 +70,25 @@ struct Supervisor {
     trim_at: Option<Instant>,
     /// Register the guest with machined once its PID 1 exists.
     machined: bool,
-    registered: bool,
+    pub registered: bool,
     /// The v1 cgroups the guest's PID 1 joins (hybrid hosts' limits).
     v1: Vec<crate::host::cgroupv1::Group>,
     /// Make the launcher exempt from the OOM killer once the guest runs.
     protect: bool,
+    /// net: the guest's network (links, addresses, rules) while it runs.
+    net: crate::net::Network,
 }
 
 impl Supervisor {
-    fn start(
+    pub fn start(
         cfg: &Config,
-        cgroups: &Cgroups,
+        plan: &Plan,
         range: Option<Range>,
-        idmap: bool,
+        machined: bool,
         layers: &Layers,
     ) -> Result<Supervisor> {
+        let _s = tracing::info_span!("spawn").entered();
+        let cgroups = &plan.cgroups;
         let mut mask = SigSet::empty();
         HANDLED.iter().for_each(|s| mask.add(*s));
         mask.thread_block().ctx(|| "blocking signals".into())?;
@@ -315,6 +99,8 @@ impl Supervisor {
         let boot_id = crate::settings::config::random_uuid()?;
         let filter = cfg.policy.seccomp()?;
         let launcher = std::process::id() as libc::pid_t;
+        // net hook 1: what the guest's network needs, before it exists.
+        let net = crate::net::Network::new(&cfg.net, &cfg.name);
         // SAFETY: the launcher is single-threaded.
         let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
             .ctx(|| "creating the container's mount namespace".into())?;
@@ -322,12 +108,13 @@ impl Supervisor {
             drop(ours);
             child::outer(ChildCtx {
                 cfg,
+                mounts: &plan.mounts,
                 sock: theirs,
                 launcher,
                 boot_id,
                 filter,
                 range,
-                idmap,
+                idmap: plan.tree_ids == TreeIds::Idmap,
                 layer: layers.layer.as_ref().map(|l| l.dir.clone()),
                 upper_tmpfs: layers.layer.as_ref().is_some_and(|l| l.tmpfs),
                 overlay_work: layers.overlay_work.clone(),
@@ -355,14 +142,17 @@ impl Supervisor {
             last_signal_sent: None,
             migrate_at: None,
             trim_at: None,
-            machined: false,
+            machined,
             registered: false,
-            v1: Vec::new(),
-            protect: false,
+            v1: plan.limits.v1.clone(),
+            // The scope's limits also count the launcher: an out-of-memory
+            // guest must not take it along.
+            protect: cfg.properties.iter().any(|p| p.controller() == Some("memory")),
+            net,
         })
     }
 
-    fn run(&mut self, cfg: &Config, record: &mut Record) -> Result<i32> {
+    pub fn run(&mut self, cfg: &Config, record: &mut Record) -> Result<i32> {
         if !cfg.quiet {
             let hint = if cfg.console == ConsoleMode::Interactive {
                 "\r\nPress ^] three times within 1s to kill the container."
@@ -403,42 +193,7 @@ impl Supervisor {
             return Err(e);
         }
         let status = self.status.expect("loop ends with a status");
-        Ok(self.exit_code(cfg, status))
-    }
-
-    fn exit_code(&self, cfg: &Config, status: WaitStatus) -> i32 {
-        let say = |m: String| {
-            if !cfg.quiet {
-                eprint!("{m}\r\n");
-            }
-        };
-        if cfg.is_run() {
-            return match status {
-                WaitStatus::Exited(_, c) => c,
-                WaitStatus::Signaled(_, s, _) => 128 + s as i32,
-                _ => 1,
-            };
-        }
-        match status {
-            WaitStatus::Exited(_, 0) | WaitStatus::Signaled(_, Signal::SIGINT, _) if self.killed.is_none() => {
-                say(format!("Container {} exited successfully.", cfg.name));
-                0
-            }
-            WaitStatus::Signaled(_, Signal::SIGHUP, _) if self.killed.is_none() => {
-                say(format!("Container {} is being rebooted.", cfg.name));
-                EXIT_REBOOT
-            }
-            WaitStatus::Exited(_, c) => {
-                say(format!("Container {} failed with error code {c}.", cfg.name));
-                c
-            }
-            WaitStatus::Signaled(_, s, _) => {
-                let why = self.killed.map(|k| format!(" ({k})")).unwrap_or_default();
-                say(format!("Container {} terminated by signal {}{why}.", cfg.name, signal::name(s as i32)));
-                1
-            }
-            _ => 1,
-        }
+        Ok(exit::status_of(cfg, status, self.killed))
     }
 
     fn step(&mut self, cfg: &Config, record: &mut Record) -> Result<()> {
@@ -451,7 +206,7 @@ impl Supervisor {
             None => PollTimeout::NONE,
         };
         let stdin = std::io::stdin();
-        let (sig_r, setup_r, notify_r, master_r, stdin_r) = {
+        let (sig_r, setup_r, notify_r, master_r, stdin_r, net_r) = {
             let mut fds: Vec<PollFd> = vec![PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
             let mut idx = [None; 4];
             if let Some(s) = &self.setup {
@@ -470,14 +225,19 @@ impl Supervisor {
                     fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
                 }
             }
+            // net hook 3: the network's descriptors (DHCP) go last.
+            let net_at = fds.len();
+            fds.extend(self.net.poll_fds().into_iter().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(e) => return Err(Error::sys("waiting for events", e)),
             }
             let ready =
                 |i: Option<usize>| i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false);
-            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]))
+            let net_r: Vec<bool> = (net_at..fds.len()).map(|i| ready(Some(i))).collect();
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), net_r)
         };
+        self.net.service(&net_r);
         if setup_r {
             self.on_setup(cfg, record)?;
         }
@@ -533,7 +293,7 @@ impl Supervisor {
             Ok(Some(Report::GuestCreated(pid))) => {
                 let fd = sys::pidfd_open(pid).ctx(|| "watching the guest's PID 1".into())?;
                 self.inner = Some((pid, fd));
-                if let Err(e) = self.prepare_guest(cfg, pid) {
+                if let Err(e) = self.prepare_guest(cfg, pid, record) {
                     self.fail(e);
                     return Ok(());
                 }
@@ -583,7 +343,7 @@ impl Supervisor {
 
     /// The sync point between the guest's creation and its setup: id maps
     /// and cgroup ownership for a user namespace, then the go-ahead.
-    fn prepare_guest(&mut self, cfg: &Config, pid: i32) -> Result<()> {
+    fn prepare_guest(&mut self, cfg: &Config, pid: i32, record: &mut Record) -> Result<()> {
         if let Some(r) = self.range {
             userns::write_maps(pid, r).ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
             self.cgroups.delegate_payload(r.base, r.base)?;
@@ -591,6 +351,11 @@ impl Supervisor {
         for g in &self.v1 {
             g.attach(pid).ctx(|| format!("moving the guest into {}", g.dir.display()))?;
         }
+        // net hook 2: the guest's namespace exists; configure it.
+        self.net.attach(pid, &mut |net| {
+            record.net = net.clone();
+            record.write()
+        })?;
         // While the guest waits here it cannot have exited, and machined
         // reads the unit from its cgroup.
         if self.machined {
@@ -711,40 +476,16 @@ impl Supervisor {
         }
         let _ = sd_notify::notify(false, &[NotifyState::Stopping, NotifyState::Status("Stopping the container.")]);
         self.deadline = Some(Instant::now() + cfg.stop_timeout);
-        match &cfg.mode {
-            Mode::Run { .. } => self.send(sig),
-            Mode::Boot { kind, .. } => {
-                if let Some(s) = cfg.kill_signal {
-                    self.send(s);
-                    return;
-                }
-                match kind {
-                    InitKind::Systemd => self.send(signal::rtmin() + 3),
-                    InitKind::Busybox => self.send(libc::SIGUSR2),
-                    InitKind::SysV => {
-                        if let Err(e) = self.initctl_halt() {
-                            tracing::warn!("asking sysvinit to halt through /run/initctl failed: {e}; sending SIGPWR");
-                            self.send(libc::SIGPWR);
-                        }
-                    }
-                    InitKind::Unknown => self.send(libc::SIGTERM),
+        match stop::request(cfg, sig) {
+            stop::Request::Signal(s) => self.send(s),
+            stop::Request::Initctl => {
+                let pid = self.inner.as_ref().map(|(p, _)| *p).unwrap_or(0);
+                if let Err(e) = stop::initctl_halt(pid) {
+                    tracing::warn!("asking sysvinit to halt through /run/initctl failed: {e}; sending SIGPWR");
+                    self.send(libc::SIGPWR);
                 }
             }
         }
-    }
-
-    /// sysvinit's request to switch to runlevel 0, written to its fifo.
-    fn initctl_halt(&self) -> std::io::Result<()> {
-        let (pid, _) = self.inner.as_ref().ok_or(std::io::ErrorKind::NotFound)?;
-        let mut req = [0u8; 384];
-        req[0..4].copy_from_slice(&0x0309_1969i32.to_ne_bytes()); // magic
-        req[4..8].copy_from_slice(&1i32.to_ne_bytes()); // INIT_CMD_RUNLVL
-        req[8..12].copy_from_slice(&(b'0' as i32).to_ne_bytes());
-        // The fifo lives in the guest's /run; reach it through its root.
-        let root = std::fs::File::open(format!("/proc/{pid}/root"))?;
-        let fifo =
-            sys::open_in_root(&root, std::path::Path::new("/run/initctl"), libc::O_WRONLY | libc::O_NONBLOCK, 0)?;
-        std::fs::File::from(fifo).write_all(&req)
     }
 
     fn on_deadline(&mut self, cfg: &Config) {

@@ -1,0 +1,247 @@
+//! A machine's start, top to bottom: lock the name and the tree, probe the
+//! host, reserve the id range, plan, shift the tree if the plan says so,
+//! create the layers, the record and the watcher, the scope and cgroups,
+//! then hand over to the supervisor (supervisor.rs) until the guest ends.
+
+use crate::error::{Context, Error, Result};
+use crate::host::cgroup::{Cgroups, Owner};
+use crate::host::machined;
+use crate::ids::userns::{self, Ownership};
+use crate::mount::ephemeral::Layers;
+use crate::plan::host::HostFacts;
+use crate::plan::{Plan, TreeIds};
+use crate::settings::config::Config;
+use crate::spawn::supervisor::Supervisor;
+use crate::state::cleanup;
+use crate::state::record::{self, Class, Kind, Record};
+use crate::state::watcher::Watcher;
+use crate::{ids::shift, state::lock};
+use std::time::{Duration, Instant};
+
+/// What the launcher holds for the machine's lifetime. The clean-up of
+/// everything it created (the scope it sits in itself, layers, the record,
+/// lock files) is the watcher's, once the launcher has exited: that way
+/// the launcher never migrates back out of its cgroup (an RCU grace period
+/// on the critical path) and a killed launcher is cleaned up exactly like
+/// one that exited.
+struct Held {
+    cgroups: Cgroups,
+    _watcher: Watcher,
+    _tree: lock::TreeLock,
+    _name_lock: lock::LockFile,
+    _range_lock: Option<lock::LockFile>,
+    layers: Layers,
+}
+
+/// Takes the machine's name lock. A lock held by a launcher that has
+/// already exited (its watcher is still cleaning up) or that has not yet
+/// recorded itself is waited for, briefly.
+fn lock_name(name: &str) -> Result<lock::LockFile> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match lock::lock_name(name) {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let holder_alive =
+                    Record::read(name).is_some_and(|r| std::path::Path::new(&format!("/proc/{}", r.launcher)).exists());
+                if holder_alive || Instant::now() >= deadline {
+                    return Err(Error::Busy(format!(
+                        "a machine named '{name}' is already running; stop it or pick another name with -M"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(Error::sys(format!("locking machine name {name}"), e)),
+        }
+    }
+}
+
+/// Takes the tree's lock (shared when it is only read). A watcher
+/// removing a lock file it found free holds it for an instant: retry
+/// briefly before calling the tree busy.
+fn lock_tree(cfg: &Config) -> Result<lock::TreeLock> {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        match lock::lock_tree(&cfg.root, !cfg.tree_read_only()) {
+            Ok(t) => return Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Err(busy_tree(cfg)),
+            Err(e) => return Err(Error::sys(format!("locking tree {}", cfg.root.display()), e)),
+        }
+    }
+}
+
+fn busy_tree(cfg: &Config) -> Error {
+    let how = if cfg.read_only { "read-write" } else { "already" };
+    Error::Busy(format!(
+        "tree {} is {how} in use by another machine (berth or systemd-nspawn); stop that machine first{}",
+        cfg.root.display(),
+        if cfg.read_only { "" } else { ", or start this one with --read-only" }
+    ))
+}
+
+/// Runs one container to its end; returns berth's exit status.
+pub fn launch(cfg: &Config) -> Result<i32> {
+    let _start = tracing::info_span!("start", machine = %cfg.name).entered();
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
+    }
+    cleanup::gc();
+    let (name_lock, tree) = {
+        let _s = tracing::info_span!("lock").entered();
+        (lock_name(&cfg.name)?, lock_tree(cfg)?)
+    };
+    // With the name lock held: is machined there, and is the name free
+    // with it? A registration whose leader is dead is removed here.
+    let machined = machined::prepare(cfg.register, &cfg.name)? == machined::Presence::Present;
+    let facts = HostFacts::probe(cfg)?;
+    // A tree shifted on disk before keeps its range if it is free.
+    let prefer = match (cfg.ownership, facts.shift) {
+        (Ownership::Chown | Ownership::Auto, shift::State::Done(b) | shift::State::Partial(b)) => Some(b),
+        _ => None,
+    };
+    // Inside a user namespace with no room for a range of its own (berth
+    // in a machine), pick maps the guest onto the same ids (see host/nested.rs).
+    let inside =
+        crate::host::nested::pick_inside(crate::host::nested::own_ids()).filter(|_| cfg.userns == userns::Mode::Pick);
+    let reserved = match inside {
+        Some(r) => {
+            if !cfg.quiet {
+                eprint!(
+                    "Running in a user namespace of {} ids: the guest gets its own user namespace on the same ids.\r\n",
+                    r.size
+                );
+            }
+            Some((r, None))
+        }
+        None => userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
+            Error::Busy(format!(
+                "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
+            ))
+        })?,
+    };
+    let (range, range_lock) = match reserved {
+        Some((r, l)) => (Some(r), l),
+        None => (None, None),
+    };
+    // Every decision, before anything exists: a limit this host cannot
+    // apply stops the start here.
+    let plan = {
+        let _s = tracing::info_span!("plan").entered();
+        Plan::new(cfg, &facts, range)?
+    };
+    tracing::debug!(?range, tree_ids = ?plan.tree_ids, owner = ?plan.cgroups.owner, mounts = plan.mounts.len(), "planned");
+    if let (Some(r), TreeIds::Chown) = (range, plan.tree_ids) {
+        let _s = tracing::info_span!("shift").entered();
+        let t0 = Instant::now();
+        if shift::ensure(&cfg.root, r.base, cfg.read_only)? && !cfg.quiet {
+            eprint!(
+                "Shifted the ownership of {} to {} in {:.1}s.\r\n",
+                cfg.root.display(),
+                r.base,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let cgroups = plan.cgroups.clone();
+    let owner = cgroups.owner;
+    let layers = Layers::create(cfg, range, plan.tree_ids == TreeIds::Idmap)?;
+    let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
+    let lock_files: Vec<_> = local
+        .into_iter()
+        .chain([global, name_lock.path().to_path_buf()])
+        .chain(range_lock.as_ref().map(|l| l.path().to_path_buf()))
+        .collect();
+    let mut record = Record {
+        version: record::RECORD_VERSION,
+        name: cfg.name.clone(),
+        uuid: cfg.uuid.clone(),
+        class: Class::Container,
+        kind: if cfg.is_run() { Kind::Run } else { Kind::Boot },
+        root: cfg.root.clone(),
+        launcher: std::process::id(),
+        leader: None,
+        started_us: record::now_us(),
+        cgroups: cgroups.clone(),
+        locks: lock_files,
+        layers: layers.dirs(),
+        machined,
+        ids: range,
+        policy: cfg.policy.clone(),
+        net: Default::default(),
+    };
+    // The watcher first: from here on, a killed launcher is cleaned up.
+    let watcher = match Watcher::spawn(record.clone()) {
+        Ok(w) => w,
+        Err(e) => {
+            layers.remove();
+            return Err(Error::sys("starting the clean-up watcher", e));
+        }
+    };
+    // On failure the watcher, seeing the launcher's pipe close without a
+    // word, removes what exists.
+    record.write().ctx(|| format!("writing {}", record::record_path(&cfg.name).display()))?;
+    let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
+    let mut registered = false;
+    // Where the launcher was before systemd's scope took it in.
+    let origin = crate::host::cgroup::own_path("self");
+    let mut controller = None;
+    let result = (|| {
+        if owner == Owner::Systemd {
+            controller = Some(crate::host::scope::start(&crate::host::scope::ScopeSpec {
+                unit: held.cgroups.unit(),
+                slice: &cfg.slice,
+                description: format!("Container {} (berth)", cfg.name),
+                stop_timeout: cfg.stop_timeout,
+                properties: &plan.limits.dbus,
+            })?);
+            let own = crate::host::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
+            if own.as_deref() != Some(held.cgroups.scope.as_path()) {
+                return Err(Error::Setup(format!(
+                    "systemd placed berth in {}, not in {}",
+                    own.map(|p| p.display().to_string()).unwrap_or_else(|| "an unknown cgroup".into()),
+                    held.cgroups.scope.display()
+                )));
+            }
+        }
+        {
+            let _s = tracing::info_span!("cgroups").entered();
+            held.cgroups.create(&plan.limits)?;
+            if owner == Owner::Unit && facts.systemd {
+                crate::host::scope::set_properties(&held.cgroups.unit(), &plan.limits.dbus)?;
+            }
+        }
+        let mut sup = Supervisor::start(cfg, &plan, range, machined, &held.layers)?;
+        let r = sup.run(cfg, &mut record);
+        registered = sup.registered;
+        r
+    })();
+    // machined without systemd never notices the leader's end.
+    if registered {
+        if let Err(e) = machined::unregister(&cfg.name) {
+            tracing::warn!("{e}; the watcher tries again");
+        }
+    }
+    if let (Some(c), Err(_)) = (controller, &result) {
+        // A failed start: the scope goes before berth exits, so nothing is
+        // left and the name can be used again at once. The launcher steps
+        // back out of it first, since it goes with the scope.
+        crate::host::scope_stop::leave_and_end(&held.cgroups, origin.as_deref(), c);
+    }
+    if owner == Owner::Unit {
+        // systemd kills what is left of the unit (the watcher too) once
+        // the launcher exits, so the launcher cleans up itself; it only
+        // removes the leaves, not the cgroup it sits in.
+        drop(held);
+        cleanup::sweep(&record, Duration::from_secs(2), Duration::from_secs(1));
+        return result;
+    }
+    // Locks and the watcher's pipe are released by the kernel when this
+    // process exits, not before: the watcher cleans up only once the
+    // launcher is gone, so it must not see EOF or a free name lock while
+    // the launcher still sits in the scope it removes.
+    std::mem::forget(held);
+    result
+}

@@ -1,0 +1,489 @@
+//! The guest's network (net/): --private-network and -n/--network-veth. Real
+//! namespaces, the busybox and trixie fixtures, as root. "The host" of every test is a network
+//! namespace the test creates itself (berth runs under `nsenter --net`),
+//! so nothing here touches the machine's real interfaces, routes or
+//! firewall; `ip` is used by the tests only, never by berth.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::io::AsRawFd;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A network namespace standing in for the host, removed on drop.
+struct HostNs {
+    name: String,
+}
+
+impl HostNs {
+    /// `hx` + tag + this process's pid: unique to this test run.
+    fn new(tag: &str) -> HostNs {
+        require(&["ip", "nsenter"]);
+        let name = format!("hx{tag}{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
+        let ok = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add").success();
+        assert!(ok, "ip netns add {name} failed");
+        let ns = HostNs { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    /// `ip -n NS ARGS...`, which must succeed; its stdout.
+    fn ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip").arg("-n").arg(&self.name).args(args).output().expect("run ip");
+        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// berth, as a user would type it, run on this "host".
+    fn berth(&self) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", self.path())).arg(BERTH);
+        c.stdin(Stdio::null());
+        c.env_remove("NOTIFY_SOCKET");
+        c.env("BERTH_TEST_OWNER", std::process::id().to_string());
+        c
+    }
+
+    /// `berth run -D TREE -M NAME -q -P EXTRA... -- /bin/sh -c SCRIPT` here.
+    fn run_sh(&self, tree: &std::path::Path, name: &str, extra: &[&str], script: &str) -> Out {
+        let mut c = self.berth();
+        c.arg("run").arg("-D").arg(tree).arg("-M").arg(name).arg("-q").arg("-P");
+        c.args(extra).arg("--").arg("/bin/sh").arg("-c").arg(script);
+        run_to_end(c, QUICK)
+    }
+
+    /// A TCP listener on `addr` inside this namespace (bound from a thread
+    /// that entered it) answering every connection with `reply`.
+    fn serve(&self, addr: &str, reply: &'static str) -> std::net::SocketAddr {
+        let path = self.path();
+        let addr = addr.to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).expect("open netns");
+            // SAFETY: setns on this thread only, with a valid descriptor.
+            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+            let l = TcpListener::bind(&addr).expect("bind listener");
+            tx.send(l.local_addr().unwrap()).unwrap();
+            for mut s in l.incoming().flatten() {
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(5)).expect("listener up")
+    }
+}
+
+impl Drop for HostNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+fn hx_name(tag: &str) -> String {
+    unique_name(tag).replacen("bt-", "hx-", 1)
+}
+
+/// The guest sees only its own `lo`, up; a fresh sysfs of its namespace;
+/// /proc/sys/net is writable (its own) while the rest of /proc/sys is not;
+/// CAP_NET_ADMIN is in its bounding set; the host's loopback services are
+/// out of reach. Nothing of it reaches the host's namespace.
+#[test]
+fn private_network_is_the_guests_own() {
+    let (_s, tree) = busybox_setup("pnet");
+    let host = HostNs::new("pn");
+    let _l = host_lock_shared();
+    host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
+    let served = host.serve("127.0.0.1:0", "host-secret\n");
+    let port = served.port().to_string();
+    let script = format!(
+        r#"echo LINKS=$(ip -o link | wc -l)
+echo SYS=$(ls /sys/class/net | tr '\n' ' ')
+ip -o link show lo | grep -q ',UP' && echo LO=up || echo LO=down
+echo 1 > /proc/sys/net/ipv4/ip_forward && echo FWD=$(cat /proc/sys/net/ipv4/ip_forward)
+(echo 1 > /proc/sys/kernel/sysrq) 2>/dev/null && echo KERNEL=writable || echo KERNEL=read-only
+bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)
+[ $(( 0x$bnd >> 12 & 1 )) = 1 ] && echo NETADMIN=yes || echo NETADMIN=no
+echo HOSTLO=$(nc -w 2 127.0.0.1 {port} </dev/null 2>/dev/null || echo unreachable)
+ping -c1 -W1 127.0.0.1 >/dev/null && echo PING=ok || echo PING=fail"#
+    );
+    for userns in [&["-U", "pick"][..], &["-U", "no"][..]] {
+        let name = hx_name("pnet");
+        let mut extra = vec!["--private-network"];
+        extra.extend_from_slice(userns);
+        let out = host.run_sh(&tree, &name, &extra, &script);
+        out.expect_code(0);
+        let ctx = out.describe();
+        assert_eq!(out.get("LINKS"), "1", "only lo\n{ctx}");
+        assert_eq!(out.get("SYS").trim(), "lo", "a fresh sysfs of the guest's namespace\n{ctx}");
+        assert_eq!(out.get("LO"), "up", "{ctx}");
+        assert_eq!(out.get("FWD"), "1", "/proc/sys/net is the guest's\n{ctx}");
+        assert_eq!(out.get("KERNEL"), "read-only", "{ctx}");
+        assert_eq!(out.get("NETADMIN"), "yes", "{ctx}");
+        assert_eq!(out.get("HOSTLO"), "unreachable", "the host's 127.0.0.1 is not the guest's\n{ctx}");
+        assert_eq!(out.get("PING"), "ok", "{ctx}");
+        assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+    }
+    // The host's namespace is as it was.
+    let fwd = Command::new("nsenter")
+        .arg(format!("--net={}", host.path()))
+        .args(["cat", "/proc/sys/net/ipv4/ip_forward"])
+        .output()
+        .expect("nsenter cat");
+    assert_eq!(String::from_utf8_lossy(&fwd.stdout).trim(), "0", "the guest's sysctl stayed in the guest");
+    let links = host.ip(&["-o", "link"]);
+    assert_eq!(links.lines().count(), 3, "lo and the test's own pair only:\n{links}");
+    // The listener itself answers on the host side (the test is sound).
+    let mut s = Command::new("nsenter")
+        .arg(format!("--net={}", host.path()))
+        .args(["busybox", "nc", "-w", "2", "127.0.0.1", &port])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("nc");
+    let mut got = String::new();
+    s.stdout.take().unwrap().read_to_string(&mut got).unwrap();
+    let _ = s.wait();
+    assert_eq!(got, "host-secret\n");
+}
+
+/// Without a private network nothing changes: the host's links are
+/// visible and CAP_NET_ADMIN stays out; --drop-capability wins over the
+/// private network's CAP_NET_ADMIN.
+#[test]
+fn shared_network_and_dropped_net_admin() {
+    let (_s, tree) = busybox_setup("snet");
+    let host = HostNs::new("sn");
+    let _l = host_lock_shared();
+    host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
+    let script = r#"echo LINKS=$(ip -o link | wc -l)
+bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)
+[ $(( 0x$bnd >> 12 & 1 )) = 1 ] && echo NETADMIN=yes || echo NETADMIN=no
+ip link set lo down 2>/dev/null && echo LODOWN=done || echo LODOWN=refused"#;
+    let name = hx_name("snet");
+    let out = host.run_sh(&tree, &name, &[], script);
+    out.expect_code(0);
+    assert_eq!(out.get("LINKS"), "3", "{}", out.describe());
+    assert_eq!(out.get("NETADMIN"), "no", "{}", out.describe());
+    let name = hx_name("snet");
+    let out = host.run_sh(&tree, &name, &["--private-network", "--drop-capability=CAP_NET_ADMIN"], script);
+    out.expect_code(0);
+    assert_eq!(out.get("LINKS"), "1", "{}", out.describe());
+    assert_eq!(out.get("NETADMIN"), "no", "{}", out.describe());
+    assert_eq!(out.get("LODOWN"), "refused", "{}", out.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
+}
+
+impl HostNs {
+    /// A shell command run in this namespace; its stdout.
+    fn sh(&self, script: &str) -> String {
+        let out = Command::new("nsenter")
+            .arg(format!("--net={}", self.path()))
+            .args(["sh", "-c", script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("nsenter sh");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Connects to `addr` from inside this namespace; what it answered.
+    fn fetch(&self, addr: std::net::SocketAddr) -> Option<String> {
+        let path = self.path();
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).ok()?;
+            // SAFETY: setns on this thread only, with a valid descriptor.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return None;
+            }
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+            let mut got = String::new();
+            s.read_to_string(&mut got).ok()?;
+            Some(got)
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+
+    /// A listener answering each connection with the peer's address.
+    fn serve_peer(&self, addr: &str) {
+        let path = self.path();
+        let addr = addr.to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let f = std::fs::File::open(&path).expect("open netns");
+            // SAFETY: setns on this thread only, with a valid descriptor.
+            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+            let l = TcpListener::bind(&addr).expect("bind listener");
+            tx.send(()).unwrap();
+            for mut s in l.incoming().flatten() {
+                let peer = s.peer_addr().map(|p| p.ip().to_string()).unwrap_or_default();
+                let _ = s.write_all(format!("{peer}\n").as_bytes());
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(5)).expect("listener up");
+    }
+
+    /// This "host"'s nf_tables tables, as `nft` lists them.
+    fn nft_tables(&self) -> String {
+        self.sh("nft list tables 2>&1")
+    }
+}
+
+/// An "upstream" namespace behind the host: 192.0.2.2, the host 192.0.2.1,
+/// the host's default route through it.
+fn upstream(host: &HostNs, tag: &str) -> HostNs {
+    let up = HostNs::new(tag);
+    host.ip(&["link", "add", "hxup0", "type", "veth", "peer", "name", "hxup1"]);
+    host.ip(&["link", "set", "hxup1", "netns", &up.name]);
+    host.ip(&["addr", "add", "192.0.2.1/24", "dev", "hxup0"]);
+    host.ip(&["link", "set", "hxup0", "up"]);
+    host.ip(&["route", "add", "default", "via", "192.0.2.2"]);
+    up.ip(&["addr", "add", "192.0.2.2/24", "dev", "hxup1"]);
+    up.ip(&["link", "set", "hxup1", "up"]);
+    up
+}
+
+/// busybox's udhcpc needs a script to apply what it gets.
+const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
+case "$1" in
+bound|renew)
+  ip -4 addr flush dev "$interface"
+  ip addr add "$ip/${mask:-24}" dev "$interface"
+  [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+  : > /etc/resolv.conf
+  for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+  ;;
+esac
+exit 0
+"#;
+
+/// What the guest of the veth tests runs: DHCP with udhcpc, then reports
+/// its address, its DNS server, what the upstream saw as its source, its
+/// IPv6 link-local reach to the host; serves HTTP-ish on 8080 until the
+/// test drops a stop file into the tree.
+const VETH_GUEST: &str = r#"ip link set host0 up
+udhcpc -i host0 -n -q -t 10 -T 1 -s /usr/share/udhcpc/default.script >/dev/null 2>&1 || echo DHCP=failed
+addr=$(ip -o -4 addr show dev host0 | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p')
+echo "ADDR=$addr"
+echo "GW=$(ip route | sed -n 's/^default via \([0-9.]*\).*/\1/p')"
+echo "DNS=$(sed -n 's/^nameserver //p' /etc/resolv.conf | head -1)"
+echo "UPSTREAM_SAW=$(nc -w 3 192.0.2.2 7070 </dev/null)"
+for i in $(seq 50); do [ -s /ll ] && break; sleep 0.2; done
+for i in $(seq 10); do ip -6 addr show dev host0 | grep -q tentative || break; sleep 0.3; done
+out=$(ping6 -c2 -w5 "$(cat /ll)%host0" 2>&1); echo "$out" | grep -q "bytes from" && echo LL=ok || echo "LL=fail $(cat /ll): $(echo $out)"
+while [ ! -e /stop ]; do echo guest-hello | nc -l -p 8080 -w 1 >/dev/null 2>&1; done
+echo DONE"#;
+
+fn veth_setup(tag: &str) -> (Scratch, std::path::PathBuf, HostNs) {
+    // The tests read the host's nf_tables with `nft` (apt-get install nftables).
+    require(&["nft"]);
+    let (s, tree) = busybox_setup(tag);
+    write_file(&tree.join("usr/share/udhcpc/default.script"), UDHCPC_SCRIPT);
+    let st = Command::new("chmod").arg("755").arg(tree.join("usr/share/udhcpc/default.script")).status().unwrap();
+    assert!(st.success());
+    let host = HostNs::new(tag);
+    (s, tree, host)
+}
+
+fn start_veth_guest(host: &HostNs, tree: &std::path::Path, name: &str, log: std::path::PathBuf) -> Bg {
+    let mut c = host.berth();
+    c.arg("run").arg("-D").arg(tree).arg("-M").arg(name).arg("-n").arg("--").arg("/bin/sh").arg("-c").arg(VETH_GUEST);
+    Bg::spawn(c, log)
+}
+
+fn wait_line(bg: &Bg, key: &str) -> String {
+    let p = format!("{key}=");
+    poll(Duration::from_secs(30), || {
+        bg.output().lines().find_map(|l| l.trim_end_matches('\r').strip_prefix(&p).map(str::to_string))
+    })
+    .unwrap_or_else(|| panic!("no {key}= from the guest\n{}", bg.describe()))
+}
+
+/// A field of the network part of the running machine's record under
+/// /run/berth (JSON: `"net":{"link":"ve-...","subnet":...}`).
+fn record_field(name: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(format!("/run/berth/machines/{name}")).unwrap_or_default();
+    let Some(net) = text.find("\"net\":").map(|i| &text[i..]) else { return String::new() };
+    let pat = format!("\"{key}\":\"");
+    net.find(&pat)
+        .map(|i| &net[i + pat.len()..])
+        .and_then(|v| v.split('"').next())
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+/// Nothing of the machine's network (`link`, the nf_tables table, the
+/// subnet's lock) is left on the host.
+fn assert_net_clean(host: &HostNs, link: &str, lock: &str) {
+    assert!(!link.is_empty() && !lock.is_empty());
+    let left = poll(Duration::from_secs(5), || {
+        let links = host.ip(&["-o", "link"]);
+        let tables = host.nft_tables();
+        (!links.contains(&format!(" {link}@")) && !tables.contains("berth") && !std::path::Path::new(lock).exists())
+            .then_some(())
+    });
+    assert!(
+        left.is_some(),
+        "left on the host:\n{}\n{}\nlock {lock}: {}",
+        host.ip(&["-o", "link"]),
+        host.nft_tables(),
+        std::path::Path::new(lock).exists()
+    );
+}
+
+/// `-n`: the guest gets an address, a default route and the host's DNS
+/// server by DHCP from berth (busybox udhcpc); its outbound traffic is
+/// masqueraded (the upstream sees the host's address); IPv6 link-local
+/// works; the host reaches a service in it; all of it is gone at exit.
+#[test]
+fn veth_dhcp_nat_and_service() {
+    let (s, tree, host) = veth_setup("veth");
+    let _l = host_lock_shared();
+    let up = upstream(&host, "vu");
+    up.serve_peer("192.0.2.2:7070");
+    let name = hx_name("veth");
+    let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
+    let addr = wait_line(&bg, "ADDR");
+    let ctx = bg.describe();
+    let ip: std::net::Ipv4Addr = addr.parse().unwrap_or_else(|_| panic!("no address by DHCP\n{ctx}"));
+    assert!(ip.is_private(), "{ctx}");
+    let gw = wait_line(&bg, "GW");
+    let host_addrs = host.ip(&["-o", "-4", "addr", "show"]);
+    assert!(host_addrs.contains(&format!("inet {gw}/28")), "the gateway is the host side:\n{host_addrs}\n{ctx}");
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let want_dns = resolv
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver "))
+        .map(str::trim)
+        .find(|a| a.parse::<std::net::Ipv4Addr>().is_ok_and(|a| !a.is_loopback()));
+    if let Some(d) = want_dns {
+        assert_eq!(wait_line(&bg, "DNS"), d, "the host's DNS server\n{}", bg.describe());
+    }
+    assert_eq!(wait_line(&bg, "UPSTREAM_SAW"), "192.0.2.1", "masqueraded behind the host\n{}", bg.describe());
+    // The host side's link-local address, for the guest to ping.
+    let link = record_field(&name, "link");
+    assert!(link.starts_with("ve-hx-veth") && link.len() <= 15, "{link}");
+    let ll = host.ip(&["-o", "-6", "addr", "show", "dev", &link]);
+    let ll = ll.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next());
+    let ll = ll.unwrap_or_else(|| panic!("no IPv6 link-local address on the host side\n{}", bg.describe()));
+    assert!(ll.starts_with("fe80:"), "{ll}");
+    write_file(&tree.join("ll"), ll);
+    assert_eq!(wait_line(&bg, "LL"), "ok", "IPv6 link-local\n{}", bg.describe());
+    assert!(host.nft_tables().contains("table ip berth"), "{}", host.nft_tables());
+    let got = poll(Duration::from_secs(10), || host.fetch(format!("{ip}:8080").parse().unwrap()))
+        .unwrap_or_else(|| panic!("the host reaches no service in the guest\n{}", bg.describe()));
+    assert_eq!(got, "guest-hello\n");
+    let lock = record_field(&name, "lock");
+    write_file(&tree.join("stop"), "");
+    let st = bg.wait(QUICK);
+    assert!(st.success(), "{}", bg.describe());
+    assert_net_clean(&host, &link, &lock);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
+
+/// After a kill -9 of the launcher the watcher removes the rule and the
+/// pair; `berth gc` finds nothing more.
+#[test]
+fn veth_is_cleaned_after_kill9() {
+    let (s, tree, host) = veth_setup("vk9");
+    let _l = host_lock_shared();
+    let name = hx_name("vk9");
+    write_file(&tree.join("ll"), "::1");
+    let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
+    wait_line(&bg, "ADDR");
+    assert!(host.nft_tables().contains("table ip berth"), "{}", host.nft_tables());
+    let (link, lock) = (record_field(&name, "link"), record_field(&name, "lock"));
+    bg.kill9();
+    assert_net_clean(&host, &link, &lock);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    let mut gc = host.berth();
+    gc.arg("gc");
+    let out = run_to_end(gc, QUICK);
+    out.expect_code(0);
+    assert!(!out.stdout.contains(&name) && !out.stderr.contains(&name), "{}", out.describe());
+}
+
+/// A booted Debian guest (trixie, systemd 257) with its own
+/// systemd-networkd enabled (Debian's 80-container-host0.network: DHCP)
+/// reaches `running`, gets its address from berth's DHCP server, and the
+/// host reaches a service in it; SIGTERM stops it and nothing is left.
+#[test]
+fn networkd_guest_gets_its_address_from_berth() {
+    require(&["nsenter", "timeout", "ip", "nft"]);
+    let fx = fixture("trixie");
+    let _l = host_lock_shared();
+    let s = Scratch::new("netd");
+    let tree = tree_copy(&s, &fx, "trixie");
+    let units = tree.join("etc/systemd/system");
+    let link = |target: &str, at: &str| {
+        let p = units.join(at);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).expect("enable unit");
+    };
+    link("/usr/lib/systemd/system/systemd-networkd.service", "multi-user.target.wants/systemd-networkd.service");
+    link("/usr/lib/systemd/system/systemd-networkd.socket", "sockets.target.wants/systemd-networkd.socket");
+    write_file(
+        &units.join("hx-hello.socket"),
+        "[Socket]\nListenStream=8080\nAccept=yes\n[Install]\nWantedBy=sockets.target\n",
+    );
+    write_file(
+        &units.join("hx-hello@.service"),
+        "[Service]\nExecStart=/bin/echo guest-hello\nStandardInput=socket\nStandardOutput=socket\n",
+    );
+    link("/etc/systemd/system/hx-hello.socket", "sockets.target.wants/hx-hello.socket");
+    let host = HostNs::new("nd");
+    let name = hx_name("netd");
+    let mut c = host.berth();
+    c.args(["boot", "-n", "-M", &name, "-D"]).arg(&tree);
+    let mut bg = Bg::spawn(c, s.path("boot.log"));
+    let pid = wait_guest_init(&mut bg, &name, Duration::from_secs(60));
+    wait_running(&mut bg, pid);
+    let subnet = record_field(&name, "subnet");
+    let (link_name, lock) = (record_field(&name, "link"), record_field(&name, "lock"));
+    let base: std::net::Ipv4Addr = subnet.split('/').next().unwrap().parse().expect("NET_SUBNET in the record");
+    let guest = std::net::Ipv4Addr::from(u32::from(base) + 2);
+    let got = poll(Duration::from_secs(30), || host.fetch(format!("{guest}:8080").parse().unwrap()));
+    let diag = || guest_sh(pid, "networkctl status host0 --no-pager 2>&1 | head -20").stdout;
+    assert_eq!(
+        got.as_deref(),
+        Some("guest-hello\n"),
+        "the host reaches the guest at {guest}\n{}\n{}",
+        diag(),
+        bg.describe()
+    );
+    bg.signal(libc::SIGTERM);
+    let st = bg.wait(Duration::from_secs(30));
+    assert_eq!(st.code(), Some(0), "{}", bg.describe());
+    assert_net_clean(&host, &link_name, &lock);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+}
+
+/// A host link already called ve-NAME: one error line naming it, exit
+/// 125, and the host's link is left as it was (not taken for berth's).
+#[test]
+fn veth_name_taken_is_one_error_line_and_leaves_the_hosts_link() {
+    let (_s, tree) = busybox_setup("vtaken");
+    require(&["nft"]);
+    let host = HostNs::new("vt");
+    let _l = host_lock_shared();
+    let name = format!("hx-vt{}", std::process::id() % 100000);
+    let link = format!("ve-{name}");
+    assert!(link.len() <= 15);
+    host.ip(&["link", "add", &link, "type", "veth", "peer", "name", "hxvtpeer"]);
+    let out = host.run_sh(&tree, &name, &["-n"], "true");
+    out.expect_code(125);
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains(&link) && out.stderr.contains("-M"), "{}", out.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(host.ip(&["-o", "link"]).contains(&format!(" {link}@")), "the host's own link must stay");
+    assert!(!host.nft_tables().contains("berth"), "{}", host.nft_tables());
+}
