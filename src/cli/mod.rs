@@ -1,7 +1,7 @@
 //! Command-line types (clap). No logic here: `config` turns these into a
 //! validated `Config`.
 
-use crate::settings::config::ConsoleMode;
+use crate::settings::console::ConsoleMode;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

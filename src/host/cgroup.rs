@@ -343,6 +343,29 @@ impl Cgroups {
         }
         v1_gone
     }
+
+    /// After a failed start: ends the scope's controller (else systemd's
+    /// RequestStop would reach the launcher as a SIGTERM), moves the launcher
+    /// out of the machine's scope (back to `origin`, its cgroup before the
+    /// scope) and ends the scope, waiting until systemd has collected it.
+    /// When the launcher cannot move, its watcher does the same once the
+    /// launcher has exited.
+    pub fn leave_and_end(&self, origin: Option<&std::path::Path>, controller: libc::pid_t) {
+        let cgroups = self;
+        let pid = nix::unistd::Pid::from_raw(controller);
+        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        let Some(origin) = origin else { return };
+        let procs = cgroups.hierarchy.join(origin).join("cgroup.procs");
+        if let Err(e) = std::fs::write(&procs, std::process::id().to_string()) {
+            tracing::debug!("moving the launcher back to {}: {e}", procs.display());
+            return;
+        }
+        if !cgroups.remove(Duration::from_secs(5)) {
+            tracing::warn!("{} may still exist; 'berth gc' removes it later", cgroups.unit());
+        }
+    }
 }
 
 impl Cgroups {

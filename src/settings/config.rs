@@ -3,6 +3,7 @@
 
 use crate::cli::{BootArgs, CommonArgs, RunArgs};
 use crate::error::{Error, Result};
+pub use crate::settings::console::ConsoleMode;
 use crate::{ids::userns, security::policy, settings::layers, settings::name, sys, sys::signal};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
@@ -13,18 +14,6 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 const INIT_CANDIDATES: &[&str] = &["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
 
 /// Which init runs as PID 1 decides how it is asked to shut down.
-/// How the guest's console is connected to berth's terminal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConsoleMode {
-    /// A pty forwarded both ways in raw mode.
-    Interactive,
-    /// The pty's output only.
-    ReadOnly,
-    /// A pty nobody reads.
-    Passive,
-    /// berth's own stdio, no pty.
-    Pipe,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitKind {

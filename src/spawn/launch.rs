@@ -228,7 +228,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         // A failed start: the scope goes before berth exits, so nothing is
         // left and the name can be used again at once. The launcher steps
         // back out of it first, since it goes with the scope.
-        crate::host::scope_stop::leave_and_end(&held.cgroups, origin.as_deref(), c);
+        held.cgroups.leave_and_end(origin.as_deref(), c);
     }
     if owner == Owner::Unit {
         // systemd kills what is left of the unit (the watcher too) once
