@@ -71,30 +71,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
         .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
 
-    // The inner child first: PID 1 of a new pid (and user) namespace,
-    // parented to the launcher. It waits until the tree is ready; being
-    // cloned now, it inherits none of the descriptors opened below.
-    let launcher_fd = sys::pidfd_open(ctx.launcher).ctx(|| "watching the launcher".into())?;
-    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "creating the start pipe".into())?;
-    let mut flags = (libc::CLONE_PARENT | libc::CLONE_NEWPID) as u64;
-    if ctx.range.is_some() {
-        flags |= libc::CLONE_NEWUSER as u64;
-    }
-    // net: the guest's own network namespace, owned by its user namespace
-    // (created with it) so the guest administers it and nothing else.
-    if cfg.net.private() {
-        flags |= libc::CLONE_NEWNET as u64;
-    }
-    // SAFETY: this process is single-threaded.
-    let cloned =
-        unsafe { sys::clone3(flags, None, true) }.ctx(|| "creating the guest's pid and user namespaces".into())?;
-    let Some(inner_child) = cloned else {
-        drop(go_w);
-        inner(ctx, go_r, launcher_fd);
-    };
-    drop(go_r);
-    drop(launcher_fd);
-    protocol::report(&ctx.sock, &Report::GuestCreated(inner_child.pid)).ctx(|| "reporting the guest's pid".into())?;
+    let (inner_child, go_w) = clone_guest(ctx)?;
     let inner_fd = inner_child.pidfd.ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
     // Sync point: the launcher has written the id maps and handed the
     // guest its cgroup.
@@ -143,7 +120,67 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     dev::populate(&root, ctx.range)?;
     let run_host = runhost::create(&root, cfg, ctx.range)?;
 
-    // The notify socket, bound through a descriptor so the path stays short.
+    let notify = notify_socket(&run_host, ctx.range)?;
+    protocol::report(&ctx.sock, &Report::NotifySocket(notify))
+        .ctx(|| "handing the notify socket to the launcher".into())?;
+    runhost::seal(&root)?;
+
+    hand_over_console(ctx, &root)?;
+
+    // procfs must come from inside the guest's pid namespace, but be
+    // mounted in this (host-owned) mount namespace so its masks are
+    // inherited, locked, below everything the guest can unmount.
+    mount_proc_from_guest_pidns(ctx, &root, &inner_fd)?;
+
+    drop(mounts);
+    let _pivot = tracing::info_span!("pivot").entered();
+    // Pivot this whole mount namespace into the tree: the waiting guest's
+    // root moves with it, so it never needs to look at a host path.
+    drop(root);
+    drop(run_host);
+    chdir(root_path).ctx(|| "entering the tree".into())?;
+    pivot_root(".", ".").ctx(|| "pivoting into the tree".into())?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".into())?;
+    chdir("/").ctx(|| "entering /".into())?;
+
+    let mut w = std::fs::File::from(go_w);
+    w.write_all(b"g").ctx(|| "starting the guest".into())?;
+    Ok(())
+}
+
+/// The inner child: PID 1 of a new pid (and user, and with a private
+/// network, network) namespace, parented to the launcher. It waits on the
+/// start pipe until the tree is ready; cloned first, it inherits none of
+/// the descriptors the outer child opens later. Returns it and the pipe's
+/// write end.
+fn clone_guest(ctx: &ChildCtx) -> Result<(sys::Cloned, OwnedFd)> {
+    let launcher_fd = sys::pidfd_open(ctx.launcher).ctx(|| "watching the launcher".into())?;
+    let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "creating the start pipe".into())?;
+    let mut flags = (libc::CLONE_PARENT | libc::CLONE_NEWPID) as u64;
+    if ctx.range.is_some() {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    // net: the guest's own network namespace, owned by its user namespace
+    // (created with it) so the guest administers it and nothing else.
+    if ctx.cfg.net.private() {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
+    // SAFETY: this process is single-threaded.
+    let cloned =
+        unsafe { sys::clone3(flags, None, true) }.ctx(|| "creating the guest's pid and user namespaces".into())?;
+    let Some(inner_child) = cloned else {
+        drop(go_w);
+        inner(ctx, go_r, launcher_fd);
+    };
+    drop(go_r);
+    drop(launcher_fd);
+    protocol::report(&ctx.sock, &Report::GuestCreated(inner_child.pid)).ctx(|| "reporting the guest's pid".into())?;
+    Ok((inner_child, go_w))
+}
+
+/// The notify socket at /run/host/notify, bound through a descriptor so
+/// the path stays short, connectable by the guest's root.
+fn notify_socket(run_host: &OwnedFd, range: Option<Range>) -> Result<OwnedFd> {
     let notify = nix::sys::socket::socket(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::Datagram,
@@ -151,10 +188,10 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
         None,
     )
     .ctx(|| "creating the notify socket".into())?;
-    let addr = nix::sys::socket::UnixAddr::new(format!("{}/notify", sys::fd_path(&run_host)).as_str())
+    let addr = nix::sys::socket::UnixAddr::new(format!("{}/notify", sys::fd_path(run_host)).as_str())
         .ctx(|| "naming the notify socket".into())?;
     nix::sys::socket::bind(notify.as_raw_fd(), &addr).ctx(|| format!("binding {}", runhost::NOTIFY))?;
-    if let Some(r) = ctx.range {
+    if let Some(r) = range {
         // The guest's root must be able to connect to it.
         let _ = nix::unistd::fchownat(
             Some(run_host.as_raw_fd()),
@@ -166,16 +203,17 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
     nix::sys::socket::setsockopt(&notify, nix::sys::socket::sockopt::PassCred, &true)
         .ctx(|| "enabling credentials on the notify socket".into())?;
-    protocol::report(&ctx.sock, &Report::NotifySocket(notify))
-        .ctx(|| "handing the notify socket to the launcher".into())?;
-    runhost::seal(&root)?;
+    Ok(notify)
+}
 
-    // The console: a pty of the guest's own devpts instance.
-    if cfg.console == ConsoleMode::Pipe {
+/// The console: a pty of the guest's own devpts instance bound at
+/// /dev/console, its master handed to the launcher (/dev/null with -P).
+fn hand_over_console(ctx: &ChildCtx, root: &OwnedFd) -> Result<()> {
+    if ctx.cfg.console == ConsoleMode::Pipe {
         let null = std::fs::File::open("/dev/null").ctx(|| "opening /dev/null".into())?;
-        dev::bind_console(&root, &null)?;
+        dev::bind_console(root, &null)?;
     } else {
-        let (master, slave) = open_pty(&root)?;
+        let (master, slave) = open_pty(root)?;
         if let Some(r) = ctx.range {
             let _ = nix::unistd::fchown(
                 slave.as_raw_fd(),
@@ -183,15 +221,18 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
                 Some(nix::unistd::Gid::from_raw(r.host(5))),
             );
         }
-        dev::bind_console(&root, &slave)?;
+        dev::bind_console(root, &slave)?;
         protocol::report(&ctx.sock, &Report::Console { master, slave })
             .ctx(|| "handing the console to the launcher".into())?;
     }
+    Ok(())
+}
 
-    // procfs must come from inside the guest's pid namespace, but be
-    // mounted in this (host-owned) mount namespace so its masks are
-    // inherited, locked, below everything the guest can unmount.
-    nix::sched::setns(&inner_fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the guest's pid namespace".into())?;
+/// Mounts procfs and its masks from a helper that joined the guest's pid
+/// namespace but keeps this mount namespace.
+fn mount_proc_from_guest_pidns(ctx: &ChildCtx, root: &OwnedFd, inner_fd: &OwnedFd) -> Result<()> {
+    let cfg = ctx.cfg;
+    nix::sched::setns(inner_fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the guest's pid namespace".into())?;
     // SAFETY: single-threaded.
     match unsafe { sys::clone3(0, None, false) }.ctx(|| "starting the proc helper".into())? {
         None => {
@@ -200,7 +241,7 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
                 .ctx(|| "setting the parent-death signal".into())
                 .and_then(|_| {
                     let inside = crate::plan::mounts::proc_masks_inside(cfg, ctx.range);
-                    mount_proc(&root, &ctx.boot_id, ctx.mounts, inside)
+                    mount_proc(root, &ctx.boot_id, ctx.mounts, inside)
                 });
             let code = match r {
                 Ok(()) => 0,
@@ -222,20 +263,6 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
             }
         }
     }
-
-    drop(mounts);
-    let _pivot = tracing::info_span!("pivot").entered();
-    // Pivot this whole mount namespace into the tree: the waiting guest's
-    // root moves with it, so it never needs to look at a host path.
-    drop(root);
-    drop(run_host);
-    chdir(root_path).ctx(|| "entering the tree".into())?;
-    pivot_root(".", ".").ctx(|| "pivoting into the tree".into())?;
-    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".into())?;
-    chdir("/").ctx(|| "entering /".into())?;
-
-    let mut w = std::fs::File::from(go_w);
-    w.write_all(b"g").ctx(|| "starting the guest".into())?;
     Ok(())
 }
 

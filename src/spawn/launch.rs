@@ -6,7 +6,7 @@
 use crate::error::{Context, Error, Result};
 use crate::host::cgroup::{Cgroups, Owner};
 use crate::host::machined;
-use crate::ids::userns::{self, Ownership};
+use crate::ids::userns::{self, Ownership, Range};
 use crate::mount::ephemeral::Layers;
 use crate::plan::host::HostFacts;
 use crate::plan::{Plan, TreeIds};
@@ -97,35 +97,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     // with it? A registration whose leader is dead is removed here.
     let machined = machined::prepare(cfg.register, &cfg.name)? == machined::Presence::Present;
     let facts = HostFacts::probe(cfg)?;
-    // A tree shifted on disk before keeps its range if it is free.
-    let prefer = match (cfg.ownership, facts.shift) {
-        (Ownership::Chown | Ownership::Auto, shift::State::Done(b) | shift::State::Partial(b)) => Some(b),
-        _ => None,
-    };
-    // Inside a user namespace with no room for a range of its own (berth
-    // in a machine), pick maps the guest onto the same ids (see host/nested.rs).
-    let inside =
-        crate::host::nested::pick_inside(crate::host::nested::own_ids()).filter(|_| cfg.userns == userns::Mode::Pick);
-    let reserved = match inside {
-        Some(r) => {
-            if !cfg.quiet {
-                eprint!(
-                    "Running in a user namespace of {} ids: the guest gets its own user namespace on the same ids.\r\n",
-                    r.size
-                );
-            }
-            Some((r, None))
-        }
-        None => userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
-            Error::Busy(format!(
-                "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
-            ))
-        })?,
-    };
-    let (range, range_lock) = match reserved {
-        Some((r, l)) => (Some(r), l),
-        None => (None, None),
-    };
+    let (range, range_lock) = reserve_ids(cfg, &facts)?;
     // Every decision, before anything exists: a limit this host cannot
     // apply stops the start here.
     let plan = {
@@ -134,44 +106,13 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     };
     tracing::debug!(?range, tree_ids = ?plan.tree_ids, owner = ?plan.cgroups.owner, mounts = plan.mounts.len(), "planned");
     if let (Some(r), TreeIds::Chown) = (range, plan.tree_ids) {
-        let _s = tracing::info_span!("shift").entered();
-        let t0 = Instant::now();
-        if shift::ensure(&cfg.root, r.base, cfg.read_only)? && !cfg.quiet {
-            eprint!(
-                "Shifted the ownership of {} to {} in {:.1}s.\r\n",
-                cfg.root.display(),
-                r.base,
-                t0.elapsed().as_secs_f64()
-            );
-        }
+        shift_tree(cfg, r)?;
     }
     let cgroups = plan.cgroups.clone();
     let owner = cgroups.owner;
     let layers = Layers::create(cfg, range, plan.tree_ids == TreeIds::Idmap)?;
-    let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
-    let lock_files: Vec<_> = local
-        .into_iter()
-        .chain([global, name_lock.path().to_path_buf()])
-        .chain(range_lock.as_ref().map(|l| l.path().to_path_buf()))
-        .collect();
-    let mut record = Record {
-        version: record::RECORD_VERSION,
-        name: cfg.name.clone(),
-        uuid: cfg.uuid.clone(),
-        class: Class::Container,
-        kind: if cfg.is_run() { Kind::Run } else { Kind::Boot },
-        root: cfg.root.clone(),
-        launcher: std::process::id(),
-        leader: None,
-        started_us: record::now_us(),
-        cgroups: cgroups.clone(),
-        locks: lock_files,
-        layers: layers.dirs(),
-        machined,
-        ids: range,
-        policy: cfg.policy.clone(),
-        net: Default::default(),
-    };
+    let mut record =
+        new_record(cfg, &plan, &layers, lock_files(cfg, &name_lock, range_lock.as_ref())?, machined, range);
     // The watcher first: from here on, a killed launcher is cleaned up.
     let watcher = match Watcher::spawn(record.clone()) {
         Ok(w) => w,
@@ -190,21 +131,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     let mut controller = None;
     let result = (|| {
         if owner == Owner::Systemd {
-            controller = Some(crate::host::scope::start(&crate::host::scope::ScopeSpec {
-                unit: held.cgroups.unit(),
-                slice: &cfg.slice,
-                description: format!("Container {} (berth)", cfg.name),
-                stop_timeout: cfg.stop_timeout,
-                properties: &plan.limits.dbus,
-            })?);
-            let own = crate::host::cgroup::own_path("self").map(|p| held.cgroups.hierarchy.join(p));
-            if own.as_deref() != Some(held.cgroups.scope.as_path()) {
-                return Err(Error::Setup(format!(
-                    "systemd placed berth in {}, not in {}",
-                    own.map(|p| p.display().to_string()).unwrap_or_else(|| "an unknown cgroup".into()),
-                    held.cgroups.scope.display()
-                )));
-            }
+            controller = Some(start_scope(cfg, &held.cgroups, &plan)?);
         }
         {
             let _s = tracing::info_span!("cgroups").entered();
@@ -244,4 +171,117 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     // the launcher still sits in the scope it removes.
     std::mem::forget(held);
     result
+}
+
+/// The guest's id range, reserved under its lock (None without a user
+/// namespace).
+fn reserve_ids(cfg: &Config, facts: &HostFacts) -> Result<(Option<Range>, Option<lock::LockFile>)> {
+    // A tree shifted on disk before keeps its range if it is free.
+    let prefer = match (cfg.ownership, facts.shift) {
+        (Ownership::Chown | Ownership::Auto, shift::State::Done(b) | shift::State::Partial(b)) => Some(b),
+        _ => None,
+    };
+    // Inside a user namespace with no room for a range of its own (berth
+    // in a machine), pick maps the guest onto the same ids (see host/nested.rs).
+    let inside =
+        crate::host::nested::pick_inside(crate::host::nested::own_ids()).filter(|_| cfg.userns == userns::Mode::Pick);
+    let reserved = match inside {
+        Some(r) => {
+            if !cfg.quiet {
+                eprint!(
+                    "Running in a user namespace of {} ids: the guest gets its own user namespace on the same ids.\r\n",
+                    r.size
+                );
+            }
+            Some((r, None))
+        }
+        None => userns::reserve(cfg.userns, &cfg.name, prefer).map_err(|e| {
+            Error::Busy(format!(
+                "cannot reserve a user namespace id range: {e}; pick another with --private-users=BASE"
+            ))
+        })?,
+    };
+    Ok(match reserved {
+        Some((r, l)) => (Some(r), l),
+        None => (None, None),
+    })
+}
+
+/// Shifts the tree's owners on disk onto the range (the plan said chown).
+fn shift_tree(cfg: &Config, r: Range) -> Result<()> {
+    let _s = tracing::info_span!("shift").entered();
+    let t0 = Instant::now();
+    if shift::ensure(&cfg.root, r.base, cfg.read_only)? && !cfg.quiet {
+        eprint!(
+            "Shifted the ownership of {} to {} in {:.1}s.\r\n",
+            cfg.root.display(),
+            r.base,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Asks systemd for the machine's scope and checks berth landed in it;
+/// returns the pid of the scope's controller.
+fn start_scope(cfg: &Config, cgroups: &Cgroups, plan: &Plan) -> Result<libc::pid_t> {
+    let controller = crate::host::scope::start(&crate::host::scope::ScopeSpec {
+        unit: cgroups.unit(),
+        slice: &cfg.slice,
+        description: format!("Container {} (berth)", cfg.name),
+        stop_timeout: cfg.stop_timeout,
+        properties: &plan.limits.dbus,
+    })?;
+    let own = crate::host::cgroup::own_path("self").map(|p| cgroups.hierarchy.join(p));
+    if own.as_deref() != Some(cgroups.scope.as_path()) {
+        return Err(Error::Setup(format!(
+            "systemd placed berth in {}, not in {}",
+            own.map(|p| p.display().to_string()).unwrap_or_else(|| "an unknown cgroup".into()),
+            cgroups.scope.display()
+        )));
+    }
+    Ok(controller)
+}
+
+/// Every lock file the machine's clean-up removes once nobody holds it.
+fn lock_files(
+    cfg: &Config,
+    name_lock: &lock::LockFile,
+    range_lock: Option<&lock::LockFile>,
+) -> Result<Vec<std::path::PathBuf>> {
+    let (local, global) = lock::tree_lock_paths(&cfg.root).ctx(|| "locating the tree's lock files".into())?;
+    Ok(local
+        .into_iter()
+        .chain([global, name_lock.path().to_path_buf()])
+        .chain(range_lock.map(|l| l.path().to_path_buf()))
+        .collect())
+}
+
+/// The machine's record as it starts (the leader comes later).
+fn new_record(
+    cfg: &Config,
+    plan: &Plan,
+    layers: &Layers,
+    locks: Vec<std::path::PathBuf>,
+    machined: bool,
+    range: Option<Range>,
+) -> Record {
+    Record {
+        version: record::RECORD_VERSION,
+        name: cfg.name.clone(),
+        uuid: cfg.uuid.clone(),
+        class: Class::Container,
+        kind: if cfg.is_run() { Kind::Run } else { Kind::Boot },
+        root: cfg.root.clone(),
+        launcher: std::process::id(),
+        leader: None,
+        started_us: record::now_us(),
+        cgroups: plan.cgroups.clone(),
+        locks,
+        layers: layers.dirs(),
+        machined,
+        ids: range,
+        policy: cfg.policy.clone(),
+        net: Default::default(),
+    }
 }
