@@ -61,8 +61,8 @@ impl HostNs {
     }
 
     /// A TCP listener on `addr` inside this namespace (bound from a thread
-    /// that entered it) answering every connection with `reply`.
-    fn serve(&self, addr: &str, reply: &'static str) -> std::net::SocketAddr {
+    /// that entered it) answering every connection with `reply(peer)`.
+    fn serve(&self, addr: &str, reply: fn(std::net::SocketAddr) -> String) -> std::net::SocketAddr {
         let path = self.path();
         let addr = addr.to_string();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -73,7 +73,9 @@ impl HostNs {
             let l = TcpListener::bind(&addr).expect("bind listener");
             tx.send(l.local_addr().unwrap()).unwrap();
             for mut s in l.incoming().flatten() {
-                let _ = s.write_all(reply.as_bytes());
+                if let Ok(peer) = s.peer_addr() {
+                    let _ = s.write_all(reply(peer).as_bytes());
+                }
             }
         });
         rx.recv_timeout(Duration::from_secs(5)).expect("listener up")
@@ -100,7 +102,7 @@ fn private_network_is_the_guests_own() {
     let host = HostNs::new("pn");
     let _l = host_lock_shared();
     host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
-    let served = host.serve("127.0.0.1:0", "host-secret\n");
+    let served = host.serve("127.0.0.1:0", |_| "host-secret\n".into());
     let port = served.port().to_string();
     let script = format!(
         r#"echo LINKS=$(ip -o link | wc -l)
@@ -210,25 +212,6 @@ impl HostNs {
         .join()
         .ok()
         .flatten()
-    }
-
-    /// A listener answering each connection with the peer's address.
-    fn serve_peer(&self, addr: &str) {
-        let path = self.path();
-        let addr = addr.to_string();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(&path).expect("open netns");
-            // SAFETY: setns on this thread only, with a valid descriptor.
-            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
-            let l = TcpListener::bind(&addr).expect("bind listener");
-            tx.send(()).unwrap();
-            for mut s in l.incoming().flatten() {
-                let peer = s.peer_addr().map(|p| p.ip().to_string()).unwrap_or_default();
-                let _ = s.write_all(format!("{peer}\n").as_bytes());
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(5)).expect("listener up");
     }
 
     /// This "host"'s nf_tables tables, as `nft` lists them.
@@ -348,7 +331,7 @@ fn veth_dhcp_nat_and_service() {
     let (s, tree, host) = veth_setup("veth");
     let _l = host_lock_shared();
     let up = upstream(&host, "vu");
-    up.serve_peer("192.0.2.2:7070");
+    up.serve("192.0.2.2:7070", |peer| format!("{}\n", peer.ip()));
     let name = hx_name("veth");
     let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
     let addr = wait_line(&bg, "ADDR");

@@ -147,13 +147,7 @@ impl Machine {
 
     /// The record of a machine berth started; the verbs that act need it.
     pub fn own(&self) -> Result<&Record> {
-        self.record.as_ref().ok_or_else(|| {
-            Error::Machine(format!(
-                "machine {} was not started by berth (machined lists it from service {}); berth acts only on its own machines",
-                self.name,
-                self.service()
-            ))
-        })
+        self.record.as_ref().ok_or_else(|| not_berths(&self.name, self.service()))
     }
 
     pub fn to_json(&self) -> Value {
@@ -225,10 +219,7 @@ pub fn find(name: &str) -> Result<Machine> {
     }
     // Say so when the name is another manager's machine.
     match crate::host::machined::machine(name) {
-        Some(p) => Err(Error::Machine(format!(
-            "machine {name} was not started by berth (machined lists it from service {}); berth acts only on its own machines",
-            p.get("Service").map(String::as_str).unwrap_or("unknown")
-        ))),
+        Some(p) => Err(not_berths(name, p.get("Service").map(String::as_str).unwrap_or("unknown"))),
         None => Err(not_running(name)),
     }
 }
@@ -256,6 +247,13 @@ pub fn started(name: &str) -> Result<Machine> {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A machine another manager started: berth acts only on its own.
+fn not_berths(name: &str, service: &str) -> Error {
+    Error::Machine(format!(
+        "machine {name} was not started by berth (machined lists it from service {service}); berth acts only on its own machines"
+    ))
 }
 
 fn not_running(name: &str) -> Error {
