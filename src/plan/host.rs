@@ -11,9 +11,8 @@ use crate::settings::config::Config;
 
 #[derive(Debug, Clone)]
 pub struct HostFacts {
-    /// systemd runs the host (it makes scopes and applies limits).
-    pub systemd: bool,
-    /// What the resource limits depend on.
+    /// What the resource limits depend on, with whether systemd runs the
+    /// host (it makes scopes and applies limits).
     pub limits: CgroupFacts,
     /// The machine's cgroups, as this host lays them out (before the
     /// plan decides who owns them).
@@ -31,6 +30,11 @@ pub struct HostFacts {
 const PROBE: Range = Range { base: 0x6FFF_0000, size: 65536 };
 
 impl HostFacts {
+    /// systemd runs the host.
+    pub fn systemd(&self) -> bool {
+        self.limits.systemd
+    }
+
     pub fn probe(cfg: &Config) -> Result<HostFacts> {
         let _span = tracing::info_span!("probe").entered();
         let systemd = scope::systemd_booted();
@@ -68,6 +72,6 @@ impl HostFacts {
         let can_idmap = needs_probe.then(|| userns::can_idmap(&cfg.root, PROBE));
         let bind_source_is_dir = cfg.binds.iter().map(|b| b.source.is_dir()).collect();
         let limits = CgroupFacts { systemd, offered, v1, io_weight_file };
-        Ok(HostFacts { systemd, limits, cgroups, shift, can_idmap, bind_source_is_dir })
+        Ok(HostFacts { limits, cgroups, shift, can_idmap, bind_source_is_dir })
     }
 }

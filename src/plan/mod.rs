@@ -43,7 +43,7 @@ impl Plan {
     /// `range`: the id range reserved for the guest (None without a user
     /// namespace).
     pub fn new(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Result<Plan> {
-        let owner = match (cfg.keep_unit, facts.systemd) {
+        let owner = match (cfg.keep_unit, facts.systemd()) {
             (true, _) => Owner::Unit,
             (false, true) => Owner::Systemd,
             (false, false) => Owner::Berth,
@@ -215,7 +215,6 @@ mod tests {
             own: "user.slice".into(),
         };
         HostFacts {
-            systemd: false,
             cgroups: Cgroups {
                 hierarchy: "/sys/fs/cgroup/unified".into(),
                 scope: "/sys/fs/cgroup/unified/machine.slice/machine-t.scope".into(),
@@ -256,7 +255,6 @@ mod tests {
         assert_eq!(p.cgroups.v1, dirs, "the record names the v1 cgroups the plan creates");
 
         let mut systemd = facts();
-        systemd.systemd = true;
         systemd.limits.systemd = true;
         let p = Plan::new(&c, &systemd, None).unwrap();
         assert_eq!(p.cgroups.owner, Owner::Systemd);

@@ -136,7 +136,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         {
             let _s = tracing::info_span!("cgroups").entered();
             held.cgroups.create(&plan.limits)?;
-            if owner == Owner::Unit && facts.systemd {
+            if owner == Owner::Unit && facts.systemd() {
                 crate::host::scope::set_properties(&held.cgroups.unit(), &plan.limits.dbus)?;
             }
         }
