@@ -89,6 +89,10 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
     }
     cleanup::gc();
+    if let Some(t) = &cfg.template_copy {
+        let _s = tracing::info_span!("template").entered();
+        crate::settings::layers::from_template(t, &cfg.root).map_err(Error::Usage)?;
+    }
     let (name_lock, tree) = {
         let _s = tracing::info_span!("lock").entered();
         (lock_name(&cfg.name)?, lock_tree(cfg)?)
