@@ -116,7 +116,6 @@ impl Config {
             Some(u) => parse_uuid(u)?,
             None => inputs.random_uuid.clone(),
         };
-        let env = s.setenv.iter().flatten().map(|e| parse_env(e)).collect::<Result<Vec<_>>>()?;
         let mut binds = Vec::new();
         for (spec, ro) in
             s.bind.iter().flatten().map(|b| (b, false)).chain(s.bind_ro.iter().flatten().map(|b| (b, true)))
@@ -124,31 +123,7 @@ impl Config {
             binds.push(parse_bind(spec, ro, inputs)?);
         }
         let tmpfs = s.tmpfs.iter().flatten().map(|t| parse_tmpfs(t)).collect::<Result<Vec<_>>>()?;
-        if let Some(d) = &s.chdir {
-            if !d.is_absolute() {
-                return Err(Error::Usage(format!(
-                    "--chdir {} is not absolute; give a path inside the guest starting with /",
-                    d.display()
-                )));
-            }
-        }
-        let stop_timeout = s.stop_timeout.unwrap_or(10.0);
-        if !(stop_timeout.is_finite() && stop_timeout >= 0.0) {
-            return Err(Error::Usage(format!("--stop-timeout {stop_timeout} is invalid; give a number of seconds")));
-        }
-        let kill_signal = s.kill_signal.as_deref().map(signal::parse).transpose()?;
-        let notify_ready = match s.notify_ready.as_deref() {
-            None => false,
-            Some(v) => crate::sys::parse_bool(v)
-                .ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?,
-        };
-        let console =
-            s.console.unwrap_or(if inputs.terminal { ConsoleMode::Interactive } else { ConsoleMode::ReadOnly });
-        if let Some(u) = &s.user {
-            if u.is_empty() || u.contains(':') || u.contains('/') {
-                return Err(Error::Usage(format!("--user '{u}' is invalid; give a user name or uid of the guest")));
-            }
-        }
+        let process = Process::new(s, inputs)?;
         let userns = userns::parse_mode(s.private_users.as_deref().unwrap_or("pick"))
             .map_err(|e| Error::Usage(e.to_string()))?;
         let ownership = userns::parse_ownership(s.private_users_ownership.as_deref().unwrap_or("auto"))
@@ -184,17 +159,69 @@ impl Config {
             name,
             hostname,
             uuid,
-            env,
-            user: s.user.clone(),
-            chdir: s.chdir.clone(),
+            env: process.env,
+            user: process.user,
+            chdir: process.chdir,
             binds,
             tmpfs,
             read_only: roots.read_only,
+            kill_signal: process.kill_signal,
+            stop_timeout: process.stop_timeout,
+            notify_ready: process.notify_ready,
+            console: process.console,
+            quiet: Settings::on(s.quiet),
+        })
+    }
+}
+
+/// How the payload runs: its environment, user, directory, console and
+/// how it is stopped.
+struct Process {
+    env: Vec<(String, String)>,
+    user: Option<String>,
+    chdir: Option<PathBuf>,
+    kill_signal: Option<i32>,
+    stop_timeout: Duration,
+    notify_ready: bool,
+    console: ConsoleMode,
+}
+
+impl Process {
+    fn new(s: &Settings, inputs: &Inputs) -> Result<Process> {
+        let env = s.setenv.iter().flatten().map(|e| parse_env(e)).collect::<Result<Vec<_>>>()?;
+        if let Some(d) = &s.chdir {
+            if !d.is_absolute() {
+                return Err(Error::Usage(format!(
+                    "--chdir {} is not absolute; give a path inside the guest starting with /",
+                    d.display()
+                )));
+            }
+        }
+        let stop_timeout = s.stop_timeout.unwrap_or(10.0);
+        if !(stop_timeout.is_finite() && stop_timeout >= 0.0) {
+            return Err(Error::Usage(format!("--stop-timeout {stop_timeout} is invalid; give a number of seconds")));
+        }
+        let kill_signal = s.kill_signal.as_deref().map(signal::parse).transpose()?;
+        let notify_ready = match s.notify_ready.as_deref() {
+            None => false,
+            Some(v) => crate::sys::parse_bool(v)
+                .ok_or_else(|| Error::Usage(format!("--notify-ready={v} is invalid; use yes or no")))?,
+        };
+        let console =
+            s.console.unwrap_or(if inputs.terminal { ConsoleMode::Interactive } else { ConsoleMode::ReadOnly });
+        if let Some(u) = &s.user {
+            if u.is_empty() || u.contains(':') || u.contains('/') {
+                return Err(Error::Usage(format!("--user '{u}' is invalid; give a user name or uid of the guest")));
+            }
+        }
+        Ok(Process {
+            env,
+            user: s.user.clone(),
+            chdir: s.chdir.clone(),
             kill_signal,
             stop_timeout: Duration::from_secs_f64(stop_timeout),
             notify_ready,
             console,
-            quiet: Settings::on(s.quiet),
         })
     }
 }
@@ -377,109 +404,4 @@ impl HostIntegration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(extra: Settings) -> Result<Config> {
-        let s = Settings { boot: Some(false), parameters: Some(vec!["/bin/sh".into()]), ..Default::default() };
-        Config::new(&extra.over(s), &Inputs::made_up("/srv/tree"))
-    }
-
-    fn err(extra: Settings) -> String {
-        run(extra).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn defaults_come_from_the_inputs() {
-        let c = run(Settings::default()).unwrap();
-        assert_eq!((c.name.as_str(), c.hostname.as_str()), ("tree", "tree"));
-        assert_eq!(c.uuid, "00000000-0000-4000-8000-000000000001");
-        assert_eq!(c.console, ConsoleMode::ReadOnly, "no terminal: read-only console");
-        assert_eq!(c.stop_timeout, Duration::from_secs(10));
-        assert_eq!(c.slice, "machine.slice");
-        assert!(!c.read_only && !c.net.private() && c.template_copy.is_none());
-        let mut on_tty = Inputs::made_up("/srv/tree");
-        on_tty.terminal = true;
-        let s = Settings { boot: Some(false), parameters: Some(vec!["/bin/sh".into()]), ..Default::default() };
-        assert_eq!(Config::new(&s, &on_tty).unwrap().console, ConsoleMode::Interactive);
-    }
-
-    #[test]
-    fn boot_takes_the_trees_init() {
-        let s = Settings { boot: Some(true), parameters: Some(vec!["--unit=x".into()]), ..Default::default() };
-        let c = Config::new(&s, &Inputs::made_up("/srv/tree")).unwrap();
-        match c.mode {
-            Mode::Boot { init, kind, args } => {
-                assert_eq!(
-                    (init, kind, args),
-                    ("/usr/lib/systemd/systemd".into(), InitKind::Systemd, vec!["--unit=x".to_string()])
-                )
-            }
-            m => panic!("{m:?}"),
-        }
-        let mut no_init = Inputs::made_up("/srv/tree");
-        no_init.tree.init = None;
-        assert!(Config::new(&s, &no_init).unwrap_err().to_string().starts_with("no init found in /srv/tree"));
-        let user = Settings { user: Some("u".into()), ..s };
-        assert!(Config::new(&user, &Inputs::made_up("/t")).unwrap_err().to_string().contains("--user applies"));
-    }
-
-    #[test]
-    fn ephemeral_names_get_a_suffix() {
-        let c = run(Settings { ephemeral: Some(true), ..Default::default() }).unwrap();
-        assert_eq!(c.name, "tree-0badcafe");
-        assert!(c.tree_read_only());
-    }
-
-    #[test]
-    fn networks_keep_cap_net_admin() {
-        let c = run(Settings { network_veth: Some(true), ..Default::default() }).unwrap();
-        assert!(c.net.private() && c.net.veth);
-        assert!(c.policy.capabilities.contains(&caps::Capability::CAP_NET_ADMIN));
-        let c = run(Settings::default()).unwrap();
-        assert!(!c.policy.capabilities.contains(&caps::Capability::CAP_NET_ADMIN));
-    }
-
-    #[test]
-    fn what_the_user_got_wrong_is_named() {
-        let cases: [(Settings, &str); 9] = [
-            (Settings { parameters: Some(vec![]), ..Default::default() }, "no command given"),
-            (Settings { chdir: Some("rel".into()), ..Default::default() }, "--chdir rel is not absolute"),
-            (Settings { stop_timeout: Some(-1.0), ..Default::default() }, "--stop-timeout -1 is invalid"),
-            (Settings { notify_ready: Some("maybe".into()), ..Default::default() }, "--notify-ready=maybe"),
-            (Settings { ephemeral: Some(true), volatile: Some("yes".into()), ..Default::default() }, "pick one"),
-            (Settings { slice: Some("x.slice".into()), keep_unit: Some(true), ..Default::default() }, "conflict"),
-            (Settings { bind: Some(vec!["/nope:/x".into()]), ..Default::default() }, "source /nope is unusable"),
-            (
-                Settings {
-                    private_users: Some("no".into()),
-                    bind: Some(vec!["/etc:/e:idmap".into()]),
-                    ..Default::default()
-                },
-                "needs a user namespace",
-            ),
-            (Settings { property: Some(vec!["MemoryMax=lots".into()]), ..Default::default() }, "MemoryMax"),
-        ];
-        for (s, want) in cases {
-            let e = err(s.clone());
-            assert!(e.contains(want), "{s:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn overlays_and_properties_resolve_against_the_inputs() {
-        let c = run(Settings {
-            overlay: Some(vec!["/l1:/l2:/up:/opt".into()]),
-            property: Some(vec!["MemoryMax=25%".into()]),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(c.overlays[0].lowers, [PathBuf::from("/l1"), PathBuf::from("/l2")]);
-        assert_eq!(
-            c.properties[0].value,
-            crate::host::property::Value::Memory(crate::host::property::Memory::Max, Some(2 << 30))
-        );
-        assert!(err(Settings { overlay: Some(vec!["/l1:/missing:/opt".into()]), ..Default::default() })
-            .contains("/missing is not a directory"));
-    }
-}
+mod tests;

@@ -89,35 +89,8 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     }
 
     let root_path = &cfg.root;
-    let userns: Option<OwnedFd> = match ctx.range {
-        Some(_) => Some(
-            std::fs::File::open(format!("/proc/{}/ns/user", inner_child.pid))
-                .ctx(|| "opening the guest's user namespace".into())?
-                .into(),
-        ),
-        None => None,
-    };
-    let rctx = rootfs::RootCtx {
-        cfg,
-        range: ctx.range,
-        idmap: ctx.idmap,
-        userns: userns.as_ref(),
-        layer: ctx.layer.as_deref(),
-        upper_tmpfs: ctx.upper_tmpfs,
-        overlay_work: &ctx.overlay_work,
-    };
     let mounts = tracing::info_span!("mounts").entered();
-    let root = rootfs::mount_root(&rctx)?;
-    api::refuse_odd_api_dirs(&root)?;
-    let idmapping = match (&userns, ctx.range) {
-        (Some(ns), Some(range)) => Some(apply::Idmapping { userns: ns, range }),
-        _ => None,
-    };
-    apply::apply_idmapped(ctx.mounts, Phase::Outer, &root, idmapping.as_ref())?;
-    rootfs::mount_overlays(&rctx, &root)?;
-    apply::prepare_targets(ctx.mounts, Phase::Inner, &root)?;
-    dev::populate(&root, ctx.range)?;
-    let run_host = runhost::create(&root, cfg, ctx.range)?;
+    let (root, run_host) = build_tree(ctx, inner_child.pid)?;
 
     let notify = notify_socket(&run_host, ctx.range)?;
     protocol::report(&ctx.sock, &Report::NotifySocket(notify))
@@ -145,6 +118,42 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     let mut w = std::fs::File::from(go_w);
     w.write_all(b"g").ctx(|| "starting the guest".into())?;
     Ok(())
+}
+
+/// Mounts the guest's tree in this mount namespace: the root (idmapped
+/// or layered), the outer phase of the mount list, overlays, the targets
+/// of the inner phase, /dev and /run/host. Returns the root and /run/host.
+fn build_tree(ctx: &ChildCtx, guest: libc::pid_t) -> Result<(OwnedFd, OwnedFd)> {
+    let cfg = ctx.cfg;
+    let userns: Option<OwnedFd> = match ctx.range {
+        Some(_) => Some(
+            std::fs::File::open(format!("/proc/{}/ns/user", guest))
+                .ctx(|| "opening the guest's user namespace".into())?
+                .into(),
+        ),
+        None => None,
+    };
+    let rctx = rootfs::RootCtx {
+        cfg,
+        range: ctx.range,
+        idmap: ctx.idmap,
+        userns: userns.as_ref(),
+        layer: ctx.layer.as_deref(),
+        upper_tmpfs: ctx.upper_tmpfs,
+        overlay_work: &ctx.overlay_work,
+    };
+    let root = rootfs::mount_root(&rctx)?;
+    api::refuse_odd_api_dirs(&root)?;
+    let idmapping = match (&userns, ctx.range) {
+        (Some(ns), Some(range)) => Some(apply::Idmapping { userns: ns, range }),
+        _ => None,
+    };
+    apply::apply_idmapped(ctx.mounts, Phase::Outer, &root, idmapping.as_ref())?;
+    rootfs::mount_overlays(&rctx, &root)?;
+    apply::prepare_targets(ctx.mounts, Phase::Inner, &root)?;
+    dev::populate(&root, ctx.range)?;
+    let run_host = runhost::create(&root, cfg, ctx.range)?;
+    Ok((root, run_host))
 }
 
 /// The inner child: PID 1 of a new pid (and user, and with a private
