@@ -13,6 +13,9 @@ pub enum Error {
     Name(#[from] crate::settings::name::NameError),
     #[error(transparent)]
     Signal(#[from] crate::sys::signal::BadSignal),
+    /// A settings file that cannot be read or has a mistake.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::file::FileError),
     /// A bad security or resource option (capabilities, filter, limits).
     #[error(transparent)]
     Policy(#[from] crate::security::policy::PolicyError),
