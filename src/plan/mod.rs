@@ -126,6 +126,7 @@ mod tests {
             slice: "machine.slice".into(),
             keep_unit: false,
             nesting: false,
+            proc_views: true,
             properties: vec![],
             net: Default::default(),
         }

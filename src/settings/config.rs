@@ -87,6 +87,8 @@ pub struct Config {
     pub keep_unit: bool,
     /// `--nesting`: the /proc masks are the guest's own (see nested.rs).
     pub nesting: bool,
+    /// `--proc-views`: the guest's /proc and /sys views (see views/).
+    pub proc_views: bool,
     pub properties: Vec<crate::host::property::Property>,
     /// The guest's network (see net/).
     pub net: crate::net::Settings,
@@ -367,6 +369,9 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         slice,
         keep_unit: c.keep_unit,
         nesting: c.nesting,
+        proc_views: crate::sys::parse_bool(&c.proc_views).ok_or_else(|| {
+            Error::Usage(format!("--proc-views={}: expected yes or no", c.proc_views))
+        })?,
         properties,
         policy,
         ephemeral: c.ephemeral,

@@ -131,6 +131,13 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     // mounted in this (host-owned) mount namespace so its masks are
     // inherited, locked, below everything the guest can unmount.
     mount_proc_from_guest_pidns(ctx, &root, &inner_fd)?;
+    // views: the guest's /proc and /sys views, over the fresh procfs.
+    if crate::views::mount::wanted(cfg.proc_views, crate::plan::mounts::proc_masks_inside(cfg, ctx.range)) {
+        crate::views::mount::mount_views(&root, |fuse| {
+            let fd = fuse.try_clone()?;
+            protocol::report(&ctx.sock, &Report::Views(fd)).map_err(std::io::Error::from)
+        })?;
+    }
 
     drop(mounts);
     let _pivot = tracing::info_span!("pivot").entered();

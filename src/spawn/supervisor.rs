@@ -77,6 +77,8 @@ pub struct Supervisor {
     protect: bool,
     /// net: the guest's network (links, addresses, rules) while it runs.
     net: crate::net::Network,
+    /// views: the server of the guest's /proc views, once mounted.
+    views: Option<crate::views::supervise::Views>,
 }
 
 impl Supervisor {
@@ -149,6 +151,7 @@ impl Supervisor {
             // guest must not take it along.
             protect: cfg.properties.iter().any(|p| p.controller() == Some("memory")),
             net,
+            views: None,
         })
     }
 
@@ -197,7 +200,8 @@ impl Supervisor {
     }
 
     fn step(&mut self, cfg: &Config, record: &mut Record) -> Result<()> {
-        let wake = [self.deadline, self.migrate_at, self.trim_at].into_iter().flatten().min();
+        let views_wake = self.views.as_ref().and_then(|v| v.wake());
+        let wake = [self.deadline, self.migrate_at, self.trim_at, views_wake].into_iter().flatten().min();
         let timeout = match wake {
             Some(d) => {
                 PollTimeout::try_from(d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as u32 + 1)
@@ -268,6 +272,9 @@ impl Supervisor {
         if self.migrate_at.is_some_and(|t| Instant::now() >= t) {
             self.migrate()?;
         }
+        if let Some(v) = self.views.as_mut() {
+            v.tick();
+        }
         if self.trim_at.is_some_and(|t| Instant::now() >= t) {
             self.trim_at = None;
             crate::sys::trim::release();
@@ -299,6 +306,19 @@ impl Supervisor {
                 }
                 record.leader = Some(pid as u32);
                 let _ = record.write();
+            }
+            Ok(Some(Report::Views(fuse))) => {
+                // views: start the server; the outer child's lookups wait for it.
+                let spec = crate::views::machine::Spec {
+                    name: cfg.name.clone(),
+                    payload: self.cgroups.payload(),
+                    hierarchy: self.cgroups.hierarchy.clone(),
+                    leader: self.inner.as_ref().map(|(p, _)| *p).unwrap_or(0),
+                };
+                match crate::views::supervise::Views::start(fuse, spec, &self.cgroups.supervisor()) {
+                    Ok(v) => self.views = Some(v),
+                    Err(e) => self.fail(e.into()),
+                }
             }
             Ok(Some(Report::Failed(f))) => self.fail(f.into()),
             // Nothing more right now (the socket is non-blocking).
@@ -435,6 +455,11 @@ impl Supervisor {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(st) => {
                     let pid = st.pid().map(|p| p.as_raw());
+                    if let (Some(v), Some(p)) = (self.views.as_mut(), pid) {
+                        if v.reaped(p, &st) {
+                            continue;
+                        }
+                    }
                     if pid.is_some() && pid == self.inner.as_ref().map(|(p, _)| *p) {
                         self.status = Some(st);
                     } else if pid == Some(self.outer) && self.inner.is_none() {
