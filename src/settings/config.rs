@@ -369,9 +369,8 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
         slice,
         keep_unit: c.keep_unit,
         nesting: c.nesting,
-        proc_views: crate::sys::parse_bool(&c.proc_views).ok_or_else(|| {
-            Error::Usage(format!("--proc-views={}: expected yes or no", c.proc_views))
-        })?,
+        proc_views: crate::sys::parse_bool(&c.proc_views)
+            .ok_or_else(|| Error::Usage(format!("--proc-views={}: expected yes or no", c.proc_views)))?,
         properties,
         policy,
         ephemeral: c.ephemeral,

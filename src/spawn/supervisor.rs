@@ -103,6 +103,10 @@ impl Supervisor {
         let launcher = std::process::id() as libc::pid_t;
         // net hook 1: what the guest's network needs, before it exists.
         let net = crate::net::Network::new(&cfg.net, &cfg.name);
+        // views: opened here, outside the guest's device policy.
+        let masks_inside = crate::plan::mounts::proc_masks_inside(cfg, range);
+        let views =
+            crate::views::mount::wanted(cfg.proc_views, masks_inside).then(crate::views::mount::open_device).flatten();
         // SAFETY: the launcher is single-threaded.
         let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
             .ctx(|| "creating the container's mount namespace".into())?;
@@ -120,8 +124,11 @@ impl Supervisor {
                 layer: layers.layer.as_ref().map(|l| l.dir.clone()),
                 upper_tmpfs: layers.layer.as_ref().is_some_and(|l| l.tmpfs),
                 overlay_work: layers.overlay_work.clone(),
+                views,
             });
         };
+        // The outer child hands the connection back once it is mounted.
+        drop(views);
         drop(theirs);
         nix::fcntl::fcntl(ours.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
             .ctx(|| "configuring the setup socket".into())?;

@@ -3,8 +3,8 @@
 //! made by host/cgroupv1.rs, or one it inherited); usage only from a
 //! cgroup of the machine's own, since an inherited one holds others too.
 
-use crate::views::render::{diskstats::Io, meminfo, stat::CpuTime, swaps::Swap};
 use crate::views::cgroup2::keyed;
+use crate::views::render::{diskstats::Io, meminfo, stat::CpuTime, swaps::Swap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -69,7 +69,8 @@ pub fn memory(g: &Group) -> Option<meminfo::Memory> {
     let t = |k: &str| s.get(format!("total_{k}").as_str()).copied().unwrap_or(0);
     let mem_limit = s.get("hierarchical_memory_limit").copied().and_then(limited);
     // memsw counts memory and swap together; what is left is swap.
-    let swap = match (s.get("hierarchical_memsw_limit"), fs::read_to_string(g.dir.join("memory.memsw.usage_in_bytes"))) {
+    let swap = match (s.get("hierarchical_memsw_limit"), fs::read_to_string(g.dir.join("memory.memsw.usage_in_bytes")))
+    {
         (Some(&sw), Ok(u)) => {
             let both: u64 = u.trim().parse().unwrap_or(usage);
             let total = limited(sw).map(|sw| sw.saturating_sub(mem_limit.unwrap_or(0))).unwrap_or(u64::MAX);

@@ -36,7 +36,12 @@ pub fn cpu_max(text: &str) -> Option<Option<f64>> {
 }
 
 /// The smallest limit in `file` from `dir` up to (not including) `root`.
-fn tightest<T: PartialOrd + Copy>(dir: &Path, root: &Path, file: &str, parse: fn(&str) -> Option<Option<T>>) -> Option<Option<T>> {
+fn tightest<T: PartialOrd + Copy>(
+    dir: &Path,
+    root: &Path,
+    file: &str,
+    parse: fn(&str) -> Option<Option<T>>,
+) -> Option<Option<T>> {
     let mut best: Option<Option<T>> = None;
     let mut d = Some(dir);
     while let Some(cur) = d.filter(|c| c.starts_with(root) && *c != root) {
@@ -57,10 +62,13 @@ pub fn memory(dir: &Path, root: &Path) -> Option<meminfo::Memory> {
     let text = fs::read_to_string(dir.join("memory.stat")).ok()?;
     let s = keyed(&text);
     let g = |k: &str| s.get(k).copied().unwrap_or(0);
-    let swap = match (tightest(dir, root, "memory.swap.max", limit), fs::read_to_string(dir.join("memory.swap.current"))) {
-        (Some(max), Ok(cur)) => Some(Swap { total: max.unwrap_or(u64::MAX), used: cur.trim().parse().unwrap_or(0) }),
-        _ => None,
-    };
+    let swap =
+        match (tightest(dir, root, "memory.swap.max", limit), fs::read_to_string(dir.join("memory.swap.current"))) {
+            (Some(max), Ok(cur)) => {
+                Some(Swap { total: max.unwrap_or(u64::MAX), used: cur.trim().parse().unwrap_or(0) })
+            }
+            _ => None,
+        };
     Some(meminfo::Memory {
         limit: tightest(dir, root, "memory.max", limit).flatten(),
         usage,

@@ -48,16 +48,33 @@ pub struct Header {
 /// refuse arrives as `Other`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request<'a> {
-    Init { major: u32, minor: u32, max_readahead: u32 },
-    Lookup { name: &'a [u8] },
+    Init {
+        major: u32,
+        minor: u32,
+        max_readahead: u32,
+    },
+    Lookup {
+        name: &'a [u8],
+    },
     GetAttr,
-    Open { flags: u32 },
-    Read { fh: u64, offset: u64, size: u32 },
+    Open {
+        flags: u32,
+    },
+    Read {
+        fh: u64,
+        offset: u64,
+        size: u32,
+    },
     OpenDir,
-    ReadDir { offset: u64, size: u32 },
+    ReadDir {
+        offset: u64,
+        size: u32,
+    },
     StatFs,
     /// RELEASE, RELEASEDIR, FLUSH of handle `fh`: answered with success.
-    Close { fh: u64 },
+    Close {
+        fh: u64,
+    },
     /// FORGET, BATCH_FORGET, INTERRUPT: no reply at all.
     NoReply,
     Destroy,
@@ -163,14 +180,15 @@ pub struct Attr {
     pub ino: u64,
     pub mode: u32,
     pub nlink: u32,
+    pub size: u64,
     /// Seconds since the epoch, for all three times.
     pub time: u64,
 }
 
 fn attr(o: Out, a: &Attr) -> Out {
     o.u64(a.ino)
-        .u64(0) // size: like procfs, 0; reads are direct
-        .u64(0) // blocks
+        .u64(a.size)
+        .u64(a.size.div_ceil(512))
         .u64(a.time)
         .u64(a.time)
         .u64(a.time)
@@ -205,6 +223,22 @@ pub fn open_out(fh: u64, flags: u32) -> Vec<u8> {
 /// `struct fuse_kstatfs` inside `fuse_statfs_out`.
 pub fn statfs_out(files: u64) -> Vec<u8> {
     Out::default().u64(0).u64(0).u64(0).u64(files).u64(0).u32(4096).u32(255).u32(4096).u32(0).zeros(24).0
+}
+
+/// `FUSE_NOTIFY_STORE`: puts `data` at `offset` into the page cache of
+/// node `ino`, growing its size to the end of it. berth uses it to grow a
+/// file's size to its new text before an open: splice and sendfile (what
+/// busybox cat and copy_file_range use) read through the page cache up to
+/// the size, even on a direct-I/O file.
+pub fn notify_store(ino: u64, offset: u64, data: &[u8]) -> Vec<u8> {
+    const FUSE_NOTIFY_STORE: i32 = 4;
+    let body = Out::default().u64(ino).u64(offset).u32(data.len() as u32).u32(0);
+    let mut v = reply(0, &body.0);
+    v.extend_from_slice(data);
+    let len = v.len() as u32;
+    v[0..4].copy_from_slice(&len.to_ne_bytes());
+    v[4..8].copy_from_slice(&FUSE_NOTIFY_STORE.to_ne_bytes());
+    v
 }
 
 /// One `struct fuse_dirent`, padded to 8 bytes; `off` is the offset of
@@ -282,7 +316,7 @@ mod tests {
         assert_eq!(e.len(), OUT_HEADER);
         assert_eq!(i32::from_ne_bytes(e[4..8].try_into().unwrap()), -libc::ENOENT);
 
-        let a = Attr { ino: 3, mode: libc::S_IFREG | 0o444, nlink: 1, time: 1000 };
+        let a = Attr { ino: 3, mode: libc::S_IFREG | 0o444, nlink: 1, size: 10, time: 1000 };
         assert_eq!(init_out(38).len(), 64);
         assert_eq!(u32::from_ne_bytes(init_out(38)[4..8].try_into().unwrap()), MINOR);
         assert_eq!(u32::from_ne_bytes(init_out(26)[4..8].try_into().unwrap()), 26);
@@ -294,6 +328,12 @@ mod tests {
         assert_eq!(u64::from_ne_bytes(e[0..8].try_into().unwrap()), 3, "nodeid");
         assert_eq!(u64::from_ne_bytes(e[40..48].try_into().unwrap()), 3, "attr.ino");
         assert_eq!(u32::from_ne_bytes(e[40 + 60..40 + 64].try_into().unwrap()), libc::S_IFREG | 0o444, "attr.mode");
+        let n = notify_store(3, 99, b"x");
+        assert_eq!(n.len(), OUT_HEADER + 24 + 1);
+        assert_eq!(u32::from_ne_bytes(n[0..4].try_into().unwrap()), 41);
+        assert_eq!(i32::from_ne_bytes(n[4..8].try_into().unwrap()), 4, "the notification's code");
+        assert_eq!(u64::from_ne_bytes(n[8..16].try_into().unwrap()), 0, "unique 0: a notification");
+        assert_eq!(u64::from_ne_bytes(n[24..32].try_into().unwrap()), 99);
         let d = dirent(3, 1, libc::DT_REG as u32, b"stat");
         assert_eq!(d.len(), 32, "24 bytes of header, 4 of name, padded to 8");
         assert_eq!(&d[24..28], b"stat");

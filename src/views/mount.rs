@@ -19,20 +19,29 @@ pub fn wanted(proc_views: bool, masks_inside: bool) -> bool {
     proc_views && !masks_inside
 }
 
-/// Mounts the views below `root` (whose /proc is mounted). Returns false,
-/// having logged why, when this host offers no FUSE (no /dev/fuse, as in
-/// a machine of berth's own): the guest then reads the kernel's files.
-/// `hand_over` passes the connection to the launcher; lookups below block
-/// until its server answers.
-pub fn mount_views(root: &OwnedFd, hand_over: impl FnOnce(&OwnedFd) -> std::io::Result<()>) -> Result<bool, ViewsError> {
-    let fuse = match nix::fcntl::open("/dev/fuse", nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
-        // SAFETY: a fresh descriptor.
-        Ok(fd) => unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
+/// Opens a FUSE connection for the machine, in the launcher: the outer
+/// child lives in the guest's cgroup, whose device policy has no
+/// /dev/fuse. `None`, having logged why, when this host offers no FUSE
+/// (no /dev/fuse, as in a machine of berth's own): the guest then reads
+/// the kernel's files.
+pub fn open_device() -> Option<OwnedFd> {
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/fuse") {
+        Ok(f) => Some(f.into()),
         Err(e) => {
             tracing::info!("/proc views are off: opening /dev/fuse: {e}");
-            return Ok(false);
+            None
         }
-    };
+    }
+}
+
+/// Mounts the views of connection `fuse` below `root` (whose /proc is
+/// mounted). `hand_over` passes the connection to the launcher; lookups
+/// below block until its server answers.
+pub fn mount_views(
+    root: &OwnedFd,
+    fuse: OwnedFd,
+    hand_over: impl FnOnce(&OwnedFd) -> std::io::Result<()>,
+) -> Result<bool, ViewsError> {
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| ViewsError::sys("opening the guest's /run", e))?;
     let name = format!(".berth-views-{}", std::process::id());
@@ -51,10 +60,7 @@ fn mount_staged(
     staging: &str,
     hand_over: impl FnOnce(&OwnedFd) -> std::io::Result<()>,
 ) -> Result<bool, ViewsError> {
-    let data = format!(
-        "fd={},rootmode=40555,user_id=0,group_id=0,allow_other,default_permissions",
-        fuse.as_raw_fd()
-    );
+    let data = format!("fd={},rootmode=40555,user_id=0,group_id=0,allow_other,default_permissions", fuse.as_raw_fd());
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
     if let Err(e) = mount(Some("berth"), staging, Some("fuse.berth"), flags, Some(data.as_str())) {
         tracing::info!("/proc views are off: mounting a FUSE filesystem: {e}");
@@ -74,7 +80,8 @@ fn mount_staged(
         let top = sys::open_in_root(root, Path::new(f.path()), libc::O_PATH, 0)
             .map_err(|e| ViewsError::sys(format!("reopening {}", f.path()), e))?;
         let attrs = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-        sys::mount_setattr(&top, attrs, false).map_err(|e| ViewsError::sys(format!("making {} read-only", f.path()), e))?;
+        sys::mount_setattr(&top, attrs, false)
+            .map_err(|e| ViewsError::sys(format!("making {} read-only", f.path()), e))?;
     }
     Ok(true)
 }

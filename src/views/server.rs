@@ -24,7 +24,10 @@ const ROOT: u64 = 1;
 pub struct Server {
     fuse: OwnedFd,
     machine: Machine,
-    snapshots: HashMap<u64, Vec<u8>>,
+    /// Per open file: its text, and whether its open just rendered it.
+    snapshots: HashMap<u64, (Vec<u8>, bool)>,
+    /// The length of each file's latest text, its size in attributes.
+    sizes: [u64; FILES.len()],
     next_fh: u64,
     mounted: u64,
 }
@@ -37,11 +40,9 @@ enum Outcome {
 
 impl Server {
     pub fn new(fuse: OwnedFd, machine: Machine) -> Server {
-        let mounted = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Server { fuse, machine, snapshots: HashMap::new(), next_fh: 1, mounted }
+        let mounted =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Server { fuse, machine, snapshots: HashMap::new(), sizes: [0; FILES.len()], next_fh: 1, mounted }
     }
 
     /// Serves until the filesystem is gone (0) or the connection fails (1).
@@ -95,12 +96,40 @@ impl Server {
         inflight.clear();
     }
 
-    fn attr(&self, ino: u64) -> Option<fuse::Attr> {
+    fn attr(&mut self, ino: u64) -> Option<fuse::Attr> {
         let time = self.mounted;
         if ino == ROOT {
-            return Some(fuse::Attr { ino, mode: libc::S_IFDIR | 0o555, nlink: 2, time });
+            return Some(fuse::Attr { ino, mode: libc::S_IFDIR | 0o555, nlink: 2, size: 0, time });
         }
-        File::from_ino(ino).map(|_| fuse::Attr { ino, mode: libc::S_IFREG | 0o444, nlink: 1, time })
+        let f = File::from_ino(ino)?;
+        let i = ino as usize - 2;
+        if self.sizes[i] == 0 {
+            self.render(f);
+        }
+        Some(fuse::Attr { ino, mode: libc::S_IFREG | 0o444, nlink: 1, size: self.sizes[i], time })
+    }
+
+    fn render(&mut self, f: File) -> Vec<u8> {
+        let text = self.machine.render(f);
+        self.sizes[f.ino() as usize - 2] = text.len() as u64;
+        text
+    }
+
+    /// Renders the file for a new open and grows the kernel's idea of its
+    /// size to the text's (a shorter text shrinks it at the end of the
+    /// first read).
+    fn open(&mut self, f: File) -> u64 {
+        let fh = self.next_fh;
+        self.next_fh += 1;
+        if self.snapshots.len() >= MAX_OPEN {
+            self.snapshots.clear();
+        }
+        let text = self.render(f);
+        if let Some(last) = text.last() {
+            let _ = nix::unistd::write(&self.fuse, &fuse::notify_store(f.ino(), text.len() as u64 - 1, &[*last]));
+        }
+        self.snapshots.insert(fh, (text, true));
+        fh
     }
 
     fn handle(&mut self, msg: &[u8]) -> Outcome {
@@ -116,7 +145,10 @@ impl Server {
             Request::Init { major, minor, .. } if major == fuse::MAJOR => fuse::reply(u, &fuse::init_out(minor)),
             Request::Init { .. } => fuse::error(u, libc::EPROTO),
             Request::Lookup { name } if h.nodeid == ROOT => match File::from_name(name) {
-                Some(f) => fuse::reply(u, &fuse::entry_out(&self.attr(f.ino()).unwrap(), VALID_SECS)),
+                Some(f) => match self.attr(f.ino()) {
+                    Some(a) => fuse::reply(u, &fuse::entry_out(&a, VALID_SECS)),
+                    None => fuse::error(u, libc::ENOENT),
+                },
                 None => fuse::error(u, libc::ENOENT),
             },
             Request::Lookup { .. } => fuse::error(u, libc::ENOTDIR),
@@ -126,9 +158,8 @@ impl Server {
             },
             Request::Open { flags } => match File::from_ino(h.nodeid) {
                 Some(_) if flags as i32 & libc::O_ACCMODE != libc::O_RDONLY => fuse::error(u, libc::EACCES),
-                Some(_) => {
-                    let fh = self.next_fh;
-                    self.next_fh += 1;
+                Some(f) => {
+                    let fh = self.open(f);
                     fuse::reply(u, &fuse::open_out(fh, fuse::FOPEN_DIRECT_IO))
                 }
                 None => fuse::error(u, libc::EISDIR),
@@ -153,14 +184,17 @@ impl Server {
     }
 
     fn read(&mut self, f: File, fh: u64, offset: u64, size: u32) -> &[u8] {
-        if offset == 0 || !self.snapshots.contains_key(&fh) {
+        let fresh = self.snapshots.get(&fh).map(|(_, fresh)| *fresh);
+        if (offset == 0 && fresh != Some(true)) || fresh.is_none() {
             if self.snapshots.len() >= MAX_OPEN {
                 self.snapshots.clear();
             }
-            let text = self.machine.render(f);
-            self.snapshots.insert(fh, text);
+            let text = self.render(f);
+            self.snapshots.insert(fh, (text, false));
+        } else if let Some(s) = self.snapshots.get_mut(&fh) {
+            s.1 = false;
         }
-        let text = &self.snapshots[&fh];
+        let text = &self.snapshots[&fh].0;
         let start = (offset as usize).min(text.len());
         let end = start.saturating_add(size as usize).min(text.len());
         &text[start..end]
