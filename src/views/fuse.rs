@@ -71,7 +71,9 @@ pub enum Request<'a> {
         size: u32,
     },
     StatFs,
-    /// RELEASE, RELEASEDIR, FLUSH of handle `fh`: answered with success.
+    /// RELEASE, RELEASEDIR of handle `fh`: answered with success. (FLUSH
+    /// is refused with ENOSYS, after which the kernel stops sending it and
+    /// a close no longer waits for the server.)
     Close {
         fh: u64,
     },
@@ -115,7 +117,7 @@ pub fn decode(buf: &[u8]) -> Result<(Header, Request<'_>), Malformed> {
         op::OPENDIR => Request::OpenDir,
         op::READDIR => Request::ReadDir { offset: u64_at(body, 8)?, size: u32_at(body, 16)? },
         op::STATFS => Request::StatFs,
-        op::RELEASE | op::RELEASEDIR | op::FLUSH => Request::Close { fh: u64_at(body, 0)? },
+        op::RELEASE | op::RELEASEDIR => Request::Close { fh: u64_at(body, 0)? },
         op::FORGET | op::BATCH_FORGET | op::INTERRUPT => Request::NoReply,
         op::DESTROY => Request::Destroy,
         _ => Request::Other,
@@ -292,6 +294,7 @@ mod tests {
         assert_eq!(decode(&request(op::FORGET, 8, 3, &[0; 8])).unwrap().1, Request::NoReply);
         assert_eq!(decode(&request(op::RELEASE, 8, 3, &[0; 24])).unwrap().1, Request::Close { fh: 0 });
         assert_eq!(decode(&request(op::DESTROY, 8, 0, &[])).unwrap().1, Request::Destroy);
+        assert_eq!(decode(&request(op::FLUSH, 8, 3, &[0; 24])).unwrap().1, Request::Other);
         assert_eq!(decode(&request(999, 8, 0, &[])).unwrap().1, Request::Other);
     }
 
