@@ -45,6 +45,8 @@ pub enum Report {
     /// views: the /dev/fuse connection of the guest's /proc views, mounted
     /// and waiting for its server.
     Views(OwnedFd),
+    /// views: the seccomp listener of the guest's `sysinfo` calls.
+    Sysinfo(OwnedFd),
     /// A step failed.
     Failed(Failure),
 }
@@ -102,6 +104,7 @@ enum Wire {
     NotifySocket,
     Console,
     Views,
+    Sysinfo,
     Failed(Failure),
 }
 
@@ -115,6 +118,7 @@ pub fn report(sock: &impl AsRawFd, r: &Report) -> nix::Result<()> {
         Report::NotifySocket(fd) => (Wire::NotifySocket, vec![fd.as_raw_fd()]),
         Report::Console { master, slave } => (Wire::Console, vec![master.as_raw_fd(), slave.as_raw_fd()]),
         Report::Views(fd) => (Wire::Views, vec![fd.as_raw_fd()]),
+        Report::Sysinfo(fd) => (Wire::Sysinfo, vec![fd.as_raw_fd()]),
         Report::Failed(f) => (Wire::Failed(f.clone()), vec![]),
     };
     send(sock, &wire, &fds)
@@ -135,6 +139,7 @@ pub fn read_report(sock: &impl AsRawFd) -> nix::Result<Option<Report>> {
         Wire::NotifySocket => Report::NotifySocket(fd()?),
         Wire::Console => Report::Console { master: fd()?, slave: fd()? },
         Wire::Views => Report::Views(fd()?),
+        Wire::Sysinfo => Report::Sysinfo(fd()?),
         Wire::Failed(f) => Report::Failed(f),
     }))
 }

@@ -79,6 +79,8 @@ pub struct Supervisor {
     net: crate::net::Network,
     /// views: the server of the guest's /proc views, once mounted.
     views: Option<crate::views::supervise::Views>,
+    /// views: the listener answering the guest's sysinfo(2) calls.
+    sysinfo: Option<crate::views::sysinfo::Listener>,
 }
 
 impl Supervisor {
@@ -159,6 +161,7 @@ impl Supervisor {
             protect: cfg.properties.iter().any(|p| p.controller() == Some("memory")),
             net,
             views: None,
+            sysinfo: None,
         })
     }
 
@@ -217,7 +220,7 @@ impl Supervisor {
             None => PollTimeout::NONE,
         };
         let stdin = std::io::stdin();
-        let (sig_r, setup_r, notify_r, master_r, stdin_r, net_r) = {
+        let (sig_r, setup_r, notify_r, master_r, stdin_r, sysinfo_r, net_r) = {
             let mut fds: Vec<PollFd> = vec![PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
             let mut idx = [None; 4];
             if let Some(s) = &self.setup {
@@ -236,6 +239,11 @@ impl Supervisor {
                     fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
                 }
             }
+            // views: the guest's sysinfo calls.
+            let sysinfo_at = self.sysinfo.as_ref().map(|l| {
+                fds.push(PollFd::new(l.fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
             // net hook 3: the network's descriptors (DHCP) go last.
             let net_at = fds.len();
             fds.extend(self.net.poll_fds().into_iter().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
@@ -246,8 +254,13 @@ impl Supervisor {
             let ready =
                 |i: Option<usize>| i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false);
             let net_r: Vec<bool> = (net_at..fds.len()).map(|i| ready(Some(i))).collect();
-            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), net_r)
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), ready(sysinfo_at), net_r)
         };
+        if sysinfo_r {
+            if let Some(l) = self.sysinfo.as_mut() {
+                l.serve();
+            }
+        }
         self.net.service(&net_r);
         if setup_r {
             self.on_setup(cfg, record)?;
@@ -314,14 +327,13 @@ impl Supervisor {
                 record.leader = Some(pid as u32);
                 let _ = record.write();
             }
+            Ok(Some(Report::Sysinfo(fd))) => {
+                let machine = crate::views::machine::Machine::new(self.views_spec(cfg));
+                self.sysinfo = Some(crate::views::sysinfo::Listener::new(fd, machine));
+            }
             Ok(Some(Report::Views(fuse))) => {
                 // views: start the server; the outer child's lookups wait for it.
-                let spec = crate::views::machine::Spec {
-                    name: cfg.name.clone(),
-                    payload: self.cgroups.payload(),
-                    hierarchy: self.cgroups.hierarchy.clone(),
-                    leader: self.inner.as_ref().map(|(p, _)| *p).unwrap_or(0),
-                };
+                let spec = self.views_spec(cfg);
                 match crate::views::supervise::Views::start(fuse, spec, &self.cgroups.supervisor()) {
                     Ok(v) => self.views = Some(v),
                     Err(e) => self.fail(e.into()),
@@ -396,6 +408,15 @@ impl Supervisor {
         }
         let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
         protocol::command(sock, Command::Proceed).ctx(|| "releasing the container's setup".into())
+    }
+
+    fn views_spec(&self, cfg: &Config) -> crate::views::machine::Spec {
+        crate::views::machine::Spec {
+            name: cfg.name.clone(),
+            payload: self.cgroups.payload(),
+            hierarchy: self.cgroups.hierarchy.clone(),
+            leader: self.inner.as_ref().map(|(p, _)| *p).unwrap_or(0),
+        }
     }
 
     fn fail(&mut self, e: Error) {

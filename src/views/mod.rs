@@ -11,6 +11,8 @@
 //!   `inflight.rs` lets a restarted server answer the request its
 //!   predecessor died on, so no read inside ever hangs or fails;
 //! - `server.rs` and `fuse.rs`: the server's loop and the wire protocol;
+//! - `sysinfo.rs`: `sysinfo(2)` answered by the launcher through a seccomp
+//!   listener, with the same numbers;
 //! - `machine.rs`: the machine's numbers (`cgroup2.rs`, `cgroup1.rs`)
 //!   and the files rendered from them (`render/`), with the host's file as
 //!   the fallback for what cannot be computed.
@@ -24,6 +26,7 @@ pub mod mount;
 pub mod render;
 pub mod server;
 pub mod supervise;
+pub mod sysinfo;
 
 /// A file the views serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
