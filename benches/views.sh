@@ -93,15 +93,18 @@ poll50() { # label, script prefix, berth options...
     local i
     for i in $(seq "$CONC"); do
         "$BERTH" run -M "$P-$label-$i" "${common[@]}" "$@" -- sh -c \
-            "$prefix sleep 5; /readlat /proc/meminfo $SECS 10000; sleep 1000" </dev/null >"$WORK/$label-$i.log" 2>&1 &
+            "$prefix sleep 9; /readlat /proc/meminfo $SECS 10000; sleep 1000" </dev/null >"$WORK/$label-$i.log" 2>&1 &
         PIDS+=($!)
     done
-    sleep 4.5
+    # Past the launchers' start-up (they settle in supervisor/ after 3 s).
+    sleep 8.5
     local launchers=("${PIDS[@]}") servers
     servers=($(servers_of "${launchers[@]}"))
     local rss0 c0 l0 hz
     hz=$(getconf CLK_TCK)
     rss0=$(rss_kb "${launchers[@]}")
+    local srss0
+    srss0=$(rss_kb ${servers[@]+"${servers[@]}"})
     c0=$(ticks "${launchers[@]}" ${servers[@]+"${servers[@]}"})
     l0=$(ticks "$LXCFS_PID")
     sleep "$SECS"
@@ -110,9 +113,12 @@ poll50() { # label, script prefix, berth options...
     c1=$(ticks "${launchers[@]}" ${servers[@]+"${servers[@]}"})
     l1=$(ticks "$LXCFS_PID")
     rss1=$(rss_kb "${launchers[@]}")
+    local srss1
+    srss1=$(rss_kb ${servers[@]+"${servers[@]}"})
     reads=$(cat "$WORK/$label"-*.log | awk '/^reads/{r += $2; f += $4} END {print r " reads, " f " failed"}')
-    printf '%-8s %d machines: %s; berth CPU %.2f s, lxcfs CPU %.2f s; launchers RSS %d kB -> %d kB\n' \
-        "$label" "$CONC" "$reads" "$(echo "($c1 - $c0) / $hz" | bc -l)" "$(echo "($l1 - $l0) / $hz" | bc -l)" "$rss0" "$rss1"
+    printf '%-8s %d machines: %s; berth CPU %.2f s, lxcfs CPU %.2f s; launchers RSS %d kB -> %d kB, view servers RSS %d kB -> %d kB\n' \
+        "$label" "$CONC" "$reads" "$(echo "($c1 - $c0) / $hz" | bc -l)" "$(echo "($l1 - $l0) / $hz" | bc -l)" \
+        "$rss0" "$rss1" "$srss0" "$srss1"
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
