@@ -15,8 +15,8 @@
 #          binds it (the guest binds it itself: berth mounts its procfs after
 #          the user's binds)
 # poll50   CONC machines (default 50) each reading /proc/meminfo every 10 ms
-#          (for SECS + 6 s; measured over SECS seconds, default 10, in the
-#          middle of it): the CPU time the serving side spent in that window (berth: every berth-views server and launcher of
+#          (for SECS + 6 s; measured over SECS seconds, default 10, from
+#          3 s after the last one started): the CPU time the serving side spent in that window (berth: every berth-views server and launcher of
 #          those machines; lxcfs: its daemon), and the launchers' summed RSS
 #          before and after the window
 set -euo pipefail
@@ -93,13 +93,16 @@ poll50() { # label, script prefix, berth options...
     local i
     for i in $(seq "$CONC"); do
         "$BERTH" run -M "$P-$label-$i" "${common[@]}" "$@" -- sh -c \
-            "$prefix sleep 9; /readlat /proc/meminfo $((SECS + 6)) 10000; sleep 1000" </dev/null >"$WORK/$label-$i.log" 2>&1 &
+            "$prefix echo polling; /readlat /proc/meminfo $((SECS + 6)) 10000; sleep 1000" </dev/null >"$WORK/$label-$i.log" 2>&1 &
         PIDS+=($!)
     done
-    # Past the launchers' start-up (they settle in supervisor/ after 3 s)
-    # and the pollers' (at 9 s); done before they end and print (the
-    # console relay's first output grows a launcher by 0.5 MB).
-    sleep 11
+    # Once every poller runs, and past the launchers' start-up (they
+    # settle in supervisor/ 3 s after it); done before the pollers end.
+    for _ in $(seq 600); do
+        [ "$(cat "$WORK/$label"-*.log 2>/dev/null | grep -c '^polling')" -ge "$CONC" ] && break
+        sleep 0.1
+    done
+    sleep 3
     local launchers=("${PIDS[@]}") servers
     servers=($(servers_of "${launchers[@]}"))
     local rss0 c0 l0 hz
@@ -117,7 +120,10 @@ poll50() { # label, script prefix, berth options...
     rss1=$(rss_kb "${launchers[@]}")
     local srss1
     srss1=$(rss_kb ${servers[@]+"${servers[@]}"})
-    sleep 6
+    for _ in $(seq 300); do
+        [ "$(cat "$WORK/$label"-*.log | grep -c '^reads')" -ge "$CONC" ] && break
+        sleep 0.1
+    done
     reads=$(cat "$WORK/$label"-*.log | awk '/^reads/{r += $2; f += $4} END {print r " reads, " f " failed"}')
     printf '%-8s %d machines: %s; berth CPU %.2f s, lxcfs CPU %.2f s; launchers RSS %d kB -> %d kB, view servers RSS %d kB -> %d kB\n' \
         "$label" "$CONC" "$reads" "$(echo "($c1 - $c0) / $hz" | bc -l)" "$(echo "($l1 - $l0) / $hz" | bc -l)" \
