@@ -77,10 +77,10 @@ lat kernel --proc-views=no -- sh -c "head -1 /proc/meminfo; /readlat /proc/memin
 lat lxcfs "${lxc_opts[@]}" -- sh -c "$lxc_bind && head -1 /proc/meminfo; /readlat /proc/meminfo $N"
 
 ticks() { # summed utime+stime of the pids given, in clock ticks
-    local t=0 p
+    local t=0 p # own and reaped children's (lxcfs forks helpers to enter the reader's pid namespace)
     for p in "$@"; do
         [ -r "/proc/$p/stat" ] || continue
-        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13 + $14 + $15}')))
     done
     echo "$t"
 }
