@@ -31,6 +31,9 @@ pub enum Error {
     /// The guest's network could not be set up.
     #[error(transparent)]
     Net(#[from] crate::net::NetError),
+    /// The /proc and /sys views could not be mounted or served.
+    #[error(transparent)]
+    Views(#[from] crate::views::ViewsError),
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),

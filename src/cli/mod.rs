@@ -371,6 +371,10 @@ pub struct CommonArgs {
     /// inside it (the guest may unmount them) so a nested container can mount its own procfs.
     #[arg(long)]
     pub nesting: bool,
+    /// Serve the guest /proc/meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps and
+    /// /sys/devices/system/cpu/online computed from its own cgroup limits (yes, the default, or no).
+    #[arg(long = "proc-views", value_name = "yes|no")]
+    pub proc_views: Option<String>,
     /// A resource limit for the machine's unit, as systemd spells it: MemoryMax=512M, TasksMax=100, CPUQuota=50%, ...
     #[arg(long, value_name = "NAME=VALUE")]
     pub property: Vec<String>,

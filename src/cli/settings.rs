@@ -72,6 +72,7 @@ impl CommonArgs {
             slice: self.slice.clone(),
             keep_unit: flag(self.keep_unit),
             nesting: flag(self.nesting),
+            proc_views: self.proc_views.clone(),
             property: list(&self.property),
             capability: list(&p.capability),
             drop_capability: list(&p.drop_capability),
