@@ -366,6 +366,24 @@ pub struct NetArgs {
     /// A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network).
     #[arg(short = 'n', long = "network-veth")]
     pub network_veth: bool,
+    /// A veth pair whose host side vb-NAME joins the bridge vz-ZONE, shared by the zone's machines
+    /// (created by the first, removed with the last), with a subnet, DHCP and NAT of the zone.
+    #[arg(long = "network-zone", value_name = "ZONE")]
+    pub network_zone: Option<String>,
+    /// A veth pair whose host side vb-NAME joins the existing bridge BR (berth does not address it).
+    #[arg(long = "network-bridge", value_name = "BR")]
+    pub network_bridge: Option<String>,
+}
+
+impl From<&NetArgs> for crate::net::Options {
+    fn from(a: &NetArgs) -> Self {
+        crate::net::Options {
+            private_network: a.private_network,
+            network_veth: a.network_veth,
+            network_zone: a.network_zone.clone(),
+            network_bridge: a.network_bridge.clone(),
+        }
+    }
 }
 
 /// The guest's security and resource options, spelled like systemd-nspawn's.

@@ -28,6 +28,7 @@ pub mod networkd;
 pub mod nft;
 pub mod plan;
 pub mod subnet;
+pub mod zone;
 
 pub use error::NetError;
 
@@ -57,6 +58,12 @@ pub struct NetRecord {
     /// The link whose masquerade chain is in table ip berth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nft: Option<String>,
+    /// The zone the machine joined (`--network-zone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Its member file in the zone (its lease), held while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<PathBuf>,
 }
 
 /// What the network options ask for.
@@ -67,9 +74,48 @@ pub struct Settings {
     pub private: bool,
     /// A veth pair to the host (`-n`, `--network-veth`).
     pub veth: bool,
+    /// The zone whose bridge `vz-ZONE` the host side joins (`--network-zone`).
+    pub zone: Option<String>,
+    /// An existing bridge the host side joins (`--network-bridge`).
+    pub bridge: Option<String>,
+}
+
+/// The network options as given (the command line or a settings file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    pub private_network: bool,
+    pub network_veth: bool,
+    pub network_zone: Option<String>,
+    pub network_bridge: Option<String>,
 }
 
 impl Settings {
+    /// Checks the options (pure): names the kernel takes, no two ways of
+    /// joining a bridge. The error is the message of a usage error.
+    pub fn new(o: &Options) -> std::result::Result<Settings, String> {
+        if let Some(z) = &o.network_zone {
+            plan::check_zone(z)?;
+        }
+        if let Some(b) = &o.network_bridge {
+            if !plan::ifname_valid(b) {
+                return Err(format!(
+                    "--network-bridge={b}: not an interface name (1-15 characters, no '/', ':' or spaces)"
+                ));
+            }
+        }
+        if o.network_zone.is_some() && o.network_bridge.is_some() {
+            return Err("--network-zone and --network-bridge conflict: a machine joins one bridge; drop one".into());
+        }
+        let joins = o.network_zone.is_some() || o.network_bridge.is_some();
+        Ok(Settings {
+            private: o.private_network || o.network_veth || joins,
+            // A zone or a bridge is a veth pair whose host side joins it.
+            veth: o.network_veth && !joins,
+            zone: o.network_zone.clone(),
+            bridge: o.network_bridge.clone(),
+        })
+    }
+
     /// Whether the guest gets a network namespace of its own.
     pub fn private(&self) -> bool {
         self.private
@@ -83,6 +129,8 @@ pub struct Network {
     dhcp: Option<dhcp::Server>,
     rec: NetRecord,
     _subnet_lock: Option<subnet::Held>,
+    /// A zone member's file, held while the machine runs.
+    _member: Option<std::fs::File>,
 }
 
 impl Network {
@@ -94,6 +142,7 @@ impl Network {
             dhcp: None,
             rec: NetRecord::default(),
             _subnet_lock: None,
+            _member: None,
         }
     }
 
@@ -110,19 +159,23 @@ impl Network {
         guest.set_up(lo, "lo")?;
         if self.settings.veth {
             self.attach_veth(pid, persist)?;
+        } else if let Some(zone) = self.settings.zone.clone() {
+            self.attach_zone(&zone, pid, persist)?;
+        } else if let Some(bridge) = self.settings.bridge.clone() {
+            self.attach_bridge(&bridge, pid, persist)?;
         }
         Ok(())
     }
 
-    fn attach_veth(&mut self, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
-        let host = plan::veth_host_name(&self.machine);
-        let id = plan::parse_machine_id(&std::fs::read_to_string("/etc/machine-id").unwrap_or_default());
-        let mut nl = link::Netlink::open()?;
+    /// The veth pair `host`/host0 into the guest of `pid`, recorded once it
+    /// exists; the host side's index.
+    fn pair(&mut self, nl: &mut link::Netlink, host: &str, pid: libc::pid_t, persist: &mut Persist) -> Result<u32> {
+        let id = machine_id();
         // A link of that name that is not ours stays untouched: the pair
         // is recorded only once it exists (until then, and should the
         // launcher die right after, it goes with the guest's namespace).
         nl.create_veth(
-            &host,
+            host,
             plan::mac(&id, &self.machine, true),
             plan::GUEST_IFNAME,
             plan::mac(&id, &self.machine, false),
@@ -135,11 +188,17 @@ impl Network {
             ),
             e => e,
         })?;
-        self.rec.link = Some(host.clone());
+        self.rec.link = Some(host.to_string());
         persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
-        let index = nl.index_of(&host)?.ok_or_else(|| {
+        nl.index_of(host)?.ok_or_else(|| {
             NetError::netlink(format!("finding {host}"), std::io::Error::from_raw_os_error(libc::ENODEV))
-        })?;
+        })
+    }
+
+    fn attach_veth(&mut self, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
+        let host = plan::veth_host_name(&self.machine);
+        let mut nl = link::Netlink::open()?;
+        let index = self.pair(&mut nl, &host, pid, persist)?;
         if networkd::manages(&host) {
             // The host's networkd addresses it, serves DHCP, masquerades.
             tracing::info!("systemd-networkd manages {host}; leaving its addresses to it");
@@ -163,28 +222,70 @@ impl Network {
             )
         })?;
         self._subnet_lock = lock;
-        let chain = nft::chain_name(&host);
         self.rec.subnet = Some(subnet.to_string());
         self.rec.lock = Some(subnet::lock_path(&subnet));
         self.rec.nft = Some(host.clone());
         persist(&self.rec).map_err(|e| NetError::netns("recording the machine's network", e))?;
         let server = subnet.nth(1);
         nl.add_address4(index, server, subnet, &format!("adding address {server}/{} to {host}", subnet.prefix))?;
-        // Forwarding, as networkd's IPMasquerade= turns it on.
-        if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
-            tracing::warn!("turning on IPv4 forwarding: {e}");
-        }
-        match nft::add_masquerade(&host) {
-            Ok(()) => {}
-            Err(e) if nft::unsupported(&e) => {
-                eprint!("berth: this host has no nf_tables (legacy iptables only?); {host} gets no NAT ({chain})\r\n")
-            }
-            Err(e) => return Err(e),
-        }
+        masquerade(&host)?;
         let dns = dhcp::host_dns(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
         let lease = dhcp::Lease { net: subnet, server, address: subnet.nth(2), dns, seconds: LEASE_SECONDS };
         self.dhcp = Some(dhcp::Server::bind(&host, lease)?);
         Ok(())
+    }
+
+    /// `--network-zone`: the pair's host side `vb-NAME` joins the zone's
+    /// bridge; the launcher serves DHCP there for its own guest only.
+    fn attach_zone(&mut self, zone: &str, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
+        // Recorded first: a launcher killed half-way leaves a zone its
+        // clean-up can leave (and remove, if it was the last member).
+        self.rec.zone = Some(zone.to_string());
+        self.rec.lease = Some(zone::member_path(zone, &self.machine));
+        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's zone", e))?;
+        let _lock = zone::lock(zone)?;
+        let mut member = zone::hold_member(zone, &self.machine)?;
+        let mut nl = link::Netlink::open()?;
+        let z = zone::ensure(&mut nl, zone, &machine_id())?;
+        let port = plan::bridge_port_name(&self.machine);
+        let index = self.pair(&mut nl, &port, pid, persist)?;
+        nl.set_master(index, z.index, &format!("adding {port} to bridge {}", z.bridge))?;
+        nl.set_up(index, &port)?;
+        if let Some(net) = z.net {
+            let address = zone::take_address(zone, &self.machine, &net, &mut member)?;
+            let dns = dhcp::host_dns(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+            let lease = dhcp::Lease { net, server: net.nth(1), address, dns, seconds: LEASE_SECONDS };
+            let guest_mac = plan::mac(&machine_id(), &self.machine, false);
+            self.dhcp = Some(dhcp::Server::bind(&z.bridge, lease)?.only_for(guest_mac));
+        }
+        self._member = Some(member);
+        self._subnet_lock = z.hold;
+        Ok(())
+    }
+
+    /// `--network-bridge`: the pair's host side `vb-NAME` joins an existing
+    /// bridge, which is the host's to address.
+    fn attach_bridge(&mut self, bridge: &str, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
+        let mut nl = link::Netlink::open()?;
+        let master = match nl.kind_of(bridge)? {
+            Some((i, kind)) if kind == "bridge" => i,
+            Some((_, kind)) => {
+                return Err(NetError::netlink(
+                    format!("--network-bridge={bridge}: {bridge} is a {kind} link, not a bridge; name a bridge"),
+                    std::io::Error::from_raw_os_error(libc::EINVAL),
+                ))
+            }
+            None => {
+                return Err(NetError::netlink(
+                    format!("--network-bridge={bridge}: the host has no such bridge; create it first"),
+                    std::io::Error::from_raw_os_error(libc::ENODEV),
+                ))
+            }
+        };
+        let port = plan::bridge_port_name(&self.machine);
+        let index = self.pair(&mut nl, &port, pid, persist)?;
+        nl.set_master(index, master, &format!("adding {port} to bridge {bridge}"))?;
+        nl.set_up(index, &port)
     }
 
     /// Hook 3: descriptors the launcher's event loop polls for input.
@@ -197,6 +298,28 @@ impl Network {
         if let (Some(s), Some(true)) = (&self.dhcp, ready.first()) {
             s.serve();
         }
+    }
+}
+
+/// This host's /etc/machine-id, for stable MAC addresses.
+fn machine_id() -> [u8; 16] {
+    plan::parse_machine_id(&std::fs::read_to_string("/etc/machine-id").unwrap_or_default())
+}
+
+/// Turns on IPv4 forwarding (as networkd's IPMasquerade= does) and
+/// masquerades what comes in by `link`; a host without nf_tables gets
+/// one line and no NAT.
+fn masquerade(link: &str) -> Result<()> {
+    if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
+        tracing::warn!("turning on IPv4 forwarding: {e}");
+    }
+    match nft::add_masquerade(link) {
+        Ok(()) => Ok(()),
+        Err(e) if nft::unsupported(&e) => {
+            eprint!("berth: this host has no nf_tables (legacy iptables only?); {link} gets no NAT\r\n");
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -224,6 +347,9 @@ pub fn cleanup(rec: &NetRecord) -> Vec<String> {
         if p.exists() && subnet::release_if_unheld(p) {
             removed.push(format!("lock {}", p.display()));
         }
+    }
+    if let (Some(z), Some(member)) = (&rec.zone, &rec.lease) {
+        removed.extend(zone::leave(z, member));
     }
     removed
 }

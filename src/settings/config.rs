@@ -346,7 +346,7 @@ fn finish(c: &CommonArgs, root: PathBuf, mode: Mode, image: Option<&str>) -> Res
     let policy_options = (&c.policy).into();
     let mut policy = policy::Policy::from_options(&policy_options)?;
     // Every network option gives the guest a namespace of its own.
-    let net = crate::net::Settings { private: c.net.private_network || c.net.network_veth, veth: c.net.network_veth };
+    let net = crate::net::Settings::new(&(&c.net).into()).map_err(Error::Usage)?;
     if net.private() {
         // Its own namespace to administer, as under nspawn.
         policy.keep_unless_dropped(&policy_options, caps::Capability::CAP_NET_ADMIN)?;

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod bus;
+pub mod netns;
 pub mod skip;
 
 #[allow(unused_imports)]
