@@ -373,6 +373,10 @@ pub struct NetArgs {
     /// A veth pair whose host side vb-NAME joins the existing bridge BR (berth does not address it).
     #[arg(long = "network-bridge", value_name = "BR")]
     pub network_bridge: Option<String>,
+    /// Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT,
+    /// from this host's 127.0.0.1 and ::1 (TCP) through berth itself.
+    #[arg(short = 'p', long = "port", value_name = "[tcp|udp:]HOSTPORT[:GUESTPORT]")]
+    pub port: Vec<String>,
 }
 
 impl From<&NetArgs> for crate::net::Options {
@@ -382,6 +386,7 @@ impl From<&NetArgs> for crate::net::Options {
             network_veth: a.network_veth,
             network_zone: a.network_zone.clone(),
             network_bridge: a.network_bridge.clone(),
+            port: a.port.clone(),
         }
     }
 }

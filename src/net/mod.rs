@@ -27,6 +27,8 @@ pub mod link;
 pub mod networkd;
 pub mod nft;
 pub mod plan;
+pub mod ports;
+pub mod relay;
 pub mod subnet;
 pub mod zone;
 
@@ -64,6 +66,9 @@ pub struct NetRecord {
     /// Its member file in the zone (its lease), held while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<PathBuf>,
+    /// The link whose forwarded ports' chains are in table ip berth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<String>,
 }
 
 /// What the network options ask for.
@@ -78,6 +83,8 @@ pub struct Settings {
     pub zone: Option<String>,
     /// An existing bridge the host side joins (`--network-bridge`).
     pub bridge: Option<String>,
+    /// Forwarded ports (`-p`, `--port`).
+    pub ports: Vec<ports::Port>,
 }
 
 /// The network options as given (the command line or a settings file).
@@ -87,6 +94,7 @@ pub struct Options {
     pub network_veth: bool,
     pub network_zone: Option<String>,
     pub network_bridge: Option<String>,
+    pub port: Vec<String>,
 }
 
 impl Settings {
@@ -107,12 +115,21 @@ impl Settings {
             return Err("--network-zone and --network-bridge conflict: a machine joins one bridge; drop one".into());
         }
         let joins = o.network_zone.is_some() || o.network_bridge.is_some();
+        let ports = o.port.iter().map(|p| ports::parse(p)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let addressed = o.network_veth || o.network_zone.is_some();
+        if !ports.is_empty() && !addressed {
+            return Err(format!(
+                "--port={} needs a network where berth gives the guest an address; add -n or --network-zone",
+                o.port[0]
+            ));
+        }
         Ok(Settings {
             private: o.private_network || o.network_veth || joins,
             // A zone or a bridge is a veth pair whose host side joins it.
             veth: o.network_veth && !joins,
             zone: o.network_zone.clone(),
             bridge: o.network_bridge.clone(),
+            ports,
         })
     }
 
@@ -131,6 +148,8 @@ pub struct Network {
     _subnet_lock: Option<subnet::Held>,
     /// A zone member's file, held while the machine runs.
     _member: Option<std::fs::File>,
+    /// The loopback relay of the forwarded TCP ports.
+    relay: Option<relay::Relay>,
 }
 
 impl Network {
@@ -143,6 +162,7 @@ impl Network {
             rec: NetRecord::default(),
             _subnet_lock: None,
             _member: None,
+            relay: None,
         }
     }
 
@@ -202,7 +222,7 @@ impl Network {
         if networkd::manages(&host) {
             // The host's networkd addresses it, serves DHCP, masquerades.
             tracing::info!("systemd-networkd manages {host}; leaving its addresses to it");
-            return Ok(());
+            return self.no_address(&host);
         }
         // IPv6 link-local comes with the link being up.
         nl.set_up(index, &host)?;
@@ -232,7 +252,41 @@ impl Network {
         let dns = dhcp::host_dns(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
         let lease = dhcp::Lease { net: subnet, server, address: subnet.nth(2), dns, seconds: LEASE_SECONDS };
         self.dhcp = Some(dhcp::Server::bind(&host, lease)?);
+        self.forward(&host, subnet.nth(2), persist)
+    }
+
+    /// `--port`: DNAT rules to the guest at `guest` behind `link`, and
+    /// the loopback relay for TCP.
+    fn forward(&mut self, link: &str, guest: std::net::Ipv4Addr, persist: &mut Persist) -> Result<()> {
+        if self.settings.ports.is_empty() {
+            return Ok(());
+        }
+        self.rec.ports = Some(link.to_string());
+        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's ports", e))?;
+        match ports::add(link, guest, &self.settings.ports) {
+            Ok(()) => {}
+            Err(e) if nft::unsupported(&e) => {
+                eprint!("berth: this host has no nf_tables (legacy iptables only?); ports are forwarded from 127.0.0.1 and ::1 only\r\n")
+            }
+            Err(e) => return Err(e),
+        }
+        let tcp: Vec<(u16, u16)> =
+            self.settings.ports.iter().filter(|p| p.proto == ports::Proto::Tcp).map(|p| (p.host, p.guest)).collect();
+        if !tcp.is_empty() {
+            self.relay = Some(relay::Relay::new(guest, &tcp)?);
+        }
         Ok(())
+    }
+
+    /// `--port` where berth does not know the guest's address.
+    fn no_address(&self, link: &str) -> Result<()> {
+        if self.settings.ports.is_empty() {
+            return Ok(());
+        }
+        Err(NetError::netlink(
+            format!("--port: berth does not address {link} (systemd-networkd or the host does), so it cannot forward to the guest; drop --port"),
+            std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL),
+        ))
     }
 
     /// `--network-zone`: the pair's host side `vb-NAME` joins the zone's
@@ -257,6 +311,9 @@ impl Network {
             let lease = dhcp::Lease { net, server: net.nth(1), address, dns, seconds: LEASE_SECONDS };
             let guest_mac = plan::mac(&machine_id(), &self.machine, false);
             self.dhcp = Some(dhcp::Server::bind(&z.bridge, lease)?.only_for(guest_mac));
+            self.forward(&port, address, persist)?;
+        } else {
+            self.no_address(&z.bridge)?;
         }
         self._member = Some(member);
         self._subnet_lock = z.hold;
@@ -289,14 +346,26 @@ impl Network {
     }
 
     /// Hook 3: descriptors the launcher's event loop polls for input.
-    pub fn poll_fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.dhcp.iter().map(|s| s.fd()).collect()
+    pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, nix::poll::PollFlags)> {
+        let mut v: Vec<_> = self.dhcp.iter().map(|s| (s.fd(), nix::poll::PollFlags::POLLIN)).collect();
+        if let Some(r) = &self.relay {
+            v.extend(r.poll_fds());
+        }
+        v
     }
 
     /// Hook 3: `ready[i]` tells whether `poll_fds()[i]` has input.
     pub fn service(&mut self, ready: &[bool]) {
-        if let (Some(s), Some(true)) = (&self.dhcp, ready.first()) {
-            s.serve();
+        let mut ready = ready.iter();
+        if let Some(s) = &self.dhcp {
+            if ready.next() == Some(&true) {
+                s.serve();
+            }
+        }
+        if let Some(r) = &mut self.relay {
+            if ready.any(|r| *r) {
+                r.service();
+            }
         }
     }
 }
@@ -328,6 +397,11 @@ fn masquerade(link: &str) -> Result<()> {
 /// what was removed.
 pub fn cleanup(rec: &NetRecord) -> Vec<String> {
     let mut removed = Vec::new();
+    if let Some(link) = &rec.ports {
+        if ports::remove(link).is_ok() {
+            removed.push(format!("nf_tables chains {}", ports::chains(link).join(" ")));
+        }
+    }
     if let Some(host) = &rec.nft {
         if nft::remove_masquerade(host).is_ok() {
             removed.push(format!("nf_tables chain {}", nft::chain_name(host)));
