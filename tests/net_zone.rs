@@ -118,6 +118,26 @@ echo "TCP=$got""#
     }
     let host_addr = host.ip(&["-o", "-4", "addr", "show", "dev", &bridge]);
     assert!(host_addr.contains(&format!("inet {}.1/24", net(&addr_a))), "{host_addr}");
+    // list, status and show --json read the guest's addresses from its
+    // network namespace.
+    let ip_a = addr_a.split('/').next().unwrap().to_string();
+    let verb = |args: &[&str]| {
+        let mut c = host.berth();
+        c.args(args);
+        let out = run_to_end(c, QUICK);
+        out.expect_code(0);
+        out
+    };
+    let list = verb(&["list"]);
+    let row = list.stdout.lines().find(|l| l.starts_with(&format!("{a} "))).unwrap_or_default().to_string();
+    assert!(list.stdout.contains("ADDRESSES") && row.contains(&ip_a), "{}", list.describe());
+    let status = verb(&["status", &a]);
+    assert!(status.stdout.contains(&format!("Address: {ip_a}")), "{}", status.describe());
+    let show = verb(&["show", &a, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(show.stdout.trim()).expect("show --json is JSON");
+    let addrs = v["addresses"].as_array().cloned().unwrap_or_default();
+    assert!(addrs.iter().any(|x| x == &serde_json::Value::from(ip_a.clone())), "{}", show.describe());
+    assert!(addrs.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("fe80:"))), "{}", show.describe());
     assert_eq!(wait_line(&gb, "PING"), "ok", "{}", gb.describe());
     assert_eq!(wait_line(&gb, "TCP"), "from-a", "{}\n{}", ga.describe(), gb.describe());
     write_file(&shared.join("stop"), "");
@@ -209,4 +229,34 @@ ping -c1 -W3 10.77.0.1 >/dev/null && echo PING=ok || echo PING=fail"#;
         assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
     }
     assert!(!host.ip(&["-o", "link"]).contains(" vb-hn-"));
+}
+
+/// Registration passes the host side of the machine's pair to machined
+/// (RegisterMachineWithNetwork's ifindices, as nspawn does): a private
+/// dbus-daemon with the real systemd-machined, berth in a namespace of the
+/// test's own.
+#[test]
+fn machined_gets_the_network_interfaces() {
+    let (s, tree, shared, host) = zone_setup("zmd");
+    let bus = common::bus::Bus::start("zmd", true);
+    let _l = host_lock_shared();
+    let zone = zone_name("zmd");
+    let name = hn_name("zmd");
+    let mut c = host.berth();
+    c.env("DBUS_SYSTEM_BUS_ADDRESS", &bus.addr);
+    c.args(["run", "-x", "-q", "-M", &name, "--network-zone", &zone, "--bind"]);
+    c.arg(format!("{}:/shared:idmap", shared.display())).arg("-D").arg(&tree);
+    c.args(["--", "/bin/sh", "-c", &zone_guest("")]);
+    let mut bg = Bg::spawn(c, s.path("log"));
+    wait_line(&bg, "ADDR");
+    let port = record_field(&name, "link");
+    let index = host.ip(&["-o", "link", "show", &port]);
+    let index = index.split(':').next().unwrap().trim().to_string();
+    assert!(bus.machines().contains(&name), "{}\n{}", bg.describe(), bus.logs());
+    assert_eq!(bus.prop(&name, "NetworkInterfaces"), format!("1 {index}"), "{}", bg.describe());
+    write_file(&shared.join("stop"), "");
+    assert!(bg.wait(QUICK).success(), "{}", bg.describe());
+    assert!(!bus.machines().contains(&name));
+    assert_zone_gone(&host, &zone);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
 }

@@ -241,6 +241,27 @@ impl Netlink {
         Ok(out)
     }
 
+    /// Every address of this namespace but those of `lo`: (link, address).
+    pub fn all_addresses(&mut self) -> Result<Vec<(u32, IpAddr)>> {
+        let lo = self.index_of("lo")?;
+        let mut out = Vec::new();
+        let dump =
+            self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP, "listing addresses")?;
+        for m in dump {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                if Some(a.header.index) == lo {
+                    continue;
+                }
+                for attr in &a.attributes {
+                    if let AddressAttribute::Address(addr) = attr {
+                        out.push((a.header.index, *addr));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The IPv4 addresses of link `index`.
     pub fn addresses4(&mut self, index: u32) -> Result<Vec<Ipv4Addr>> {
         let mut a = AddressMessage::default();

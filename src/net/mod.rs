@@ -150,6 +150,8 @@ pub struct Network {
     _member: Option<std::fs::File>,
     /// The loopback relay of the forwarded TCP ports.
     relay: Option<relay::Relay>,
+    /// The host side of its pair, once it exists.
+    host_index: Option<u32>,
 }
 
 impl Network {
@@ -163,6 +165,7 @@ impl Network {
             _subnet_lock: None,
             _member: None,
             relay: None,
+            host_index: None,
         }
     }
 
@@ -210,9 +213,16 @@ impl Network {
         })?;
         self.rec.link = Some(host.to_string());
         persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
-        nl.index_of(host)?.ok_or_else(|| {
+        let index = nl.index_of(host)?.ok_or_else(|| {
             NetError::netlink(format!("finding {host}"), std::io::Error::from_raw_os_error(libc::ENODEV))
-        })
+        })?;
+        self.host_index = Some(index);
+        Ok(index)
+    }
+
+    /// The host-side interfaces machined is told about (as nspawn does).
+    pub fn ifindices(&self) -> Vec<i32> {
+        self.host_index.iter().map(|i| *i as i32).collect()
     }
 
     fn attach_veth(&mut self, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
@@ -426,6 +436,24 @@ pub fn cleanup(rec: &NetRecord) -> Vec<String> {
         removed.extend(zone::leave(z, member));
     }
     removed
+}
+
+/// The addresses of the guest whose PID 1 is `leader`, IPv4 first, when
+/// it has a network namespace of its own (none when it shares the host's).
+pub fn guest_addresses(leader: libc::pid_t) -> Vec<std::net::IpAddr> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let theirs = format!("/proc/{leader}/ns/net");
+    if ino(&theirs).is_none() || ino(&theirs) == ino("/proc/self/ns/net") {
+        return Vec::new();
+    }
+    let Ok(ns) = open_netns(leader) else { return Vec::new() };
+    let mut v: Vec<std::net::IpAddr> = link::Netlink::open_in(&ns)
+        .and_then(|mut nl| nl.all_addresses())
+        .map(|a| a.into_iter().map(|(_, a)| a).collect())
+        .unwrap_or_default();
+    v.sort_by_key(|a| (a.is_ipv6(), *a));
+    v
 }
 
 /// The network namespace of process `pid`.
