@@ -377,6 +377,12 @@ pub struct NetArgs {
     /// from this host's 127.0.0.1 and ::1 (TCP) through berth itself.
     #[arg(short = 'p', long = "port", value_name = "[tcp|udp:]HOSTPORT[:GUESTPORT]")]
     pub port: Vec<String>,
+    /// One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it.
+    #[arg(long = "network-veth-extra", value_name = "HOSTIF[:GUESTIF]")]
+    pub network_veth_extra: Vec<String>,
+    /// Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one.
+    #[arg(long = "network-namespace-path", value_name = "PATH")]
+    pub network_namespace_path: Option<PathBuf>,
 }
 
 impl From<&NetArgs> for crate::net::Options {
@@ -387,6 +393,8 @@ impl From<&NetArgs> for crate::net::Options {
             network_zone: a.network_zone.clone(),
             network_bridge: a.network_bridge.clone(),
             port: a.port.clone(),
+            network_veth_extra: a.network_veth_extra.clone(),
+            network_namespace_path: a.network_namespace_path.clone(),
         }
     }
 }

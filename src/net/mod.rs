@@ -69,6 +69,9 @@ pub struct NetRecord {
     /// The link whose forwarded ports' chains are in table ip berth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports: Option<String>,
+    /// The host sides of `--network-veth-extra` pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
 }
 
 /// What the network options ask for.
@@ -85,6 +88,10 @@ pub struct Settings {
     pub bridge: Option<String>,
     /// Forwarded ports (`-p`, `--port`).
     pub ports: Vec<ports::Port>,
+    /// More veth pairs, unaddressed: (host side, guest side).
+    pub veth_extra: Vec<(String, String)>,
+    /// An existing network namespace the guest joins instead of a new one.
+    pub netns_path: Option<PathBuf>,
 }
 
 /// The network options as given (the command line or a settings file).
@@ -95,6 +102,8 @@ pub struct Options {
     pub network_zone: Option<String>,
     pub network_bridge: Option<String>,
     pub port: Vec<String>,
+    pub network_veth_extra: Vec<String>,
+    pub network_namespace_path: Option<PathBuf>,
 }
 
 impl Settings {
@@ -115,6 +124,15 @@ impl Settings {
             return Err("--network-zone and --network-bridge conflict: a machine joins one bridge; drop one".into());
         }
         let joins = o.network_zone.is_some() || o.network_bridge.is_some();
+        let veth_extra = o
+            .network_veth_extra
+            .iter()
+            .map(|s| plan::parse_veth_extra(s))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let others = o.private_network || o.network_veth || joins || !o.port.is_empty() || !veth_extra.is_empty();
+        if o.network_namespace_path.is_some() && others {
+            return Err("--network-namespace-path joins an existing network namespace and conflicts with every other network option; drop them".into());
+        }
         let ports = o.port.iter().map(|p| ports::parse(p)).collect::<std::result::Result<Vec<_>, _>>()?;
         let addressed = o.network_veth || o.network_zone.is_some();
         if !ports.is_empty() && !addressed {
@@ -124,18 +142,30 @@ impl Settings {
             ));
         }
         Ok(Settings {
-            private: o.private_network || o.network_veth || joins,
+            private: o.private_network
+                || o.network_veth
+                || joins
+                || !veth_extra.is_empty()
+                || o.network_namespace_path.is_some(),
             // A zone or a bridge is a veth pair whose host side joins it.
             veth: o.network_veth && !joins,
             zone: o.network_zone.clone(),
             bridge: o.network_bridge.clone(),
             ports,
+            veth_extra,
+            netns_path: o.network_namespace_path.clone(),
         })
     }
 
     /// Whether the guest gets a network namespace of its own.
     pub fn private(&self) -> bool {
         self.private
+    }
+
+    /// Whether the guest's clone creates its network namespace (not with
+    /// `--network-namespace-path`, whose namespace the outer child joins).
+    pub fn new_namespace(&self) -> bool {
+        self.private && self.netns_path.is_none()
     }
 }
 
@@ -173,13 +203,28 @@ impl Network {
     /// the guest's namespace and the host side. `persist` writes record
     /// fields before anything needing removal exists.
     pub fn attach(&mut self, pid: libc::pid_t, persist: &mut Persist) -> Result<()> {
-        if !self.settings.private() {
+        if !self.settings.new_namespace() {
             return Ok(());
         }
         let ns = open_netns(pid)?;
         let mut guest = link::Netlink::open_in(&ns)?;
         let lo = guest.index_of("lo")?.unwrap_or(1);
         guest.set_up(lo, "lo")?;
+        for (host, inside) in self.settings.veth_extra.clone() {
+            let mut nl = link::Netlink::open()?;
+            let id = machine_id();
+            let key = format!("{}/{host}", self.machine);
+            nl.create_veth(&host, plan::mac(&id, &key, true), &inside, plan::mac(&id, &key, false), pid as u32)
+                .map_err(|e| match e {
+                    NetError::Netlink { source, .. } if source.raw_os_error() == Some(libc::EEXIST) => NetError::netlink(
+                        format!("--network-veth-extra: the host already has a link {host} (or the guest one called {inside}); pick other names"),
+                        source,
+                    ),
+                    e => e,
+                })?;
+            self.rec.extra.push(host);
+            persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
+        }
         if self.settings.veth {
             self.attach_veth(pid, persist)?;
         } else if let Some(zone) = self.settings.zone.clone() {
@@ -417,7 +462,7 @@ pub fn cleanup(rec: &NetRecord) -> Vec<String> {
             removed.push(format!("nf_tables chain {}", nft::chain_name(host)));
         }
     }
-    if let Some(host) = &rec.link {
+    for host in rec.extra.iter().chain(&rec.link) {
         // Normally gone with the guest's namespace already.
         if let Ok(mut nl) = link::Netlink::open() {
             if let Ok(Some(i)) = nl.index_of(host) {

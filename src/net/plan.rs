@@ -88,6 +88,16 @@ pub fn ifname_valid(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':' && b != b'%')
 }
 
+/// `HOSTIF[:GUESTIF]` of `--network-veth-extra` (GUESTIF defaults to HOSTIF).
+pub fn parse_veth_extra(spec: &str) -> Result<(String, String), String> {
+    let (h, g) = spec.split_once(':').unwrap_or((spec, spec));
+    if ifname_valid(h) && ifname_valid(g) {
+        Ok((h.to_string(), g.to_string()))
+    } else {
+        Err(format!("--network-veth-extra={spec}: expected HOSTIF[:GUESTIF], interface names of 1-15 characters"))
+    }
+}
+
 /// A zone name: its bridge `vz-ZONE` must be a valid interface name
 /// (so at most 12 characters), as under nspawn; no '.' so it is also a
 /// plain file name under /run/berth/zones.
@@ -282,6 +292,9 @@ mod tests {
         assert_eq!(bridge_port_name("web"), "vb-web");
         assert_eq!(bridge_port_name("a-rather-long-machine-name").len(), 15);
         assert!(!ifname_valid("a b") && !ifname_valid("a:b") && ifname_valid("br0"));
+        assert_eq!(parse_veth_extra("hx0").unwrap(), ("hx0".into(), "hx0".into()));
+        assert_eq!(parse_veth_extra("hx0:eth1").unwrap(), ("hx0".into(), "eth1".into()));
+        assert!(parse_veth_extra("hx0:").is_err() && parse_veth_extra("a-name-far-too-long").is_err());
         let net: Net4 = "10.9.8.0/24".parse().unwrap();
         let mut used = Vec::new();
         for i in 0..253 {
