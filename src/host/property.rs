@@ -82,7 +82,7 @@ fn write(controller: &'static str, file: &'static str, content: impl Into<String
     FileWrite { controller, file, content: content.into() }
 }
 
-pub fn parse(spec: &str) -> Result<Property, PropertyError> {
+pub fn parse(spec: &str, host: &HostTables) -> Result<Property, PropertyError> {
     let (name, raw) = spec.split_once('=').ok_or_else(|| PropertyError::Syntax(spec.to_string()))?;
     let (name, raw) = (name.trim(), raw.trim());
     let bad = |reason: &str| PropertyError::Value { spec: spec.to_string(), reason: reason.to_string() };
@@ -95,13 +95,13 @@ pub fn parse(spec: &str) -> Result<Property, PropertyError> {
                 "MemoryMin" => Memory::Min,
                 _ => Memory::SwapMax,
             };
-            let bytes = parse_limit(raw, physical_memory(), parse_size).ok_or_else(|| {
+            let bytes = parse_limit(raw, host.memory, parse_size).ok_or_else(|| {
                 bad("not a size; give bytes with an optional K, M, G or T suffix, a percentage of RAM, or infinity")
             })?;
             Value::Memory(kind, bytes)
         }
         "TasksMax" => Value::Tasks(
-            parse_limit(raw, tasks_ceiling(), |r| r.parse::<u64>().ok().filter(|n| *n > 0))
+            parse_limit(raw, host.tasks_ceiling, |r| r.parse::<u64>().ok().filter(|n| *n > 0))
                 .ok_or_else(|| bad("not a task count; give a number, a percentage, or infinity"))?,
         ),
         "CPUQuota" => {
@@ -127,7 +127,7 @@ pub fn parse(spec: &str) -> Result<Property, PropertyError> {
                 Value::MemoryNodes(list)
             }
         }
-        "DeviceAllow" => Value::Device(parse_device(raw).map_err(|r| bad(&r))?),
+        "DeviceAllow" => Value::Device(parse_device(raw, host).map_err(|r| bad(&r))?),
         _ => return Err(PropertyError::Unknown { spec: spec.to_string(), name: name.to_string() }),
     };
     Ok(Property { spec: spec.to_string(), value })
@@ -336,7 +336,7 @@ fn bitmask(list: &[usize]) -> Vec<u8> {
 
 /// `/dev/PATH [rwm]`, `char-NAME [rwm]` or `block-NAME [rwm]` (NAME from
 /// /proc/devices, or a major number).
-fn parse_device(raw: &str) -> Result<Device, String> {
+fn parse_device(raw: &str, host: &HostTables) -> Result<Device, String> {
     let mut parts = raw.split_whitespace();
     let what = parts.next().ok_or("no device given; use /dev/PATH, char-NAME or block-NAME, then rwm")?;
     let acc = parts.next().unwrap_or("rwm");
@@ -344,22 +344,9 @@ fn parse_device(raw: &str) -> Result<Device, String> {
         return Err(format!("access '{acc}' is invalid; use letters among r, w and m"));
     }
     let (read, write, mknod) = (acc.contains('r'), acc.contains('w'), acc.contains('m'));
-    if let Some(path) = what.strip_prefix("/dev/") {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        let md = std::fs::metadata(format!("/dev/{path}")).map_err(|e| format!("{what}: {e}"))?;
-        let ft = md.file_type();
-        if !(ft.is_char_device() || ft.is_block_device()) {
-            return Err(format!("{what} is not a device node"));
-        }
-        let rdev = md.rdev();
-        return Ok(Device {
-            block: ft.is_block_device(),
-            major: libc::major(rdev),
-            minor: Some(libc::minor(rdev)),
-            read,
-            write,
-            mknod,
-        });
+    if what.starts_with("/dev/") {
+        let (block, rdev) = host.dev_nodes.get(what).cloned().unwrap_or_else(|| Err("not looked at".into()))?;
+        return Ok(Device { block, major: libc::major(rdev), minor: Some(libc::minor(rdev)), read, write, mknod });
     }
     let (block, name) = if let Some(n) = what.strip_prefix("char-") {
         (false, n)
@@ -370,10 +357,7 @@ fn parse_device(raw: &str) -> Result<Device, String> {
     };
     let major = match name.parse::<u32>() {
         Ok(m) => m,
-        Err(_) => {
-            let table = std::fs::read_to_string("/proc/devices").unwrap_or_default();
-            device_major(&table, block, name).ok_or_else(|| format!("no {what} in /proc/devices"))?
-        }
+        Err(_) => device_major(&host.proc_devices, block, name).ok_or_else(|| format!("no {what} in /proc/devices"))?,
     };
     Ok(Device { block, major, minor: None, read, write, mknod })
 }
@@ -403,6 +387,45 @@ fn device_major(table: &str, block: bool, name: &str) -> Option<u32> {
     None
 }
 
+/// What property values are resolved against: the host's RAM (for
+/// percentages), its task ceiling, its device table and the device nodes
+/// the properties name. Read once by `probe`, so parsing stays pure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostTables {
+    pub memory: u64,
+    pub tasks_ceiling: u64,
+    pub proc_devices: String,
+    /// `/dev/PATH` named by DeviceAllow: (is a block device, rdev) or why not.
+    pub dev_nodes: std::collections::BTreeMap<String, Result<(bool, u64), String>>,
+}
+
+impl HostTables {
+    pub fn probe(specs: &[String]) -> HostTables {
+        let dev_nodes = specs
+            .iter()
+            .filter_map(|s| s.split_once('=').filter(|(n, _)| n.trim() == "DeviceAllow"))
+            .filter_map(|(_, v)| v.split_whitespace().next().filter(|p| p.starts_with("/dev/")))
+            .map(|p| (p.to_string(), dev_node(p)))
+            .collect();
+        HostTables {
+            memory: physical_memory(),
+            tasks_ceiling: tasks_ceiling(),
+            proc_devices: std::fs::read_to_string("/proc/devices").unwrap_or_default(),
+            dev_nodes,
+        }
+    }
+}
+
+fn dev_node(path: &str) -> Result<(bool, u64), String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+    let ft = md.file_type();
+    if !(ft.is_char_device() || ft.is_block_device()) {
+        return Err(format!("{path} is not a device node"));
+    }
+    Ok((ft.is_block_device(), md.rdev()))
+}
+
 fn physical_memory() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
@@ -419,6 +442,35 @@ fn tasks_ceiling() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed host: 8 GiB, pid_max 4194304, /dev/null as char 1:3.
+    fn host() -> HostTables {
+        HostTables {
+            memory: 8 << 30,
+            tasks_ceiling: 4_194_304,
+            proc_devices: "Character devices:\n  1 mem\n 10 misc\n136 pts\n\nBlock devices:\n  7 loop\n".into(),
+            dev_nodes: [("/dev/null".to_string(), Ok((false, libc::makedev(1, 3))))].into(),
+        }
+    }
+
+    fn parse(s: &str) -> Result<Property, PropertyError> {
+        super::parse(s, &host())
+    }
+
+    #[test]
+    fn devices_resolve_against_the_tables() {
+        let d = |s: &str| match parse(s).unwrap().value {
+            Value::Device(d) => (d.block, d.major, d.minor, d.read, d.write, d.mknod),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d("DeviceAllow=/dev/null r"), (false, 1, Some(3), true, false, false));
+        assert_eq!(d("DeviceAllow=char-pts* rw"), (false, 136, None, true, true, false));
+        assert_eq!(d("DeviceAllow=block-loop"), (true, 7, None, true, true, true));
+        assert!(parse("DeviceAllow=/dev/zero").is_err(), "not probed, so refused");
+        assert!(parse("DeviceAllow=char-nosuch").is_err());
+        assert_eq!(v("MemoryMax=50%"), Value::Memory(Memory::Max, Some(4 << 30)));
+        assert_eq!(v("TasksMax=1%"), Value::Tasks(Some(41_943)));
+    }
 
     fn v(s: &str) -> Value {
         parse(s).unwrap().value
