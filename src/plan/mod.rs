@@ -215,7 +215,7 @@ mod tests {
     fn props(specs: &[&str]) -> Vec<Property> {
         specs
             .iter()
-            .map(|s| crate::host::property::parse(s, &crate::host::property::HostTables::probe(&[])).unwrap())
+            .map(|s| crate::host::property::parse(s, &crate::host::property_values::HostTables::probe(&[])).unwrap())
             .collect()
     }
 

@@ -6,7 +6,7 @@
 //! random values a start draws. Nothing here creates anything.
 
 use crate::error::{Error, Result};
-use crate::host::property::HostTables;
+use crate::host::property_values::HostTables;
 use crate::settings::config::InitKind;
 use crate::settings::{layers, name, Settings};
 use crate::sys;

@@ -21,9 +21,8 @@ pub use value::Settings;
 /// The whole validation of one start: probe what the settings name, then
 /// check them.
 pub fn resolve(s: &Settings) -> crate::error::Result<Config> {
-    let inputs = {
-        let _span = tracing::info_span!("probe-inputs").entered();
-        Inputs::probe(s)?
-    };
+    let _span = tracing::info_span!("config").entered();
+    tracing::debug!(set = ?s.set_fields(), "settings");
+    let inputs = Inputs::probe(s)?;
     Config::new(s, &inputs)
 }
