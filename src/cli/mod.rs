@@ -393,6 +393,23 @@ pub struct NetArgs {
     /// A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network).
     #[arg(short = 'n', long = "network-veth")]
     pub network_veth: bool,
+    /// A veth pair whose host side vb-NAME joins the bridge vz-ZONE, shared by the zone's machines
+    /// (created by the first, removed with the last), with a subnet, DHCP and NAT of the zone.
+    #[arg(long = "network-zone", value_name = "ZONE")]
+    pub network_zone: Option<String>,
+    /// A veth pair whose host side vb-NAME joins the existing bridge BR (berth does not address it).
+    #[arg(long = "network-bridge", value_name = "BR")]
+    pub network_bridge: Option<String>,
+    /// Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT,
+    /// from this host's 127.0.0.1 and ::1 (TCP) through berth itself.
+    #[arg(short = 'p', long = "port", value_name = "[tcp|udp:]HOSTPORT[:GUESTPORT]")]
+    pub port: Vec<String>,
+    /// One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it.
+    #[arg(long = "network-veth-extra", value_name = "HOSTIF[:GUESTIF]")]
+    pub network_veth_extra: Vec<String>,
+    /// Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one.
+    #[arg(long = "network-namespace-path", value_name = "PATH")]
+    pub network_namespace_path: Option<PathBuf>,
 }
 
 /// The guest's security and resource options, spelled like systemd-nspawn's.

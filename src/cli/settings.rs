@@ -84,6 +84,11 @@ impl CommonArgs {
             cpu_affinity: p.cpu_affinity.clone(),
             private_network: flag(self.net.private_network),
             network_veth: flag(self.net.network_veth),
+            network_zone: self.net.network_zone.clone(),
+            network_bridge: self.net.network_bridge.clone(),
+            port: list(&self.net.port),
+            network_veth_extra: list(&self.net.network_veth_extra),
+            network_namespace_path: self.net.network_namespace_path.clone(),
             ..Settings::default()
         }
     }

@@ -68,6 +68,11 @@ pub struct Settings {
     // Network.
     pub private_network: Option<bool>,
     pub network_veth: Option<bool>,
+    pub network_zone: Option<String>,
+    pub network_bridge: Option<String>,
+    pub port: Option<Vec<String>>,
+    pub network_veth_extra: Option<Vec<String>>,
+    pub network_namespace_path: Option<std::path::PathBuf>,
 }
 
 /// Lists every field once, so merge cannot forget one.
@@ -118,7 +123,12 @@ macro_rules! each_field {
             oom_score_adjust,
             cpu_affinity,
             private_network,
-            network_veth
+            network_veth,
+            network_zone,
+            network_bridge,
+            port,
+            network_veth_extra,
+            network_namespace_path
         )
     };
 }

@@ -248,7 +248,7 @@ impl Supervisor {
             });
             // net hook 3: the network's descriptors (DHCP) go last.
             let net_at = fds.len();
-            fds.extend(self.net.poll_fds().into_iter().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+            fds.extend(self.net.poll_fds().into_iter().map(|(fd, events)| PollFd::new(fd, events)));
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(e) => return Err(Error::sys("waiting for events", e)),

@@ -114,6 +114,7 @@ impl Supervisor {
                 uuid: cfg.uuid.clone(),
                 root: cfg.root.display().to_string(),
                 leader: pid as u32,
+                ifindices: self.net.ifindices(),
             })?;
             self.registered = true;
         }
