@@ -106,10 +106,14 @@ fn switch(p: &Process) -> Result<()> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
     }
     let fail = |what: &'static str| move |e: caps::errors::CapsError| OciError::Setup(format!("process.capabilities.{what}: {e}"));
-    caps::set(None, CapSet::Permitted, &capset(c.permitted())?).map_err(fail("permitted"))?;
-    caps::set(None, CapSet::Inheritable, &capset(c.inheritable())?).map_err(fail("inheritable"))?;
+    // Effective first: it must stay within permitted at every step.
     caps::set(None, CapSet::Effective, &capset(c.effective())?).map_err(fail("effective"))?;
-    for a in capset(c.ambient())? {
+    caps::set(None, CapSet::Inheritable, &capset(c.inheritable())?).map_err(fail("inheritable"))?;
+    caps::set(None, CapSet::Permitted, &capset(c.permitted())?).map_err(fail("permitted"))?;
+    // The kernel keeps ambient within permitted and inheritable; a spec
+    // listing more (runc's own default does) gets what the kernel allows.
+    let allowed: HashSet<Capability> = capset(c.inheritable())?.intersection(&capset(c.permitted())?).copied().collect();
+    for a in capset(c.ambient())?.into_iter().filter(|a| allowed.contains(a)) {
         caps::raise(None, CapSet::Ambient, a).map_err(fail("ambient"))?;
     }
     Ok(())
