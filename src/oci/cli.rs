@@ -32,7 +32,8 @@ pub struct Global {
     pub systemd_cgroup: bool,
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Accepted for runc compatibility; berth always runs as root here.
+    /// Accepted for runc compatibility (berth runs containers as root);
+    /// `spec --rootless` is refused.
     #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 }
@@ -177,7 +178,5 @@ pub enum Verb {
     Spec {
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
-        #[arg(long)]
-        rootless: bool,
     },
 }

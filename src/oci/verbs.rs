@@ -45,7 +45,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&super::spec::features()).unwrap_or_default());
             Ok(0)
         }
-        Verb::Spec { bundle, rootless } => super::spec::write_default(bundle, *rootless).map(|_| 0),
+        Verb::Spec { bundle } => super::spec::write_default(bundle, g.rootless.as_deref().is_some_and(|v| v != "false")).map(|_| 0),
     }
 }
 
