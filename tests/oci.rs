@@ -298,22 +298,25 @@ fn podman_exec_pause_stop() {
     assert!(!Path::new("/run/berth-oci").join(&id).exists(), "state left");
 }
 
-fn mount_count() -> usize {
-    fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().count()
+/// Mounts under this podman's storage and run directories (other tests
+/// mount and unmount elsewhere at the same time).
+fn mount_count(pm: &Podman) -> usize {
+    let (a, b) = (pm.storage.display().to_string(), pm.runroot.display().to_string());
+    fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().filter(|l| l.contains(&a) || l.contains(&b)).count()
 }
 
 #[test]
 fn podman_twenty_runs_leak_nothing() {
     let pm = Podman::new("oci-podman-leak");
     pm.run(&["run", "--rm", "--network=none", IMG, "true"]).expect_code(0);
-    let mounts = mount_count();
+    let mounts = mount_count(&pm);
     let cgroups = fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0);
     for i in 0..20 {
         let out = pm.run(&["run", "--rm", "--network=none", IMG, "sh", "-c", &format!("echo run-{i}")]);
         out.expect_code(0);
         assert_eq!(out.lines()[0], format!("run-{i}"));
     }
-    assert_eq!(mount_count(), mounts, "mounts leaked");
+    assert_eq!(mount_count(&pm), mounts, "mounts leaked");
     assert_eq!(fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0), cgroups, "cgroups leaked");
     assert!(pm.run(&["ps", "-aq"]).stdout.trim().is_empty());
 }
