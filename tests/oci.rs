@@ -116,7 +116,8 @@ fn runtime_cli_lifecycle() {
     assert_eq!(fs::read_to_string(&out_file).unwrap(), "", "the program ran before start");
     assert!(!cgroups_named(&id).is_empty(), "no cgroup for {id}");
     rt.run(&["start", &id]).expect_code(0);
-    poll(Duration::from_secs(10), || fs::read_to_string(&out_file).ok().filter(|s| s == "started\n")).expect("output after start");
+    poll(Duration::from_secs(10), || fs::read_to_string(&out_file).ok().filter(|s| s == "started\n"))
+        .expect("output after start");
     assert_eq!(rt.state(&id)["status"], "running");
     // delete refuses a running container; --force removes it.
     let out = rt.run(&["delete", &id]);
@@ -160,7 +161,12 @@ fn runtime_cli_refuses_and_forces() {
     // delete --force of a running container leaves nothing.
     fs::write(&p, &good).unwrap();
     // Detached, the container keeps its stdio: give it none to hold open.
-    let st = rt.cmd(&["run", "--detach", "--bundle", b.to_str().unwrap(), &id]).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let st = rt
+        .cmd(&["run", "--detach", "--bundle", b.to_str().unwrap(), &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success(), "run --detach: {st:?}");
     assert_eq!(rt.state(&id)["status"], "running");
     rt.run(&["delete", "--force", &id]).expect_code(0);
@@ -184,14 +190,19 @@ impl Podman {
         let rt = Rt::new(tag);
         let conf = rt.scratch.path("containers.conf");
         // Root here lacks CAP_SYS_RESOURCE: no default ulimits to raise.
-        fs::write(&conf, "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n").unwrap();
+        fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .unwrap();
         let storage = rt.scratch.path("storage");
         let runroot = PathBuf::from(format!("/run/berth-oci-podman-{}-{tag}", std::process::id()));
         let p = Podman { rt, conf, storage, runroot };
         let images = p.run(&["images", "-q", "localhost/berth-busybox"]);
         if images.stdout.trim().is_empty() {
             let tar = p.rt.scratch.path("busybox.tar");
-            let st = Command::new("tar").arg("-C").arg(fixture("busybox")).arg("-cf").arg(&tar).arg(".").status().unwrap();
+            let st =
+                Command::new("tar").arg("-C").arg(fixture("busybox")).arg("-cf").arg(&tar).arg(".").status().unwrap();
             assert!(st.success());
             p.run(&["import", tar.to_str().unwrap(), "localhost/berth-busybox"]).expect_code(0);
         }
@@ -230,8 +241,13 @@ impl Podman {
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = Command::new("podman").env("CONTAINERS_CONF", &self.conf).args(self.args()).args(["rm", "-af", "-t", "0"]).output();
-        let _ = Command::new("podman").env("CONTAINERS_CONF", &self.conf).args(self.args()).args(["rmi", "-af"]).output();
+        let _ = Command::new("podman")
+            .env("CONTAINERS_CONF", &self.conf)
+            .args(self.args())
+            .args(["rm", "-af", "-t", "0"])
+            .output();
+        let _ =
+            Command::new("podman").env("CONTAINERS_CONF", &self.conf).args(self.args()).args(["rmi", "-af"]).output();
         for d in [&self.runroot, &self.storage.join("overlay")] {
             let _ = Command::new("umount").arg("-R").arg(d).stderr(Stdio::null()).status();
         }
@@ -255,9 +271,11 @@ fn podman_run() {
     assert!(out.lines().iter().any(|l| l == "tty-ok"), "{}", out.describe());
     // Limits, read from the host's v1 controllers while the container runs.
     let name = unique_name("ho");
-    pm.run(&["run", "-d", "--name", &name, "--network=none", "--memory=64m", "--pids-limit=33", IMG, "sleep", "60"]).expect_code(0);
+    pm.run(&["run", "-d", "--name", &name, "--network=none", "--memory=64m", "--pids-limit=33", IMG, "sleep", "60"])
+        .expect_code(0);
     let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
-    let mem = fs::read_to_string(format!("/sys/fs/cgroup/memory/libpod_parent/libpod-{id}/memory.limit_in_bytes")).unwrap();
+    let mem =
+        fs::read_to_string(format!("/sys/fs/cgroup/memory/libpod_parent/libpod-{id}/memory.limit_in_bytes")).unwrap();
     assert_eq!(mem.trim(), "67108864");
     let pids = fs::read_to_string(format!("/sys/fs/cgroup/pids/libpod_parent/libpod-{id}/pids.max")).unwrap();
     assert_eq!(pids.trim(), "33");
@@ -269,8 +287,18 @@ fn podman_run() {
 fn podman_exec_pause_stop() {
     let pm = Podman::new("oci-podman-exec");
     let name = unique_name("ho");
-    pm.run(&["run", "-d", "--name", &name, "--network=none", IMG, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"])
-        .expect_code(0);
+    pm.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network=none",
+        IMG,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ])
+    .expect_code(0);
     let out = pm.run(&["exec", &name, "sh", "-c", "echo exec-ok; exit 5"]);
     assert_eq!(out.code(), 5, "{}", out.describe());
     assert_eq!(out.lines()[0], "exec-ok");
@@ -302,7 +330,11 @@ fn podman_exec_pause_stop() {
 /// mount and unmount elsewhere at the same time).
 fn mount_count(pm: &Podman) -> usize {
     let (a, b) = (pm.storage.display().to_string(), pm.runroot.display().to_string());
-    fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().filter(|l| l.contains(&a) || l.contains(&b)).count()
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&a) || l.contains(&b))
+        .count()
 }
 
 #[test]
@@ -317,7 +349,11 @@ fn podman_twenty_runs_leak_nothing() {
         assert_eq!(out.lines()[0], format!("run-{i}"));
     }
     assert_eq!(mount_count(&pm), mounts, "mounts leaked");
-    assert_eq!(fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0), cgroups, "cgroups leaked");
+    assert_eq!(
+        fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0),
+        cgroups,
+        "cgroups leaked"
+    );
     assert!(pm.run(&["ps", "-aq"]).stdout.trim().is_empty());
 }
 
@@ -333,7 +369,12 @@ fn containerd_ctr() {
     let mut daemon = Bg::spawn(
         {
             let mut c = Command::new("containerd");
-            c.arg("--root").arg(base.join("root")).arg("--state").arg(format!("/run/berth-oci-ctd-{}", std::process::id())).arg("--address").arg(&sock);
+            c.arg("--root")
+                .arg(base.join("root"))
+                .arg("--state")
+                .arg(format!("/run/berth-oci-ctd-{}", std::process::id()))
+                .arg("--address")
+                .arg(&sock);
             c
         },
         pm.rt.scratch.path("containerd.log"),

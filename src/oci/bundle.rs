@@ -16,17 +16,41 @@ pub struct Bundle {
 }
 
 /// Keys berth understands at each level; anything else is refused.
-const TOP: &[&str] = &["ociVersion", "root", "mounts", "process", "hostname", "domainname", "hooks", "annotations", "linux"];
+const TOP: &[&str] =
+    &["ociVersion", "root", "mounts", "process", "hostname", "domainname", "hooks", "annotations", "linux"];
 const PROCESS: &[&str] = &[
-    "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
-    "apparmorProfile", "oomScoreAdj", "selinuxLabel",
+    "terminal",
+    "consoleSize",
+    "user",
+    "args",
+    "env",
+    "cwd",
+    "capabilities",
+    "rlimits",
+    "noNewPrivileges",
+    "apparmorProfile",
+    "oomScoreAdj",
+    "selinuxLabel",
 ];
 const LINUX: &[&str] = &[
-    "uidMappings", "gidMappings", "sysctl", "resources", "cgroupsPath", "namespaces", "devices", "seccomp",
-    "rootfsPropagation", "maskedPaths", "readonlyPaths", "mountLabel", "intelRdt", "personality",
+    "uidMappings",
+    "gidMappings",
+    "sysctl",
+    "resources",
+    "cgroupsPath",
+    "namespaces",
+    "devices",
+    "seccomp",
+    "rootfsPropagation",
+    "maskedPaths",
+    "readonlyPaths",
+    "mountLabel",
+    "intelRdt",
+    "personality",
 ];
 const RESOURCES: &[&str] = &["devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "unified"];
-const MEMORY: &[&str] = &["limit", "reservation", "swap", "swappiness", "disableOOMKiller", "useHierarchy", "checkBeforeUpdate"];
+const MEMORY: &[&str] =
+    &["limit", "reservation", "swap", "swappiness", "disableOOMKiller", "useHierarchy", "checkBeforeUpdate"];
 const CPU: &[&str] = &["shares", "quota", "period", "cpus", "mems"];
 const BLOCKIO: &[&str] = &["weight", "leafWeight"];
 const USER: &[&str] = &["uid", "gid", "umask", "additionalGids"];
@@ -37,7 +61,8 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| OciError::Bundle(format!("{}: {e}", path.display())))?;
     let raw: Value = serde_json::from_str(&text).map_err(|e| OciError::Bundle(format!("{}: {e}", path.display())))?;
-    let spec: Spec = serde_json::from_value(raw.clone()).map_err(|e| OciError::Bundle(format!("{}: {e}", path.display())))?;
+    let spec: Spec =
+        serde_json::from_value(raw.clone()).map_err(|e| OciError::Bundle(format!("{}: {e}", path.display())))?;
     refuse_unsupported(&raw)?;
     notes(&raw);
     let root = spec.root().as_ref().ok_or_else(|| OciError::unsupported("root", "missing; name the root directory"))?;
@@ -75,7 +100,10 @@ pub fn refuse_unsupported(raw: &Value) -> Result<()> {
     keys(&l["seccomp"], "linux.seccomp", SECCOMP)?;
     if let Some(ns) = l["namespaces"].as_array() {
         if let Some(t) = ns.iter().find_map(|n| n["type"].as_str().filter(|t| *t == "time")) {
-            return Err(OciError::unsupported(format!("linux.namespaces[type={t}]"), "time namespaces are not supported"));
+            return Err(OciError::unsupported(
+                format!("linux.namespaces[type={t}]"),
+                "time namespaces are not supported",
+            ));
         }
     }
     if let Some(f) = l["personality"]["flags"].as_array().filter(|f| !f.is_empty()) {
@@ -86,7 +114,10 @@ pub fn refuse_unsupported(raw: &Value) -> Result<()> {
     }
     for (i, m) in raw["mounts"].as_array().into_iter().flatten().enumerate() {
         if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
-            return Err(OciError::unsupported(format!("mounts[{i}].uidMappings"), "idmapped OCI mounts are not supported"));
+            return Err(OciError::unsupported(
+                format!("mounts[{i}].uidMappings"),
+                "idmapped OCI mounts are not supported",
+            ));
         }
         if m["options"].as_array().into_iter().flatten().any(|o| o == "tmpcopyup") {
             return Err(OciError::unsupported(format!("mounts[{i}].options"), "tmpcopyup is not supported"));
@@ -148,7 +179,10 @@ pub fn namespaces(spec: &Spec) -> Result<Namespaces> {
         }
     }
     if ns.create & libc::CLONE_NEWNS == 0 {
-        return Err(OciError::unsupported("linux.namespaces", "berth needs a new mount namespace (type mount, no path)"));
+        return Err(OciError::unsupported(
+            "linux.namespaces",
+            "berth needs a new mount namespace (type mount, no path)",
+        ));
     }
     let maps = spec.linux().as_ref().is_some_and(|l| l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()));
     if maps && ns.create & libc::CLONE_NEWUSER == 0 {

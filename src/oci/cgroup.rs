@@ -31,7 +31,11 @@ pub fn hierarchies_in(mountinfo: &str) -> Vec<Hierarchy> {
             "cgroup2" => Hierarchy { mount: mnt.into(), controllers: vec![], v2: true },
             "cgroup" => Hierarchy {
                 mount: mnt.into(),
-                controllers: opts.split(',').filter(|o| !matches!(*o, "rw" | "ro" | "xattr" | "nosuid" | "nodev" | "noexec" | "relatime")).map(String::from).collect(),
+                controllers: opts
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro" | "xattr" | "nosuid" | "nodev" | "noexec" | "relatime"))
+                    .map(String::from)
+                    .collect(),
                 v2: false,
             },
             _ => continue,
@@ -56,7 +60,10 @@ pub fn relative_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> Re
     if systemd {
         let parts: Vec<&str> = s.split(':').collect();
         let [slice, prefix, name] = parts[..] else {
-            return Err(OciError::unsupported("linux.cgroupsPath", format!("'{s}' is not slice:prefix:name (--systemd-cgroup)")));
+            return Err(OciError::unsupported(
+                "linux.cgroupsPath",
+                format!("'{s}' is not slice:prefix:name (--systemd-cgroup)"),
+            ));
         };
         let mut out = expand_slice(if slice.is_empty() { "system.slice" } else { slice })?;
         let unit = if name.ends_with(".slice") { name.to_string() } else { format!("{prefix}-{name}.scope") };
@@ -160,7 +167,9 @@ pub fn writes(r: &LinuxResources, hs: &[Hierarchy]) -> Result<Vec<Write>> {
         let file = ["blkio.weight", "blkio.bfq.weight"]
             .into_iter()
             .find(|f| hs.iter().any(|h| h.controllers.iter().any(|c| c == "blkio") && h.mount.join(f).exists()))
-            .ok_or_else(|| OciError::unsupported("linux.resources.blockIO.weight", "this kernel has no blkio weight"))?;
+            .ok_or_else(|| {
+                OciError::unsupported("linux.resources.blockIO.weight", "this kernel has no blkio weight")
+            })?;
         w.push(("blkio", file.into(), wt.to_string()));
     }
     for h in r.hugepage_limits().iter().flatten() {
@@ -172,7 +181,10 @@ pub fn writes(r: &LinuxResources, hs: &[Hierarchy]) -> Result<Vec<Write>> {
         w.extend(super::devices::cgroup_rules(devs).into_iter().map(|(f, l)| ("devices", f.to_string(), l)));
     }
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
-        return Err(OciError::unsupported("linux.resources.unified", "this host's cgroup2 has no controllers (hybrid)"));
+        return Err(OciError::unsupported(
+            "linux.resources.unified",
+            "this host's cgroup2 has no controllers (hybrid)",
+        ));
     }
     Ok(w)
 }
@@ -255,7 +267,8 @@ pub fn frozen(dirs: &[PathBuf]) -> bool {
 }
 
 pub fn freeze(dirs: &[PathBuf], on: bool) -> Result<()> {
-    let (f, v1) = freezer(dirs).ok_or_else(|| OciError::State("this host has no cgroup freezer; pause needs one".into()))?;
+    let (f, v1) =
+        freezer(dirs).ok_or_else(|| OciError::State("this host has no cgroup freezer; pause needs one".into()))?;
     let text = match (v1, on) {
         (true, true) => "FROZEN",
         (true, false) => "THAWED",
@@ -282,7 +295,9 @@ pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
 }
 
 fn collect(d: &Path, v: &mut Vec<i32>) {
-    v.extend(fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.parse::<i32>().ok()));
+    v.extend(
+        fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.parse::<i32>().ok()),
+    );
     for e in fs::read_dir(d).into_iter().flatten().flatten() {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             collect(&e.path(), v);
@@ -365,7 +380,10 @@ mod tests {
     #[test]
     fn cgroup_paths() {
         assert_eq!(relative_path(None, "x", false).unwrap(), PathBuf::from("berth-oci/x"));
-        assert_eq!(relative_path(Some(Path::new("/libpod_parent/libpod-1")), "x", false).unwrap(), PathBuf::from("libpod_parent/libpod-1"));
+        assert_eq!(
+            relative_path(Some(Path::new("/libpod_parent/libpod-1")), "x", false).unwrap(),
+            PathBuf::from("libpod_parent/libpod-1")
+        );
         assert_eq!(
             relative_path(Some(Path::new("machine-a.slice:libpod:abc")), "x", true).unwrap(),
             PathBuf::from("machine.slice/machine-a.slice/libpod-abc.scope")

@@ -72,11 +72,17 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
     made.cgroups = cgroup::create(&rel, &writes)?;
     let cgroup2 = cgroup::hierarchies().into_iter().find(|h| h.v2).map(|h| h.mount.join(&rel));
     let fifo = state::fifo(&g.root, &a.id);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).ctx(|| format!("creating {}", fifo.display()))?;
-    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).ctx(|| "exec.fifo mode".into())?;
-    let fifo_fd: OwnedFd = nix::fcntl::open(&fifo, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
-        .ctx(|| format!("opening {}", fifo.display()))?;
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("creating {}", fifo.display()))?;
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .ctx(|| "exec.fifo mode".into())?;
+    let fifo_fd: OwnedFd = nix::fcntl::open(
+        &fifo,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+    .ctx(|| format!("opening {}", fifo.display()))?;
     let terminal = b.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = match (&a.console_socket, terminal) {
         (Some(s), true) => Some(super::console::connect(s)?),
@@ -86,7 +92,8 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
     let (ours, theirs) = UnixStream::pair().ctx(|| "socketpair".into())?;
     if let Some((_, p)) = ns.join.iter().find(|(t, _)| *t == libc::CLONE_NEWPID) {
         let f = std::fs::File::open(p).ctx(|| format!("linux.namespaces: opening {}", p.display()))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWPID).ctx(|| format!("linux.namespaces: joining {}", p.display()))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWPID)
+            .ctx(|| format!("linux.namespaces: joining {}", p.display()))?;
     }
     let flags = (ns.create & !libc::CLONE_NEWCGROUP) as u64;
     // SAFETY: berth is single-threaded here; the child only runs init::main.
@@ -116,7 +123,8 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
     let rec = Record {
         id: a.id.clone(),
         pid,
-        start_time: state::start_time(pid).ok_or_else(|| OciError::Setup("the container's process died during create".into()))?,
+        start_time: state::start_time(pid)
+            .ok_or_else(|| OciError::Setup("the container's process died during create".into()))?,
         bundle: b.dir.clone(),
         created: super::log::now_rfc3339(),
         cgroups: made.cgroups.clone(),
@@ -160,9 +168,13 @@ fn write_maps(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     let uid = linux.uid_mappings().clone().unwrap_or_default();
     let gid = linux.gid_mappings().clone().unwrap_or_default();
     if uid.is_empty() || gid.is_empty() {
-        return Err(OciError::unsupported("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"));
+        return Err(OciError::unsupported(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
     }
-    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(&uid)).ctx(|| "linux.uidMappings: writing uid_map".into())?;
+    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(&uid))
+        .ctx(|| "linux.uidMappings: writing uid_map".into())?;
     std::fs::write(format!("/proc/{pid}/gid_map"), map_text(&gid)).ctx(|| "linux.gidMappings: writing gid_map".into())
 }
 

@@ -15,7 +15,18 @@ pub const DEFAULT: &[(&str, i64, i64)] =
 
 /// Device cgroup rules always allowed after the spec's own: the default
 /// nodes, ptys and /dev/net/tun.
-const ALLOWED: &[&str] = &["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"];
+const ALLOWED: &[&str] = &[
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
 
 fn rule(t: &str, major: Option<i64>, minor: Option<i64>, access: &str) -> String {
     let n = |v: Option<i64>| v.filter(|v| *v >= 0).map_or("*".to_string(), |v| v.to_string());
@@ -42,8 +53,19 @@ pub fn node_rules(devs: &[LinuxDevice]) -> Vec<(&'static str, String)> {
     devs.iter().map(|d| ("devices.allow", rule(d.typ().as_str(), Some(d.major()), Some(d.minor()), "rwm"))).collect()
 }
 
+/// One device node to make.
+struct Node<'a> {
+    path: &'a Path,
+    kind: SFlag,
+    major: i64,
+    minor: i64,
+    mode: u32,
+    owner: (u32, u32),
+}
+
 /// Makes one node under `rootfs`, or binds the host's in a user namespace.
-fn node(rootfs: &Path, path: &Path, kind: SFlag, major: i64, minor: i64, mode: u32, owner: (u32, u32), userns: bool) -> Result<()> {
+fn node(rootfs: &Path, n: &Node, userns: bool) -> Result<()> {
+    let Node { path, kind, major, minor, mode, owner } = *n;
     let rel = path.strip_prefix("/").unwrap_or(path);
     let dst = rootfs.join(rel);
     if let Some(p) = dst.parent() {
@@ -52,10 +74,12 @@ fn node(rootfs: &Path, path: &Path, kind: SFlag, major: i64, minor: i64, mode: u
     let _ = std::fs::remove_file(&dst);
     if userns {
         std::fs::File::create(&dst).ctx(|| format!("creating {}", dst.display()))?;
-        mount(Some(path), &dst, None::<&str>, MsFlags::MS_BIND, None::<&str>).ctx(|| format!("binding host device {}", path.display()))?;
+        mount(Some(path), &dst, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .ctx(|| format!("binding host device {}", path.display()))?;
         return Ok(());
     }
-    mknod(&dst, kind, Mode::from_bits_truncate(mode), makedev(major as u64, minor as u64)).ctx(|| format!("creating device {}", dst.display()))?;
+    mknod(&dst, kind, Mode::from_bits_truncate(mode), makedev(major as u64, minor as u64))
+        .ctx(|| format!("creating device {}", dst.display()))?;
     std::os::unix::fs::chown(&dst, Some(owner.0), Some(owner.1)).ctx(|| format!("chown {}", dst.display()))?;
     // mknod obeys the umask; the spec's mode is meant exactly.
     nix::sys::stat::fchmodat(None, &dst, Mode::from_bits_truncate(mode), nix::sys::stat::FchmodatFlags::FollowSymlink)
@@ -69,20 +93,33 @@ pub fn populate(rootfs: &Path, devs: &[LinuxDevice], userns: bool) -> Result<()>
         if devs.iter().any(|d| d.path() == &p) {
             continue;
         }
-        node(rootfs, &p, SFlag::S_IFCHR, *major, *minor, 0o666, (0, 0), userns)?;
+        let n = Node { path: &p, kind: SFlag::S_IFCHR, major: *major, minor: *minor, mode: 0o666, owner: (0, 0) };
+        node(rootfs, &n, userns)?;
     }
     for d in devs {
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => return Err(OciError::unsupported("linux.devices", format!("{}: type 'a' is not a node", d.path().display()))),
+            LinuxDeviceType::A => {
+                return Err(OciError::unsupported(
+                    "linux.devices",
+                    format!("{}: type 'a' is not a node", d.path().display()),
+                ))
+            }
         };
         let owner = (d.uid().unwrap_or(0), d.gid().unwrap_or(0));
-        node(rootfs, d.path(), kind, d.major(), d.minor(), d.file_mode().unwrap_or(0o666) & 0o7777, owner, userns)?;
+        let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+        let n = Node { path: d.path(), kind, major: d.major(), minor: d.minor(), mode, owner };
+        node(rootfs, &n, userns)?;
     }
     let dev = rootfs.join("dev");
-    for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         let l = dev.join(name);
         if l.symlink_metadata().is_err() {
             std::os::unix::fs::symlink(target, &l).ctx(|| format!("linking {}", l.display()))?;

@@ -18,8 +18,10 @@ use std::os::unix::net::UnixStream;
 /// container's own process.
 pub fn process(a: &ExecArgs, spec: &Spec) -> Result<Process> {
     if let Some(f) = &a.process {
-        let text = std::fs::read_to_string(f).map_err(|e| OciError::Bundle(format!("--process {}: {e}", f.display())))?;
-        let raw: serde_json::Value = serde_json::from_str(&text).map_err(|e| OciError::Bundle(format!("--process {}: {e}", f.display())))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| OciError::Bundle(format!("--process {}: {e}", f.display())))?;
+        let raw: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| OciError::Bundle(format!("--process {}: {e}", f.display())))?;
         super::bundle::refuse_unsupported(&serde_json::json!({"process": raw}))?;
         return serde_json::from_value(raw).map_err(|e| OciError::Bundle(format!("--process {}: {e}", f.display())));
     }
@@ -68,12 +70,14 @@ fn enter(pid: i32, cgroups: &[std::path::PathBuf]) -> Result<bool> {
     let mut userns = false;
     for (name, flag) in ORDER {
         let theirs = format!("/proc/{pid}/ns/{name}");
-        let same = std::fs::metadata(&theirs).ok().map(|m| m.ino()) == std::fs::metadata(format!("/proc/self/ns/{name}")).ok().map(|m| m.ino());
+        let same = std::fs::metadata(&theirs).ok().map(|m| m.ino())
+            == std::fs::metadata(format!("/proc/self/ns/{name}")).ok().map(|m| m.ino());
         if same {
             continue;
         }
         let f = std::fs::File::open(&theirs).ctx(|| format!("opening {theirs}"))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::from_bits_truncate(*flag)).ctx(|| format!("joining the container's {name} namespace"))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::from_bits_truncate(*flag))
+            .ctx(|| format!("joining the container's {name} namespace"))?;
         userns |= *flag == libc::CLONE_NEWUSER;
     }
     if userns {
@@ -89,7 +93,13 @@ pub fn exec(g: &Global, a: &ExecArgs) -> Result<i32> {
     match rec.status(&g.root) {
         Status::Running => {}
         Status::Paused if a.ignore_paused => {}
-        s => return Err(OciError::State(format!("container {} is {}; exec needs a running container", a.id, s.as_str()))),
+        s => {
+            return Err(OciError::State(format!(
+                "container {} is {}; exec needs a running container",
+                a.id,
+                s.as_str()
+            )))
+        }
     }
     let p = process(a, &rec.config)?;
     let terminal = p.terminal() == Some(true);

@@ -38,7 +38,11 @@ pub fn main(mut i: Init) -> ! {
             let spec = &i.bundle.spec;
             let e = super::process::become_and_exec(&p, seccomp.as_ref(), || wait_for_start(fifo, spec));
             eprintln!("berth: {e}");
-            if e.to_string().contains("not found") { 127 } else { 126 }
+            if e.to_string().contains("not found") {
+                127
+            } else {
+                126
+            }
         }
         Err(e) => {
             let _ = writeln!(i.sock, "error {}", e.to_string().replace('\n', " "));
@@ -63,7 +67,8 @@ fn join(ns: &Namespaces) -> Result<()> {
     order.sort_by_key(|(t, _)| *t != libc::CLONE_NEWUSER);
     for (t, p) in order {
         let f = std::fs::File::open(p).ctx(|| format!("linux.namespaces: opening {}", p.display()))?;
-        nix::sched::setns(f, nix::sched::CloneFlags::from_bits_truncate(*t)).ctx(|| format!("linux.namespaces: joining {}", p.display()))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::from_bits_truncate(*t))
+            .ctx(|| format!("linux.namespaces: joining {}", p.display()))?;
     }
     Ok(())
 }
@@ -123,7 +128,11 @@ fn setup(i: &mut Init) -> Result<()> {
         }
     }
     let ro = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    mounts::finish(linux.masked_paths().as_deref().unwrap_or_default(), linux.readonly_paths().as_deref().unwrap_or_default(), ro)?;
+    mounts::finish(
+        linux.masked_paths().as_deref().unwrap_or_default(),
+        linux.readonly_paths().as_deref().unwrap_or_default(),
+        ro,
+    )?;
     if let Some(p) = linux.personality() {
         let dom = if matches!(p.domain(), oci_spec::runtime::LinuxPersonalityDomain::PerLinux32) { 0x0008 } else { 0 };
         // SAFETY: plain personality(2).

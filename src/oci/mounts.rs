@@ -20,7 +20,14 @@ pub struct Options {
 
 /// Parses mount options the way mount(8) and runc read them. Pure.
 pub fn parse(opts: &[String]) -> Result<Options> {
-    let mut o = Options { set: MsFlags::empty(), clear: MsFlags::empty(), propagation: vec![], bind: false, recursive: false, data: vec![] };
+    let mut o = Options {
+        set: MsFlags::empty(),
+        clear: MsFlags::empty(),
+        propagation: vec![],
+        bind: false,
+        recursive: false,
+        data: vec![],
+    };
     for opt in opts {
         let (set, clear) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
@@ -59,7 +66,9 @@ pub fn parse(opts: &[String]) -> Result<Options> {
                 o.propagation.push(propagation(opt).unwrap_or(MsFlags::MS_PRIVATE));
                 continue;
             }
-            "idmap" | "ridmap" => return Err(OciError::unsupported("mounts[].options", format!("{opt} is not supported"))),
+            "idmap" | "ridmap" => {
+                return Err(OciError::unsupported("mounts[].options", format!("{opt} is not supported")))
+            }
             "notmpcopyup" => continue,
             other => {
                 o.data.push(other.to_string());
@@ -108,10 +117,8 @@ fn inside_at(rootfs: &Path, start: PathBuf, dest: &Path, depth: u32) -> Result<P
                     cur = inside_at(rootfs, from, &t, depth + 1)?;
                 }
             }
-            Component::ParentDir => {
-                if cur != rootfs {
-                    cur.pop();
-                }
+            Component::ParentDir if cur != rootfs => {
+                cur.pop();
             }
             _ => {}
         }
@@ -163,10 +170,13 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
     let what = || format!("mounting {} at {}", typ, m.destination().display());
     let source = m.source().clone().map(|s| if s.is_relative() && o.bind { cx.bundle.join(s) } else { s });
     if o.bind || typ == "bind" {
-        let src = source.ok_or_else(|| OciError::Bundle(format!("mount at {}: a bind needs a source", m.destination().display())))?;
+        let src = source.ok_or_else(|| {
+            OciError::Bundle(format!("mount at {}: a bind needs a source", m.destination().display()))
+        })?;
         make_target(&dest, !src.is_dir())?;
         let rec = if o.recursive { MsFlags::MS_REC } else { MsFlags::empty() };
-        mount(Some(&src), &dest, None::<&str>, MsFlags::MS_BIND | rec, None::<&str>).ctx(|| format!("binding {} at {}", src.display(), m.destination().display()))?;
+        mount(Some(&src), &dest, None::<&str>, MsFlags::MS_BIND | rec, None::<&str>)
+            .ctx(|| format!("binding {} at {}", src.display(), m.destination().display()))?;
         let extra = o.set & !(MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             remount_bind(&dest, extra)?;
@@ -196,7 +206,8 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
         }
     }
     for p in &o.propagation {
-        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>).ctx(|| format!("propagation of {}", m.destination().display()))?;
+        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
+            .ctx(|| format!("propagation of {}", m.destination().display()))?;
     }
     Ok(())
 }
@@ -222,14 +233,16 @@ pub fn prepare_root(rootfs: &Path, propagation_name: Option<&str>) -> Result<()>
     // Shared is set after the pivot; before it, slave keeps the host safe.
     let first = if p.contains(MsFlags::MS_SHARED) { MsFlags::MS_SLAVE | MsFlags::MS_REC } else { p };
     mount(None::<&str>, "/", None::<&str>, first, None::<&str>).ctx(|| "making / private to the container".into())?;
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).ctx(|| format!("binding the root {}", rootfs.display()))
+    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .ctx(|| format!("binding the root {}", rootfs.display()))
 }
 
 /// pivot_root into `rootfs` and detach the old root.
 pub fn pivot(rootfs: &Path, propagation_name: Option<&str>) -> Result<()> {
     nix::unistd::chdir(rootfs).ctx(|| format!("entering {}", rootfs.display()))?;
     nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root".into())?;
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).ctx(|| "old root".into())?;
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .ctx(|| "old root".into())?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the old root".into())?;
     nix::unistd::chdir("/").ctx(|| "entering /".into())?;
     if let Some(p) = propagation_name.and_then(propagation).filter(|p| p.contains(MsFlags::MS_SHARED)) {
@@ -245,7 +258,8 @@ pub fn finish(masked: &[String], readonly: &[String], root_ro: bool) -> Result<(
         if !path.exists() {
             continue;
         }
-        mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).ctx(|| format!("binding {p} read-only"))?;
+        mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .ctx(|| format!("binding {p} read-only"))?;
         remount_bind(path, MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
     }
     for p in masked {

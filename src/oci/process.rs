@@ -42,7 +42,12 @@ pub fn rlimits(p: &Process) -> Result<()> {
         // SAFETY: plain setrlimit with a local struct.
         if unsafe { libc::setrlimit(resource(r.typ()), &lim) } < 0 {
             let e = std::io::Error::last_os_error();
-            return Err(OciError::Setup(format!("process.rlimits: {:?} soft {} hard {}: {e}", r.typ(), r.soft(), r.hard())));
+            return Err(OciError::Setup(format!(
+                "process.rlimits: {:?} soft {} hard {}: {e}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            )));
         }
     }
     Ok(())
@@ -51,7 +56,8 @@ pub fn rlimits(p: &Process) -> Result<()> {
 /// The executable for `args[0]`, searched in the PATH of `env`. Pure on
 /// the strings, reads the (container's) file system.
 pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
-    let not_found = || OciError::Setup(format!("exec: \"{arg0}\": executable file not found in $PATH: No such file or directory"));
+    let not_found =
+        || OciError::Setup(format!("exec: \"{arg0}\": executable file not found in $PATH: No such file or directory"));
     if arg0.is_empty() {
         return Err(not_found());
     }
@@ -67,14 +73,18 @@ pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
         return Ok(p);
     }
     let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
-    path.split(':').map(|d| Path::new(if d.is_empty() { "." } else { d }).join(arg0)).find(|p| executable(p)).ok_or_else(not_found)
+    path.split(':')
+        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(arg0))
+        .find(|p| executable(p))
+        .ok_or_else(not_found)
 }
 
 fn capset(c: &Option<Capabilities>) -> Result<HashSet<Capability>> {
     let mut out = HashSet::new();
     for cap in c.iter().flatten() {
         let name = serde_json::to_value(cap).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let c = Capability::from_str(&name).map_err(|_| OciError::unsupported("process.capabilities", format!("{name} is unknown to berth")))?;
+        let c = Capability::from_str(&name)
+            .map_err(|_| OciError::unsupported("process.capabilities", format!("{name} is unknown to berth")))?;
         out.insert(c);
     }
     Ok(out)
@@ -96,7 +106,8 @@ fn switch(p: &Process) -> Result<()> {
     crate::security::capabilities::bound(&keep).map_err(OciError::Setup)?;
     let u = p.user();
     set_keepcaps(true)?;
-    let groups: Vec<nix::unistd::Gid> = u.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let groups: Vec<nix::unistd::Gid> =
+        u.additional_gids().iter().flatten().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
     nix::unistd::setgroups(&groups).ctx(|| "process.user.additionalGids: setgroups".into())?;
     let (uid, gid) = (nix::unistd::Uid::from_raw(u.uid()), nix::unistd::Gid::from_raw(u.gid()));
     nix::unistd::setresgid(gid, gid, gid).ctx(|| format!("process.user.gid {}", u.gid()))?;
@@ -105,14 +116,17 @@ fn switch(p: &Process) -> Result<()> {
     if let Some(m) = u.umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
     }
-    let fail = |what: &'static str| move |e: caps::errors::CapsError| OciError::Setup(format!("process.capabilities.{what}: {e}"));
+    let fail = |what: &'static str| {
+        move |e: caps::errors::CapsError| OciError::Setup(format!("process.capabilities.{what}: {e}"))
+    };
     // Effective first: it must stay within permitted at every step.
     caps::set(None, CapSet::Effective, &capset(c.effective())?).map_err(fail("effective"))?;
     caps::set(None, CapSet::Inheritable, &capset(c.inheritable())?).map_err(fail("inheritable"))?;
     caps::set(None, CapSet::Permitted, &capset(c.permitted())?).map_err(fail("permitted"))?;
     // The kernel keeps ambient within permitted and inheritable; a spec
     // listing more (runc's own default does) gets what the kernel allows.
-    let allowed: HashSet<Capability> = capset(c.inheritable())?.intersection(&capset(c.permitted())?).copied().collect();
+    let allowed: HashSet<Capability> =
+        capset(c.inheritable())?.intersection(&capset(c.permitted())?).copied().collect();
     for a in capset(c.ambient())?.into_iter().filter(|a| allowed.contains(a)) {
         caps::raise(None, CapSet::Ambient, a).map_err(fail("ambient"))?;
     }
@@ -129,7 +143,11 @@ pub fn become_and_exec(p: &Process, seccomp: Option<&LinuxSeccomp>, wait: impl F
     }
 }
 
-fn become_inner(p: &Process, seccomp: Option<&LinuxSeccomp>, wait: impl FnOnce() -> Result<()>) -> Result<std::convert::Infallible> {
+fn become_inner(
+    p: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    wait: impl FnOnce() -> Result<()>,
+) -> Result<std::convert::Infallible> {
     rlimits(p)?;
     if let Some(adj) = p.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).ctx(|| "process.oomScoreAdj".into())?;
@@ -166,7 +184,11 @@ fn become_inner(p: &Process, seccomp: Option<&LinuxSeccomp>, wait: impl FnOnce()
     crate::sys::reset_signals();
     let e = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
     let what = format!("exec: \"{}\"", args[0]);
-    Err(if e == nix::errno::Errno::EACCES { OciError::Setup(format!("{what}: permission denied")) } else { OciError::sys(what, std::io::Error::from(e)) })
+    Err(if e == nix::errno::Errno::EACCES {
+        OciError::Setup(format!("{what}: permission denied"))
+    } else {
+        OciError::sys(what, std::io::Error::from(e))
+    })
 }
 
 #[cfg(test)]

@@ -22,7 +22,10 @@ pub fn action(a: LinuxSeccompAction, errno: Option<u32>, default_errno: u32) -> 
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActNotify => {
-            return Err(OciError::unsupported("linux.seccomp", "SCMP_ACT_NOTIFY needs a listener, which berth does not support"))
+            return Err(OciError::unsupported(
+                "linux.seccomp",
+                "SCMP_ACT_NOTIFY needs a listener, which berth does not support",
+            ))
         }
     })
 }

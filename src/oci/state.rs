@@ -92,7 +92,8 @@ pub fn load(root: &Path, id: &str) -> Result<Record> {
     check_id(id)?;
     let p = dir(root, id).join("berth.json");
     let text = fs::read(&p).map_err(|_| OciError::NotFound(id.to_string()))?;
-    serde_json::from_slice(&text).map_err(|e| OciError::State(format!("{}: {e}; remove it with 'berth-oci delete --force {id}'", p.display())))
+    serde_json::from_slice(&text)
+        .map_err(|e| OciError::State(format!("{}: {e}; remove it with 'berth-oci delete --force {id}'", p.display())))
 }
 
 /// The start time of a live, non-zombie process.
@@ -155,7 +156,12 @@ pub fn creating_json(id: &str, spec: &Spec, bundle: &Path, pid: i32) -> serde_js
 /// Every container id under `root`.
 pub fn ids(root: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(root)
-        .map(|d| d.flatten().filter(|e| e.path().join("berth.json").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().join("berth.json").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

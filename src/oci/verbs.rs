@@ -38,14 +38,18 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Verb::Ps { format, id, .. } => ps(g, id, format).map(|_| 0),
         Verb::Pause { id } => pause(g, id, true).map(|_| 0),
         Verb::Resume { id } => pause(g, id, false).map(|_| 0),
-        Verb::Update { resources, memory, pids_limit, id } => update(g, id, resources.as_deref(), *memory, *pids_limit).map(|_| 0),
+        Verb::Update { resources, memory, pids_limit, id } => {
+            update(g, id, resources.as_deref(), *memory, *pids_limit).map(|_| 0)
+        }
         Verb::Events { stats, interval, id } => events(g, id, *stats, interval).map(|_| 0),
         Verb::List { format, quiet } => list(g, format, *quiet).map(|_| 0),
         Verb::Features => {
             println!("{}", serde_json::to_string_pretty(&super::spec::features()).unwrap_or_default());
             Ok(0)
         }
-        Verb::Spec { bundle } => super::spec::write_default(bundle, g.rootless.as_deref().is_some_and(|v| v != "false")).map(|_| 0),
+        Verb::Spec { bundle } => {
+            super::spec::write_default(bundle, g.rootless.as_deref().is_some_and(|v| v != "false")).map(|_| 0)
+        }
     }
 }
 
@@ -112,7 +116,9 @@ use std::os::unix::fs::OpenOptionsExt;
 
 fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
     let (rec, st) = loaded(g, id)?;
-    let n = crate::sys::signal::parse(sig.trim_start_matches("SIG")).or_else(|_| crate::sys::signal::parse(sig)).map_err(|e| OciError::State(e.to_string()))?;
+    let n = crate::sys::signal::parse(sig.trim_start_matches("SIG"))
+        .or_else(|_| crate::sys::signal::parse(sig))
+        .map_err(|e| OciError::State(e.to_string()))?;
     if st == Status::Stopped {
         return Err(OciError::State(format!("container {id} is not running")));
     }
@@ -123,7 +129,8 @@ fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
         }
         return Ok(());
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), nix::sys::signal::Signal::try_from(n).ok()).ctx(|| format!("signalling container {id}"))
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), nix::sys::signal::Signal::try_from(n).ok())
+        .ctx(|| format!("signalling container {id}"))
 }
 
 pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
@@ -159,7 +166,14 @@ fn ps(g: &Global, id: &str, format: &str) -> Result<()> {
     println!("{:<8} {:<8} {:<8} CMD", "UID", "PID", "PPID");
     for pid in pids {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.split_whitespace().next()).unwrap_or("?").to_string();
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .and_then(|v| v.split_whitespace().next())
+                .unwrap_or("?")
+                .to_string()
+        };
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
         println!("{:<8} {:<8} {:<8} {}", field("Uid:"), pid, field("PPid:"), cmd.trim_end());
@@ -171,7 +185,11 @@ fn pause(g: &Global, id: &str, on: bool) -> Result<()> {
     let (rec, st) = loaded(g, id)?;
     match (on, st) {
         (true, Status::Running) | (false, Status::Paused) => cgroup::freeze(&rec.cgroups, on),
-        _ => Err(OciError::State(format!("container {id} is {}; cannot {}", st.as_str(), if on { "pause" } else { "resume" }))),
+        _ => Err(OciError::State(format!(
+            "container {id} is {}; cannot {}",
+            st.as_str(),
+            if on { "pause" } else { "resume" }
+        ))),
     }
 }
 
@@ -197,8 +215,10 @@ fn update(g: &Global, id: &str, file: Option<&Path>, memory: Option<i64>, pids: 
         v["pids"]["limit"] = p.into();
     }
     super::bundle::refuse_unsupported(&serde_json::json!({"linux": {"resources": v}}))?;
-    let r: oci_spec::runtime::LinuxResources = serde_json::from_value(v).map_err(|e| OciError::Bundle(format!("--resources: {e}")))?;
-    let w: Vec<_> = cgroup::writes(&r, &cgroup::hierarchies())?.into_iter().filter(|(c, _, _)| *c != "devices").collect();
+    let r: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(v).map_err(|e| OciError::Bundle(format!("--resources: {e}")))?;
+    let w: Vec<_> =
+        cgroup::writes(&r, &cgroup::hierarchies())?.into_iter().filter(|(c, _, _)| *c != "devices").collect();
     cgroup::update(&rec.cgroups, &w)
 }
 
@@ -220,7 +240,10 @@ fn stats(rec: &Record) -> serde_json::Value {
 }
 
 fn events(g: &Global, id: &str, once: bool, interval: &str) -> Result<()> {
-    let secs: f64 = interval.trim_end_matches('s').parse().map_err(|_| OciError::State(format!("--interval {interval}: use seconds like 5s")))?;
+    let secs: f64 = interval
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| OciError::State(format!("--interval {interval}: use seconds like 5s")))?;
     loop {
         let (rec, st) = loaded(g, id)?;
         if st == Status::Stopped && !once {
