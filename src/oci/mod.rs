@@ -101,6 +101,10 @@ pub fn invoked(args: &[std::ffi::OsString]) -> Option<Vec<std::ffi::OsString>> {
 /// Runs one OCI verb and exits.
 pub fn main(args: Vec<std::ffi::OsString>) -> ! {
     use clap::Parser;
+    // Like runc: a reader that goes away (`state ID | grep -q`) ends us
+    // quietly instead of failing a write.
+    // SAFETY: restoring the default disposition of one signal.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
