@@ -119,8 +119,8 @@ pub fn refuse_unsupported(raw: &Value) -> Result<()> {
                 "idmapped OCI mounts are not supported",
             ));
         }
-        if m["options"].as_array().into_iter().flatten().any(|o| o == "tmpcopyup") {
-            return Err(OciError::unsupported(format!("mounts[{i}].options"), "tmpcopyup is not supported"));
+        if m["options"].as_array().into_iter().flatten().any(|o| o == "tmpcopyup") && m["type"] != "tmpfs" {
+            return Err(OciError::unsupported(format!("mounts[{i}].options"), "tmpcopyup is only for tmpfs"));
         }
     }
     if l["intelRdt"].is_object() && !l["intelRdt"].as_object().is_some_and(|o| o.is_empty()) {

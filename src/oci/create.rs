@@ -71,6 +71,10 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
     let writes = limits(b)?;
     made.cgroups = cgroup::create(&rel, &writes)?;
     let cgroup2 = cgroup::hierarchies().into_iter().find(|h| h.v2).map(|h| h.mount.join(&rel));
+    let v1: Vec<(String, PathBuf)> = cgroup::hierarchies()
+        .into_iter()
+        .filter_map(|h| Some((h.mount.file_name()?.to_string_lossy().into_owned(), h.mount.join(&rel))))
+        .collect();
     let fifo = state::fifo(&g.root, &a.id);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .ctx(|| format!("creating {}", fifo.display()))?;
@@ -108,6 +112,7 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
             console,
             fifo: fifo_fd.as_raw_fd(),
             cgroup2,
+            v1,
             preserve_fds: a.preserve_fds,
         })
     };

@@ -22,6 +22,9 @@ pub struct Init<'a> {
     pub console: Option<OwnedFd>,
     pub fifo: RawFd,
     pub cgroup2: Option<PathBuf>,
+    /// Every hierarchy's name (its mount point's base name) and the
+    /// container's directory there.
+    pub v1: Vec<(String, PathBuf)>,
     pub preserve_fds: u32,
 }
 
@@ -95,6 +98,7 @@ fn setup(i: &mut Init) -> Result<()> {
         rootfs,
         bundle: &i.bundle.dir,
         cgroup2: i.cgroup2.as_deref(),
+        hierarchies: &i.v1,
         new_cgroupns: i.ns.create & libc::CLONE_NEWCGROUP != 0,
         userns,
     };

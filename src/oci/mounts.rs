@@ -16,6 +16,8 @@ pub struct Options {
     pub bind: bool,
     pub recursive: bool,
     pub data: Vec<String>,
+    /// tmpfs: copy what the directory held into the new tmpfs.
+    pub copy_up: bool,
 }
 
 /// Parses mount options the way mount(8) and runc read them. Pure.
@@ -27,6 +29,7 @@ pub fn parse(opts: &[String]) -> Result<Options> {
         bind: false,
         recursive: false,
         data: vec![],
+        copy_up: false,
     };
     for opt in opts {
         let (set, clear) = match opt.as_str() {
@@ -70,6 +73,10 @@ pub fn parse(opts: &[String]) -> Result<Options> {
                 return Err(OciError::unsupported("mounts[].options", format!("{opt} is not supported")))
             }
             "notmpcopyup" => continue,
+            "tmpcopyup" => {
+                o.copy_up = true;
+                continue;
+            }
             other => {
                 o.data.push(other.to_string());
                 continue;
@@ -158,6 +165,7 @@ pub struct Context<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub cgroup2: Option<&'a Path>,
+    pub hierarchies: &'a [(String, PathBuf)],
     pub new_cgroupns: bool,
     pub userns: bool,
 }
@@ -181,6 +189,9 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
         if !extra.is_empty() {
             remount_bind(&dest, extra)?;
         }
+    } else if typ == "cgroup" && cx.hierarchies.iter().any(|(n, _)| n != "unified") {
+        make_target(&dest, false)?;
+        cgroup_v1_view(&dest, cx.hierarchies, o.set)?;
     } else if typ == "cgroup" || typ == "cgroup2" {
         make_target(&dest, false)?;
         if cx.new_cgroupns {
@@ -194,6 +205,8 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
         let data = o.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
         let src = source.unwrap_or_else(|| PathBuf::from(&typ));
+        // The directory under the new tmpfs stays reachable through an fd.
+        let below = if o.copy_up { Some(std::fs::File::open(&dest).ctx(|| format!("opening {}", dest.display()))?) } else { None };
         if let Err(e) = mount(Some(&src), &dest, Some(typ.as_str()), o.set, data) {
             // sysfs cannot be mounted without a network namespace of our
             // own user namespace: the host's, bound read-only, instead.
@@ -204,10 +217,70 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
                 return Err(OciError::sys(what(), std::io::Error::from(e)));
             }
         }
+        if let Some(below) = below {
+            use std::os::fd::AsRawFd;
+            let from = PathBuf::from(format!("/proc/self/fd/{}", below.as_raw_fd()));
+            copy_up(&from, &dest).ctx(|| format!("tmpcopyup into {}", m.destination().display()))?;
+        }
     }
     for p in &o.propagation {
         mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
             .ctx(|| format!("propagation of {}", m.destination().display()))?;
+    }
+    Ok(())
+}
+
+/// Copies a directory's contents (files, directories, symlinks, with
+/// their modes and owners) into `to`.
+fn copy_up(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let meta = e.path().symlink_metadata()?;
+        let dst = to.join(e.file_name());
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_up(&e.path(), &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(e.path(), &dst)?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    let meta = from.metadata()?;
+    std::os::unix::fs::chown(to, Some(meta.uid()), Some(meta.gid()))?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+}
+
+/// runc's view of a hybrid host's cgroups: a tmpfs with each hierarchy's
+/// directory of the container bound at the hierarchy's name (and links
+/// for joined controllers, `cpu` -> `cpu,cpuacct`), read-only when asked.
+fn cgroup_v1_view(dest: &Path, hierarchies: &[(String, PathBuf)], flags: MsFlags) -> Result<()> {
+    let base = flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    mount(Some("tmpfs"), dest, Some("tmpfs"), base, Some("mode=755")).ctx(|| format!("tmpfs at {}", dest.display()))?;
+    // As under runc, the view is v1 only: a read-only cgroup2 beside
+    // them would make a guest's systemd take the host for hybrid and fail.
+    for (name, dir) in hierarchies.iter().filter(|(n, _)| n != "unified") {
+        let at = dest.join(name);
+        std::fs::create_dir_all(&at).ctx(|| format!("creating {}", at.display()))?;
+        mount(Some(dir), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>).ctx(|| format!("binding {}", dir.display()))?;
+        remount_bind(&at, flags & !MsFlags::MS_REMOUNT)?;
+        for part in name.split(',').filter(|p| *p != name) {
+            let link = dest.join(part);
+            if link.symlink_metadata().is_err() {
+                std::os::unix::fs::symlink(name, &link).ctx(|| format!("linking {}", link.display()))?;
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        remount_bind(dest, MsFlags::MS_RDONLY | base)?;
     }
     Ok(())
 }

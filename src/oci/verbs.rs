@@ -129,8 +129,12 @@ fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
         }
         return Ok(());
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), nix::sys::signal::Signal::try_from(n).ok())
-        .ctx(|| format!("signalling container {id}"))
+    // libc's kill: nix's Signal has no real-time signals (SIGRTMIN+3 stops systemd).
+    // SAFETY: plain kill(2).
+    if unsafe { libc::kill(rec.pid, n) } < 0 {
+        return Err(OciError::sys(format!("signalling container {id}"), std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
