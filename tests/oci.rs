@@ -408,3 +408,39 @@ fn containerd_ctr() {
     daemon.wait(Duration::from_secs(20));
     let _ = Command::new("umount").arg("-R").arg(&base).stderr(Stdio::null()).status();
 }
+
+#[test]
+fn podman_systemd_image_boots_and_stops() {
+    let pm = Podman::new("oci-podman-systemd");
+    let tar = pm.rt.scratch.path("bookworm.tar");
+    let st = Command::new("tar").arg("-C").arg(fixture("bookworm")).arg("-cf").arg(&tar).arg(".").status().unwrap();
+    assert!(st.success());
+    pm.run(&["import", tar.to_str().unwrap(), "localhost/berth-bookworm"]).expect_code(0);
+    let name = unique_name("ho");
+    pm.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network=none",
+        "--systemd=always",
+        "localhost/berth-bookworm",
+        "/lib/systemd/systemd",
+    ])
+    .expect_code(0);
+    let state = poll(Duration::from_secs(60), || {
+        let s = pm.run(&["exec", &name, "systemctl", "is-system-running"]).stdout.trim().to_string();
+        matches!(s.as_str(), "running" | "degraded").then_some(s)
+    });
+    let failed = pm.run(&["exec", &name, "systemctl", "--failed", "--no-legend"]).stdout;
+    assert_eq!(state.as_deref(), Some("running"), "failed units: {failed}");
+    // podman's stop signal for systemd is SIGRTMIN+3: a clean halt, well
+    // before podman's 10 s timeout turns it into SIGKILL.
+    let out = pm.run(&["stop", &name]);
+    out.expect_code(0);
+    assert!(out.elapsed < Duration::from_secs(8), "stop took {:?}\n{}", out.elapsed, out.describe());
+    assert_eq!(pm.run(&["inspect", "-f", "{{.State.ExitCode}}", &name]).stdout.trim(), "0");
+    let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
+    pm.run(&["rm", &name]).expect_code(0);
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+}

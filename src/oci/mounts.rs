@@ -206,7 +206,11 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
         let data = (!data.is_empty()).then_some(data.as_str());
         let src = source.unwrap_or_else(|| PathBuf::from(&typ));
         // The directory under the new tmpfs stays reachable through an fd.
-        let below = if o.copy_up { Some(std::fs::File::open(&dest).ctx(|| format!("opening {}", dest.display()))?) } else { None };
+        let below = if o.copy_up {
+            Some(std::fs::File::open(&dest).ctx(|| format!("opening {}", dest.display()))?)
+        } else {
+            None
+        };
         if let Err(e) = mount(Some(&src), &dest, Some(typ.as_str()), o.set, data) {
             // sysfs cannot be mounted without a network namespace of our
             // own user namespace: the host's, bound read-only, instead.
@@ -270,7 +274,8 @@ fn cgroup_v1_view(dest: &Path, hierarchies: &[(String, PathBuf)], flags: MsFlags
     for (name, dir) in hierarchies.iter().filter(|(n, _)| n != "unified") {
         let at = dest.join(name);
         std::fs::create_dir_all(&at).ctx(|| format!("creating {}", at.display()))?;
-        mount(Some(dir), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>).ctx(|| format!("binding {}", dir.display()))?;
+        mount(Some(dir), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .ctx(|| format!("binding {}", dir.display()))?;
         remount_bind(&at, flags & !MsFlags::MS_REMOUNT)?;
         for part in name.split(',').filter(|p| *p != name) {
             let link = dest.join(part);
