@@ -1,7 +1,6 @@
 use berth::cli::{Cli, Command, StoreArgs};
 use berth::image::{ops, pull, table, tar, ImageError, Store};
 use berth::live::copy::{self, Direction};
-use berth::settings::config::Config;
 use berth::spawn::launch::launch;
 use berth::sys::signal;
 use clap::Parser;
@@ -69,12 +68,12 @@ fn dispatch(cli: &Cli) -> (bool, berth::Result<i32>) {
     let global = cli.image_root.as_deref();
     let now = |r: berth::Result<()>| r.map(|()| 0);
     match &cli.command {
-        Command::Boot(a) => (false, Config::from_boot(a).and_then(|c| launch(&c))),
+        Command::Boot(a) => (false, berth::settings::resolve(&a.settings()).and_then(|c| launch(&c))),
         // The stub init is berth's own code running inside the guest: it
         // runs from an immutable copy.
         Command::Run(a) => (
             true,
-            Config::from_run(a).and_then(|c| {
+            berth::settings::resolve(&a.settings()).and_then(|c| {
                 if a.as_pid2 {
                     sealed()?;
                 }

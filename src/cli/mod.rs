@@ -3,6 +3,8 @@
 
 use crate::settings::console::ConsoleMode;
 use clap::{Args, Parser, Subcommand};
+
+mod settings;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -296,9 +298,9 @@ pub struct CommonArgs {
     /// Signal that asks the guest to shut down (default: what its init understands).
     #[arg(long = "kill-signal", value_name = "SIGNAL")]
     pub kill_signal: Option<String>,
-    /// Seconds to wait for the guest to stop before killing it.
-    #[arg(long = "stop-timeout", value_name = "SECS", default_value = "10")]
-    pub stop_timeout: f64,
+    /// Seconds to wait for the guest to stop before killing it (default 10).
+    #[arg(long = "stop-timeout", value_name = "SECS")]
+    pub stop_timeout: Option<f64>,
     /// Report readiness only when the guest's init sends READY=1.
     #[arg(long = "notify-ready", value_name = "BOOL", num_args = 0..=1, default_missing_value = "yes")]
     pub notify_ready: Option<String>,
@@ -311,9 +313,9 @@ pub struct CommonArgs {
     /// User namespace: pick (default), yes, identity, no, or BASE[:SIZE].
     #[arg(short = 'U', long = "private-users", value_name = "MODE", num_args = 0..=1, default_missing_value = "pick")]
     pub private_users: Option<String>,
-    /// How the tree's ownership meets the id range: map (idmapped mounts), off, or auto.
-    #[arg(long = "private-users-ownership", value_name = "MODE", default_value = "auto")]
-    pub private_users_ownership: String,
+    /// How the tree's ownership meets the id range: map (idmapped mounts), off, or auto (default).
+    #[arg(long = "private-users-ownership", value_name = "MODE")]
+    pub private_users_ownership: Option<String>,
     /// Run on an overlay of the tree whose changes vanish at exit.
     #[arg(short = 'x', long)]
     pub ephemeral: bool,
@@ -335,9 +337,9 @@ pub struct CommonArgs {
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Register with systemd-machined: yes, no, or auto (when it is on the system bus).
-    #[arg(long, value_name = "yes|no|auto", default_value = "auto")]
-    pub register: String,
+    /// Register with systemd-machined: yes, no, or auto (default: when it is on the system bus).
+    #[arg(long, value_name = "yes|no|auto")]
+    pub register: Option<String>,
     /// The slice the machine's scope goes in (default machine.slice).
     #[arg(short = 'S', long, value_name = "NAME.slice")]
     pub slice: Option<String>,
@@ -401,21 +403,6 @@ pub struct PolicyArgs {
     /// Run the guest on these CPUs only, e.g. 0,2-3.
     #[arg(long = "cpu-affinity", value_name = "LIST")]
     pub cpu_affinity: Option<String>,
-}
-
-impl From<&PolicyArgs> for crate::security::policy::PolicyOptions {
-    fn from(a: &PolicyArgs) -> Self {
-        crate::security::policy::PolicyOptions {
-            capability: a.capability.clone(),
-            drop_capability: a.drop_capability.clone(),
-            no_new_privileges: a.no_new_privileges.clone(),
-            system_call_filter: a.system_call_filter.clone(),
-            suppress_sync: a.suppress_sync.clone(),
-            rlimit: a.rlimit.clone(),
-            oom_score_adjust: a.oom_score_adjust.clone(),
-            cpu_affinity: a.cpu_affinity.clone(),
-        }
-    }
 }
 
 /// `--console=interactive|read-only|passive|pipe`.

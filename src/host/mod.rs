@@ -7,5 +7,6 @@ pub mod limits;
 pub mod machined;
 pub mod nested;
 pub mod property;
+pub mod property_values;
 pub mod scope;
 pub mod scope_stop;

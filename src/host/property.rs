@@ -3,7 +3,6 @@
 //! properties systemd1 takes, as cgroup2 interface files, and as cgroup v1
 //! controller files for hybrid hosts.
 
-use std::collections::BTreeSet;
 use thiserror::Error;
 
 /// The names berth understands, for error messages.
@@ -78,11 +77,13 @@ pub struct FileWrite {
     pub content: String,
 }
 
+use crate::host::property_values::{parse_device, parse_index_list, parse_limit, parse_size, parse_weight, HostTables};
+
 fn write(controller: &'static str, file: &'static str, content: impl Into<String>) -> FileWrite {
     FileWrite { controller, file, content: content.into() }
 }
 
-pub fn parse(spec: &str) -> Result<Property, PropertyError> {
+pub fn parse(spec: &str, host: &HostTables) -> Result<Property, PropertyError> {
     let (name, raw) = spec.split_once('=').ok_or_else(|| PropertyError::Syntax(spec.to_string()))?;
     let (name, raw) = (name.trim(), raw.trim());
     let bad = |reason: &str| PropertyError::Value { spec: spec.to_string(), reason: reason.to_string() };
@@ -95,13 +96,13 @@ pub fn parse(spec: &str) -> Result<Property, PropertyError> {
                 "MemoryMin" => Memory::Min,
                 _ => Memory::SwapMax,
             };
-            let bytes = parse_limit(raw, physical_memory(), parse_size).ok_or_else(|| {
+            let bytes = parse_limit(raw, host.memory, parse_size).ok_or_else(|| {
                 bad("not a size; give bytes with an optional K, M, G or T suffix, a percentage of RAM, or infinity")
             })?;
             Value::Memory(kind, bytes)
         }
         "TasksMax" => Value::Tasks(
-            parse_limit(raw, tasks_ceiling(), |r| r.parse::<u64>().ok().filter(|n| *n > 0))
+            parse_limit(raw, host.tasks_ceiling, |r| r.parse::<u64>().ok().filter(|n| *n > 0))
                 .ok_or_else(|| bad("not a task count; give a number, a percentage, or infinity"))?,
         ),
         "CPUQuota" => {
@@ -127,7 +128,7 @@ pub fn parse(spec: &str) -> Result<Property, PropertyError> {
                 Value::MemoryNodes(list)
             }
         }
-        "DeviceAllow" => Value::Device(parse_device(raw).map_err(|r| bad(&r))?),
+        "DeviceAllow" => Value::Device(parse_device(raw, host).map_err(|r| bad(&r))?),
         _ => return Err(PropertyError::Unknown { spec: spec.to_string(), name: name.to_string() }),
     };
     Ok(Property { spec: spec.to_string(), value })
@@ -250,67 +251,6 @@ impl Device {
     }
 }
 
-/// `infinity` (`None`), `N%` of `total`, or what `plain` parses.
-fn parse_limit(raw: &str, total: u64, plain: fn(&str) -> Option<u64>) -> Option<Option<u64>> {
-    if raw == "infinity" || raw == "max" {
-        return Some(None);
-    }
-    if let Some(p) = raw.strip_suffix('%') {
-        let p = p.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p))?;
-        return Some(Some((total as f64 * p / 100.0) as u64));
-    }
-    plain(raw).map(Some)
-}
-
-/// Bytes with an optional binary suffix; decimals allowed with a suffix.
-pub fn parse_size(raw: &str) -> Option<u64> {
-    let split = raw.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(raw.len());
-    let (num, suffix) = raw.split_at(split);
-    let shift = match suffix.trim_end_matches(['B', 'b']) {
-        "" if suffix.len() <= 1 => 0,
-        "K" | "k" => 10,
-        "M" | "m" => 20,
-        "G" | "g" => 30,
-        "T" | "t" => 40,
-        "P" | "p" => 50,
-        "E" | "e" => 60,
-        _ => return None,
-    };
-    if num.is_empty() {
-        return None;
-    }
-    if shift == 0 {
-        return num.parse().ok();
-    }
-    let n = num.parse::<f64>().ok().filter(|n| n.is_finite())?;
-    let bytes = n * (1u64 << shift) as f64;
-    (bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
-fn parse_weight(raw: &str) -> Option<u64> {
-    raw.parse::<u64>().ok().filter(|w| (1..=10_000).contains(w))
-}
-
-fn parse_index_list(raw: &str) -> Option<Vec<usize>> {
-    let mut set = BTreeSet::new();
-    for item in raw.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()) {
-        match item.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
-                if a > b || b > 8191 {
-                    return None;
-                }
-                set.extend(a..=b);
-            }
-            None => {
-                set.insert(item.parse::<usize>().ok().filter(|n| *n <= 8191)?);
-            }
-        }
-    }
-    (!set.is_empty()).then(|| set.into_iter().collect())
-}
-
-/// `0-3,5` from a sorted list.
 fn ranges(list: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
@@ -334,91 +274,39 @@ fn bitmask(list: &[usize]) -> Vec<u8> {
     bytes
 }
 
-/// `/dev/PATH [rwm]`, `char-NAME [rwm]` or `block-NAME [rwm]` (NAME from
-/// /proc/devices, or a major number).
-fn parse_device(raw: &str) -> Result<Device, String> {
-    let mut parts = raw.split_whitespace();
-    let what = parts.next().ok_or("no device given; use /dev/PATH, char-NAME or block-NAME, then rwm")?;
-    let acc = parts.next().unwrap_or("rwm");
-    if parts.next().is_some() || acc.is_empty() || !acc.chars().all(|c| "rwm".contains(c)) {
-        return Err(format!("access '{acc}' is invalid; use letters among r, w and m"));
-    }
-    let (read, write, mknod) = (acc.contains('r'), acc.contains('w'), acc.contains('m'));
-    if let Some(path) = what.strip_prefix("/dev/") {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        let md = std::fs::metadata(format!("/dev/{path}")).map_err(|e| format!("{what}: {e}"))?;
-        let ft = md.file_type();
-        if !(ft.is_char_device() || ft.is_block_device()) {
-            return Err(format!("{what} is not a device node"));
-        }
-        let rdev = md.rdev();
-        return Ok(Device {
-            block: ft.is_block_device(),
-            major: libc::major(rdev),
-            minor: Some(libc::minor(rdev)),
-            read,
-            write,
-            mknod,
-        });
-    }
-    let (block, name) = if let Some(n) = what.strip_prefix("char-") {
-        (false, n)
-    } else if let Some(n) = what.strip_prefix("block-") {
-        (true, n)
-    } else {
-        return Err(format!("'{what}' is not a device; use /dev/PATH, char-NAME or block-NAME"));
-    };
-    let major = match name.parse::<u32>() {
-        Ok(m) => m,
-        Err(_) => {
-            let table = std::fs::read_to_string("/proc/devices").unwrap_or_default();
-            device_major(&table, block, name).ok_or_else(|| format!("no {what} in /proc/devices"))?
-        }
-    };
-    Ok(Device { block, major, minor: None, read, write, mknod })
-}
-
-/// Looks a driver name up in /proc/devices (glob `*` at the end allowed,
-/// as in `char-pts*`... only the first match counts).
-fn device_major(table: &str, block: bool, name: &str) -> Option<u32> {
-    let mut section = "";
-    for line in table.lines() {
-        if line.ends_with(':') {
-            section = line;
-            continue;
-        }
-        if (section == "Block devices:") != block {
-            continue;
-        }
-        let mut it = line.split_whitespace();
-        let (Some(major), Some(driver)) = (it.next(), it.next()) else { continue };
-        let hit = match name.strip_suffix('*') {
-            Some(prefix) => driver.starts_with(prefix),
-            None => driver == name,
-        };
-        if hit {
-            return major.parse().ok();
-        }
-    }
-    None
-}
-
-fn physical_memory() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
-    (pages.max(0) as u64).saturating_mul(size.max(0) as u64)
-}
-
-/// systemd's ceiling for TasksMax percentages: the smaller of pid_max and
-/// threads-max.
-fn tasks_ceiling() -> u64 {
-    let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse::<u64>().ok());
-    read("/proc/sys/kernel/pid_max").unwrap_or(4_194_304).min(read("/proc/sys/kernel/threads-max").unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::property_values::HostTables;
+
+    /// A fixed host: 8 GiB, pid_max 4194304, /dev/null as char 1:3.
+    fn host() -> HostTables {
+        HostTables {
+            memory: 8 << 30,
+            tasks_ceiling: 4_194_304,
+            proc_devices: "Character devices:\n  1 mem\n 10 misc\n136 pts\n\nBlock devices:\n  7 loop\n".into(),
+            dev_nodes: [("/dev/null".to_string(), Ok((false, libc::makedev(1, 3))))].into(),
+        }
+    }
+
+    fn parse(s: &str) -> Result<Property, PropertyError> {
+        super::parse(s, &host())
+    }
+
+    #[test]
+    fn devices_resolve_against_the_tables() {
+        let d = |s: &str| match parse(s).unwrap().value {
+            Value::Device(d) => (d.block, d.major, d.minor, d.read, d.write, d.mknod),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d("DeviceAllow=/dev/null r"), (false, 1, Some(3), true, false, false));
+        assert_eq!(d("DeviceAllow=char-pts* rw"), (false, 136, None, true, true, false));
+        assert_eq!(d("DeviceAllow=block-loop"), (true, 7, None, true, true, true));
+        assert!(parse("DeviceAllow=/dev/zero").is_err(), "not probed, so refused");
+        assert!(parse("DeviceAllow=char-nosuch").is_err());
+        assert_eq!(v("MemoryMax=50%"), Value::Memory(Memory::Max, Some(4 << 30)));
+        assert_eq!(v("TasksMax=1%"), Value::Tasks(Some(41_943)));
+    }
 
     fn v(s: &str) -> Value {
         parse(s).unwrap().value

@@ -35,8 +35,8 @@ pub struct Plan {
     pub tree_ids: TreeIds,
     /// Every mount of the guest, in the order it is applied.
     pub mounts: Vec<mounts::Entry>,
-    /// The network plan: the guest shares the host's network today.
-    pub network: Option<()>,
+    /// The guest's own network (net/), or None: it shares the host's.
+    pub network: Option<crate::net::Settings>,
 }
 
 impl Plan {
@@ -56,7 +56,7 @@ impl Plan {
             limits,
             tree_ids: tree_ids(range, cfg.ownership, facts.shift, facts.can_idmap.unwrap_or(false)),
             mounts: mounts::table(cfg, facts, range),
-            network: None,
+            network: cfg.net.private().then(|| cfg.net.clone()),
         })
     }
 }
@@ -86,49 +86,28 @@ mod tests {
     use super::*;
     use crate::host::property::Property;
     use crate::settings::config::ConsoleMode;
-    use crate::settings::config::{Bind, BindIdmap, Mode, Tmpfs};
+    use crate::settings::config::{Bind, BindIdmap};
     use nix::mount::MsFlags;
     use std::path::{Path, PathBuf};
-    use std::time::Duration;
 
+    /// A `run` of /bin/true in /t with a read-only bind and a tmpfs,
+    /// validated the way a start validates it (no I/O: the inputs are
+    /// made up).
     fn cfg() -> Config {
-        Config {
-            mode: Mode::Run { argv: vec!["/bin/true".into()], as_pid2: false },
-            root: "/t".into(),
-            name: "t".into(),
-            hostname: "t".into(),
-            uuid: "u".into(),
-            env: vec![],
-            user: None,
-            chdir: None,
-            binds: vec![Bind {
-                source: "/etc".into(),
-                target: "/mnt".into(),
-                read_only: true,
-                recursive: true,
-                idmap: BindIdmap::None,
-            }],
-            tmpfs: vec![Tmpfs { target: "/var/tmp".into(), options: "mode=0755".into() }],
-            read_only: false,
-            kill_signal: None,
-            stop_timeout: Duration::from_secs(10),
-            notify_ready: false,
-            console: ConsoleMode::Pipe,
-            quiet: true,
-            userns: crate::ids::userns::Mode::Pick,
-            ownership: crate::ids::userns::Ownership::Auto,
-            ephemeral: false,
-            layer_upper: crate::settings::layers::Upper::Tmpfs,
-            volatile: crate::settings::layers::Volatile::No,
-            overlays: vec![],
-            policy: Default::default(),
-            register: crate::host::machined::Register::No,
-            slice: "machine.slice".into(),
-            keep_unit: false,
-            nesting: false,
-            properties: vec![],
-            net: Default::default(),
-        }
+        let s = crate::settings::Settings {
+            boot: Some(false),
+            parameters: Some(vec!["/bin/true".into()]),
+            machine: Some("t".into()),
+            uuid: Some("0123456789abcdef0123456789abcdef".into()),
+            bind_ro: Some(vec!["/etc:/mnt".into()]),
+            tmpfs: Some(vec!["/var/tmp".into()]),
+            console: Some(ConsoleMode::Pipe),
+            quiet: Some(true),
+            register: Some("no".into()),
+            layer_dir: Some("tmpfs".into()),
+            ..Default::default()
+        };
+        Config::new(&s, &crate::settings::Inputs::made_up("/t")).unwrap()
     }
 
     #[test]
@@ -234,7 +213,10 @@ mod tests {
     }
 
     fn props(specs: &[&str]) -> Vec<Property> {
-        specs.iter().map(|s| crate::host::property::parse(s).unwrap()).collect()
+        specs
+            .iter()
+            .map(|s| crate::host::property::parse(s, &crate::host::property_values::HostTables::probe(&[])).unwrap())
+            .collect()
     }
 
     #[test]
@@ -311,5 +293,9 @@ mod tests {
         assert_eq!(create("/mnt"), mounts::Create::Dir);
         assert_eq!(create("/etc/host-name"), mounts::Create::File, "a file bind gets a file to mount on");
         assert!(p.network.is_none());
+        let mut c = cfg();
+        c.net = crate::net::Settings { private: true, veth: true };
+        let p = Plan::new(&c, &facts(), None).unwrap();
+        assert_eq!(p.network, Some(c.net.clone()));
     }
 }

@@ -93,6 +93,16 @@ fn read_only(source: Source, target: &str, create: Create) -> Entry {
 
 /// The whole table for one container, in the order it is applied.
 pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry> {
+    let mut t = api_filesystems(range);
+    t.extend(user_mounts(cfg, facts));
+    proc_and_masks(cfg, range, &mut t);
+    t.push(fs("mqueue", "/dev/mqueue", API, None, Phase::Inner, Create::Dir));
+    t.push(fs("cgroup2", "/sys/fs/cgroup", API, None, Phase::Inner, Create::Skip));
+    t
+}
+
+/// /sys, /dev, /dev/pts, /dev/shm and /run, owned by the guest's root.
+fn api_filesystems(range: Option<Range>) -> Vec<Entry> {
     use Phase::*;
     // Filesystems the outer child mounts belong to the guest's root.
     let own = |opts: &str| -> String {
@@ -103,7 +113,7 @@ pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry
     };
     let tty_gid = range.map(|r| r.host(5)).unwrap_or(5);
     let devpts = format!("newinstance,ptmxmode=0666,mode=0620,gid={tty_gid}");
-    let mut t = vec![
+    vec![
         fs("sysfs", "/sys", API | MsFlags::MS_RDONLY, None, Outer, Create::Dir),
         fs(
             "tmpfs",
@@ -130,7 +140,13 @@ pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry
             Outer,
             Create::Dir,
         ),
-    ];
+    ]
+}
+
+/// The user's binds and tmpfs mounts, and the guest's /tmp.
+fn user_mounts(cfg: &Config, facts: &HostFacts) -> Vec<Entry> {
+    use Phase::*;
+    let mut t = Vec::new();
     for (i, b) in cfg.binds.iter().enumerate() {
         t.push(Entry {
             source: Source::Host(b.source.clone(), b.idmap),
@@ -158,6 +174,13 @@ pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry
             create: Create::Dir,
         });
     }
+    t
+}
+
+/// procfs, its read-only /proc/sys and its masks (locked below the
+/// guest's view, or the guest's own with --nesting).
+fn proc_and_masks(cfg: &Config, range: Option<Range>, t: &mut Vec<Entry>) {
+    use Phase::*;
     t.push(fs("proc", "/proc", API, None, Proc, Create::Dir));
     let masks_start = t.len();
     t.push(read_only(Source::Itself, "/proc/sys", Create::Skip));
@@ -172,9 +195,6 @@ pub fn table(cfg: &Config, facts: &HostFacts, range: Option<Range>) -> Vec<Entry
         // locked: a nested container may mount a procfs (see host/nested.rs).
         t[masks_start..].iter_mut().for_each(|e| e.phase = Inner);
     }
-    t.push(fs("mqueue", "/dev/mqueue", API, None, Inner, Create::Dir));
-    t.push(fs("cgroup2", "/sys/fs/cgroup", API, None, Inner, Create::Skip));
-    t
 }
 
 /// Whether the /proc masks are mounted by the guest itself (`--nesting`

@@ -3,4 +3,5 @@
 pub mod capabilities;
 pub mod devices;
 pub mod policy;
+pub mod policy_values;
 pub mod seccomp;

@@ -72,7 +72,12 @@ fn overlay_safe(p: &Path) -> bool {
     !p.to_string_lossy().contains([',', ':', '\\', '='])
 }
 
-pub fn parse_overlay(spec: &str, read_only: bool) -> Result<OverlaySpec, EphemeralError> {
+/// `is_dir` says whether a host layer is a directory (from the probe).
+pub fn parse_overlay(
+    spec: &str,
+    read_only: bool,
+    is_dir: &dyn Fn(&Path) -> bool,
+) -> Result<OverlaySpec, EphemeralError> {
     let flag = if read_only { "overlay-ro" } else { "overlay" };
     let bad = |why: &str| EphemeralError::BadOverlay { flag, spec: spec.into(), why: why.into() };
     let mut parts: Vec<&str> = spec.split(':').collect();
@@ -103,7 +108,7 @@ pub fn parse_overlay(spec: &str, read_only: bool) -> Result<OverlaySpec, Ephemer
         if !overlay_safe(l) {
             return Err(bad("layer paths must not contain ',', ':', '=' or '\\'"));
         }
-        if !l.is_dir() {
+        if !is_dir(l) {
             return Err(bad(&format!("{} is not a directory", l.display())));
         }
     }
@@ -179,19 +184,19 @@ mod tests {
 
     #[test]
     fn overlay_specs() {
-        let o = parse_overlay("/usr:/tmp:/opt", false).unwrap();
+        let o = parse_overlay("/usr:/tmp:/opt", false, &|p: &Path| p.is_dir()).unwrap();
         assert_eq!(
             (o.lowers, o.upper, o.dest),
             (vec![PathBuf::from("/usr")], Some(PathBuf::from("/tmp")), PathBuf::from("/opt"))
         );
-        assert!(parse_overlay("/usr:/opt", true).is_err(), "one lower alone is a bind");
-        let o = parse_overlay("/usr:/etc:/opt", true).unwrap();
+        assert!(parse_overlay("/usr:/opt", true, &|p: &Path| p.is_dir()).is_err(), "one lower alone is a bind");
+        let o = parse_overlay("/usr:/etc:/opt", true, &|p: &Path| p.is_dir()).unwrap();
         assert_eq!((o.lowers.len(), o.upper), (2, None));
-        let o = parse_overlay("/usr::/opt", false).unwrap();
+        let o = parse_overlay("/usr::/opt", false, &|p: &Path| p.is_dir()).unwrap();
         assert_eq!(o.upper, Some(PathBuf::new()), "empty upper means tmpfs");
-        assert!(parse_overlay("/usr:/opt", false).is_err(), "read-write needs an upper");
-        assert!(parse_overlay("/usr:/tmp:rel", false).is_err());
-        assert!(parse_overlay("/nonexistent-x:/tmp:/opt", false).is_err());
-        assert!(parse_overlay("/usr:/tmp:/", false).is_err());
+        assert!(parse_overlay("/usr:/opt", false, &|p: &Path| p.is_dir()).is_err(), "read-write needs an upper");
+        assert!(parse_overlay("/usr:/tmp:rel", false, &|p: &Path| p.is_dir()).is_err());
+        assert!(parse_overlay("/nonexistent-x:/tmp:/opt", false, &|p: &Path| p.is_dir()).is_err());
+        assert!(parse_overlay("/usr:/tmp:/", false, &|p: &Path| p.is_dir()).is_err());
     }
 }

@@ -89,6 +89,10 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         return Err(Error::Usage("berth needs root to create namespaces and mounts; run it as root".into()));
     }
     cleanup::gc();
+    if let Some(t) = &cfg.template_copy {
+        let _s = tracing::info_span!("template").entered();
+        crate::settings::layers::from_template(t, &cfg.root).map_err(Error::Usage)?;
+    }
     let (name_lock, tree) = {
         let _s = tracing::info_span!("lock").entered();
         (lock_name(&cfg.name)?, lock_tree(cfg)?)
@@ -145,6 +149,22 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         registered = sup.registered;
         r
     })();
+    end(cfg, held, &record, Ending { registered, controller, origin, owner }, result)
+}
+
+/// What the end of a start needs to know besides its result.
+struct Ending {
+    registered: bool,
+    /// The scope berth created (None: a unit's own or cgroupfs).
+    controller: Option<libc::pid_t>,
+    origin: Option<std::path::PathBuf>,
+    owner: Owner,
+}
+
+/// Unregisters, removes the scope of a failed start, and leaves the rest
+/// to the watcher (or, in a unit of its own, cleans up itself).
+fn end(cfg: &Config, held: Held, record: &Record, e: Ending, result: Result<i32>) -> Result<i32> {
+    let Ending { registered, controller, origin, owner } = e;
     // machined without systemd never notices the leader's end.
     if registered {
         if let Err(e) = machined::unregister(&cfg.name) {
@@ -162,7 +182,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
         // the launcher exits, so the launcher cleans up itself; it only
         // removes the leaves, not the cgroup it sits in.
         drop(held);
-        cleanup::sweep(&record, Duration::from_secs(2), Duration::from_secs(1));
+        cleanup::sweep(record, Duration::from_secs(2), Duration::from_secs(1));
         return result;
     }
     // Locks and the watcher's pipe are released by the kernel when this

@@ -4,6 +4,7 @@ pub mod child;
 pub mod console;
 pub mod exec;
 pub mod exit;
+pub mod inner;
 pub mod launch;
 pub mod notify;
 pub mod protocol;
