@@ -101,7 +101,24 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Copy an image to a new one (reflinked where possible).
+    /// Show the settings file that applies to a machine (NAME.berth or NAME.nspawn).
+    Cat {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Print JSON (name, path, trusted, text) for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Edit a machine's settings file in $EDITOR (a copy in /etc/berth, saved only when valid).
+    Edit {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Copy an image to a new one (reflinked where possible), with its settings files.
     Clone {
         #[arg(value_name = "SRC")]
         src: String,
@@ -110,7 +127,7 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Rename an image.
+    /// Rename an image and its settings files.
     Rename {
         #[arg(value_name = "OLD")]
         old: String,
@@ -337,6 +354,10 @@ pub struct CommonArgs {
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Read the machine's settings file: yes (default; the command line wins), no, trusted (also
+    /// trust one next to the image), or override (the file wins).
+    #[arg(long = "settings", value_name = "MODE")]
+    pub settings: Option<String>,
     /// Register with systemd-machined: yes, no, or auto (default: when it is on the system bus).
     #[arg(long, value_name = "yes|no|auto")]
     pub register: Option<String>,
@@ -350,6 +371,10 @@ pub struct CommonArgs {
     /// inside it (the guest may unmount them) so a nested container can mount its own procfs.
     #[arg(long)]
     pub nesting: bool,
+    /// Serve the guest /proc/meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps and
+    /// /sys/devices/system/cpu/online computed from its own cgroup limits (yes, the default, or no).
+    #[arg(long = "proc-views", value_name = "yes|no")]
+    pub proc_views: Option<String>,
     /// A resource limit for the machine's unit, as systemd spells it: MemoryMax=512M, TasksMax=100, CPUQuota=50%, ...
     #[arg(long, value_name = "NAME=VALUE")]
     pub property: Vec<String>,

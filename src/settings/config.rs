@@ -90,6 +90,8 @@ pub struct Config {
     pub keep_unit: bool,
     /// `--nesting`: the /proc masks are the guest's own (see nested.rs).
     pub nesting: bool,
+    /// `--proc-views`: the guest's /proc and /sys views (see views/).
+    pub proc_views: bool,
     pub properties: Vec<crate::host::property::Property>,
     /// The guest's network (see net/).
     pub net: crate::net::Settings,
@@ -145,6 +147,11 @@ impl Config {
             slice: host.slice,
             keep_unit: Settings::on(s.keep_unit),
             nesting: Settings::on(s.nesting),
+            proc_views: match s.proc_views.as_deref() {
+                None => true,
+                Some(v) => crate::sys::parse_bool(v)
+                    .ok_or_else(|| Error::Usage(format!("--proc-views={v} is invalid; use yes or no")))?,
+            },
             properties: host.properties,
             policy,
             ephemeral: roots.ephemeral,

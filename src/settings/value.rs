@@ -53,6 +53,8 @@ pub struct Settings {
     pub slice: Option<String>,
     pub keep_unit: Option<bool>,
     pub nesting: Option<bool>,
+    /// `--proc-views` (yes/no as given).
+    pub proc_views: Option<String>,
     pub property: Option<Vec<String>>,
     // Security.
     pub capability: Option<Vec<String>>,
@@ -105,6 +107,7 @@ macro_rules! each_field {
             slice,
             keep_unit,
             nesting,
+            proc_views,
             property,
             capability,
             drop_capability,

@@ -43,6 +43,8 @@ pub struct ChildCtx<'a> {
     pub layer: Option<std::path::PathBuf>,
     pub upper_tmpfs: bool,
     pub overlay_work: Vec<std::path::PathBuf>,
+    /// views: the /dev/fuse connection for the guest's /proc views.
+    pub views: Option<OwnedFd>,
 }
 
 /// Entry point of the outer child; never returns.
@@ -103,6 +105,13 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     // mounted in this (host-owned) mount namespace so its masks are
     // inherited, locked, below everything the guest can unmount.
     mount_proc_from_guest_pidns(ctx, &root, &inner_fd)?;
+    // views: the guest's /proc and /sys views, over the fresh procfs.
+    if let Some(fuse) = ctx.views.as_ref().and_then(|f| f.try_clone().ok()) {
+        crate::views::mount::mount_views(&root, fuse, |fuse| {
+            let fd = fuse.try_clone()?;
+            protocol::report(&ctx.sock, &Report::Views(fd)).map_err(std::io::Error::from)
+        })?;
+    }
 
     drop(mounts);
     let _pivot = tracing::info_span!("pivot").entered();
