@@ -10,6 +10,7 @@ pub mod image;
 pub mod live;
 pub mod mount;
 pub mod net;
+pub mod oci;
 pub mod plan;
 pub mod security;
 pub mod settings;

@@ -232,6 +232,10 @@ fn main() {
     if args.next().is_some_and(|a| a == berth::spawn::exec::STUB_ARGV0) {
         berth::spawn::stub::main(args.collect());
     }
+    // The OCI runtime mode: `berth-oci ...` (a link) or `berth oci ...`.
+    if let Some(oci) = berth::oci::invoked(&std::env::args_os().collect::<Vec<_>>()) {
+        berth::oci::main(oci);
+    }
     let mut cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     global_image_root(&mut cli);
     let level = match cli.verbose {

@@ -1,0 +1,446 @@
+//! berth as an OCI runtime, judged by real engines: its runc-compatible
+//! command line straight (create/start/state/kill/delete, a refused
+//! field), podman 4.3 with conmon (`--runtime` pointing at a `berth-oci`
+//! link: run --rm exit codes and output, run -it on a terminal under
+//! `script`, exec, pause/unpause, kill, stop, --memory/--pids-limit in
+//! the cgroup, 20 sequential runs leaking nothing) and containerd
+//! (`ctr run --runc-binary`: run, exec, kill, delete, task list).
+//! podman and containerd come from Debian (scripts/test installs them).
+//! Each engine gets private state (podman's --root/--runroot, its own
+//! containerd socket), so nothing here touches anyone else's containers.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A `berth-oci` link to the berth under test, its own state root, and
+/// a scratch directory.
+struct Rt {
+    scratch: Scratch,
+    link: PathBuf,
+    root: PathBuf,
+}
+
+impl Rt {
+    fn new(tag: &str) -> Rt {
+        require(&[]);
+        let scratch = Scratch::new(tag);
+        let link = scratch.path("berth-oci");
+        std::os::unix::fs::symlink(BERTH, &link).unwrap();
+        let root = PathBuf::from(format!("/run/berth-oci-test-{}", std::process::id()));
+        Rt { scratch, link, root }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.link);
+        c.arg("--root").arg(&self.root).args(args).stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        run_to_end(self.cmd(args), LIMIT)
+    }
+
+    /// A bundle of the busybox fixture running `sh -c SCRIPT`.
+    fn bundle(&self, name: &str, script: &str) -> PathBuf {
+        let b = self.scratch.path(name);
+        fs::create_dir(&b).unwrap();
+        tree_copy(&self.scratch, &fixture("busybox"), &format!("{name}/rootfs"));
+        self.run(&["spec", "--bundle", b.to_str().unwrap()]).expect_code(0);
+        let p = b.join("config.json");
+        let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+        v["process"]["terminal"] = false.into();
+        v["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+        fs::write(&p, v.to_string()).unwrap();
+        b
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&["state", id]);
+        out.expect_code(0);
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("state JSON: {e}\n{}", out.describe()))
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.root);
+    }
+}
+
+/// Every cgroup directory named after `id` in any hierarchy.
+fn cgroups_named(id: &str) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for e in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        for sub in ["berth-oci", "libpod_parent", "default"] {
+            let d = e.path().join(sub);
+            for c in fs::read_dir(&d).into_iter().flatten().flatten() {
+                if c.file_name().to_string_lossy().contains(id) {
+                    v.push(c.path());
+                }
+            }
+        }
+    }
+    v
+}
+
+fn ppid(pid: i32) -> i32 {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    s.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(-1)
+}
+
+#[test]
+fn runtime_cli_lifecycle() {
+    let rt = Rt::new("oci-cli");
+    let id = unique_name("ho");
+    let out_file = rt.scratch.path("out");
+    let b = rt.bundle("b1", "echo started; exec sleep 30");
+    let pid_file = rt.scratch.path("pid");
+    let mut c = rt.cmd(&["create", "--bundle", b.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]);
+    c.stdout(fs::File::create(&out_file).unwrap());
+    let st = c.status().unwrap();
+    assert!(st.success(), "create failed: {st:?}");
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // create has returned; the process waits, and berth is not its parent.
+    assert_eq!(rt.state(&id)["status"], "created");
+    assert_eq!(rt.state(&id)["pid"], pid);
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    let parent = cmdline(ppid(pid) as u32);
+    assert!(!parent.contains("berth"), "berth stayed the parent of the container's process: {parent}");
+    assert_eq!(fs::read_to_string(&out_file).unwrap(), "", "the program ran before start");
+    assert!(!cgroups_named(&id).is_empty(), "no cgroup for {id}");
+    rt.run(&["start", &id]).expect_code(0);
+    poll(Duration::from_secs(10), || fs::read_to_string(&out_file).ok().filter(|s| s == "started\n"))
+        .expect("output after start");
+    assert_eq!(rt.state(&id)["status"], "running");
+    // delete refuses a running container; --force removes it.
+    let out = rt.run(&["delete", &id]);
+    assert_eq!(out.code(), 1, "{}", out.describe());
+    assert_one_error_line(&out);
+    rt.run(&["kill", &id, "KILL"]).expect_code(0);
+    poll(Duration::from_secs(10), || (rt.state(&id)["status"] == "stopped").then_some(())).expect("stopped after kill");
+    rt.run(&["delete", &id]).expect_code(0);
+    assert!(!rt.root.join(&id).exists());
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+    // run: create+start+wait, the program's own exit code.
+    let b2 = rt.bundle("b2", "echo in-run; exit 3");
+    let out = rt.run(&["run", "--bundle", b2.to_str().unwrap(), &id]);
+    assert_eq!(out.code(), 3, "{}", out.describe());
+    assert_eq!(out.stdout, "in-run\n");
+    assert!(!rt.root.join(&id).exists());
+}
+
+#[test]
+fn runtime_cli_refuses_and_forces() {
+    let rt = Rt::new("oci-refuse");
+    let id = unique_name("ho");
+    let b = rt.bundle("b", "exec sleep 30");
+    let p = b.join("config.json");
+    let good = fs::read_to_string(&p).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_FIFO"});
+    fs::write(&p, v.to_string()).unwrap();
+    let out = rt.run(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(out.code(), 1, "{}", out.describe());
+    assert_one_error_line(&out);
+    assert!(out.stderr.contains("process.scheduler"), "{}", out.describe());
+    assert!(!rt.root.join(&id).exists() && cgroups_named(&id).is_empty(), "create left state behind");
+    // A missing program fails create with runc's words (engines map them to 127).
+    v = serde_json::from_str(&good).unwrap();
+    v["process"]["args"] = serde_json::json!(["no-such-program"]);
+    fs::write(&p, v.to_string()).unwrap();
+    let out = rt.run(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(out.stderr.contains("executable file not found in $PATH"), "{}", out.describe());
+    assert!(!rt.root.join(&id).exists() && cgroups_named(&id).is_empty(), "create left state behind");
+    // delete --force of a running container leaves nothing.
+    fs::write(&p, &good).unwrap();
+    // Detached, the container keeps its stdio: give it none to hold open.
+    let st = rt
+        .cmd(&["run", "--detach", "--bundle", b.to_str().unwrap(), &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "run --detach: {st:?}");
+    assert_eq!(rt.state(&id)["status"], "running");
+    rt.run(&["delete", "--force", &id]).expect_code(0);
+    assert!(!rt.root.join(&id).exists() && cgroups_named(&id).is_empty(), "delete --force left state behind");
+    rt.run(&["delete", "--force", &id]).expect_code(0);
+}
+
+// ---------------------------------------------------------------------------
+// podman
+
+struct Podman {
+    rt: Rt,
+    conf: PathBuf,
+    storage: PathBuf,
+    runroot: PathBuf,
+}
+
+impl Podman {
+    fn new(tag: &str) -> Podman {
+        require(&["podman", "conmon", "script"]);
+        let rt = Rt::new(tag);
+        let conf = rt.scratch.path("containers.conf");
+        // Root here lacks CAP_SYS_RESOURCE: no default ulimits to raise.
+        fs::write(
+            &conf,
+            "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+        )
+        .unwrap();
+        let storage = rt.scratch.path("storage");
+        let runroot = PathBuf::from(format!("/run/berth-oci-podman-{}-{tag}", std::process::id()));
+        let p = Podman { rt, conf, storage, runroot };
+        let images = p.run(&["images", "-q", "localhost/berth-busybox"]);
+        if images.stdout.trim().is_empty() {
+            let tar = p.rt.scratch.path("busybox.tar");
+            let st =
+                Command::new("tar").arg("-C").arg(fixture("busybox")).arg("-cf").arg(&tar).arg(".").status().unwrap();
+            assert!(st.success());
+            p.run(&["import", tar.to_str().unwrap(), "localhost/berth-busybox"]).expect_code(0);
+        }
+        p
+    }
+
+    fn args(&self) -> Vec<String> {
+        vec![
+            "--root".into(),
+            self.storage.display().to_string(),
+            "--runroot".into(),
+            self.runroot.display().to_string(),
+            "--runtime".into(),
+            self.rt.link.display().to_string(),
+        ]
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", &self.conf).args(self.args()).args(args).stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        run_to_end(self.cmd(args), LIMIT)
+    }
+
+    /// `podman ARGS` on a terminal: `script` gives it a pty.
+    fn on_terminal(&self, args: &str) -> Out {
+        let line = format!("CONTAINERS_CONF={} podman {} {args}", self.conf.display(), self.args().join(" "));
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"]).stdin(Stdio::null());
+        run_to_end(c, LIMIT)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .env("CONTAINERS_CONF", &self.conf)
+            .args(self.args())
+            .args(["rm", "-af", "-t", "0"])
+            .output();
+        let _ =
+            Command::new("podman").env("CONTAINERS_CONF", &self.conf).args(self.args()).args(["rmi", "-af"]).output();
+        for d in [&self.runroot, &self.storage.join("overlay")] {
+            let _ = Command::new("umount").arg("-R").arg(d).stderr(Stdio::null()).status();
+        }
+        let _ = fs::remove_dir_all(&self.runroot);
+    }
+}
+
+const IMG: &str = "localhost/berth-busybox";
+
+#[test]
+fn podman_run() {
+    let pm = Podman::new("oci-podman-run");
+    let out = pm.run(&["run", "--rm", "--network=none", IMG, "sh", "-c", "echo hello; hostname; exit 7"]);
+    assert_eq!(out.code(), 7, "{}", out.describe());
+    assert_eq!(out.lines()[0], "hello");
+    let out = pm.run(&["run", "--rm", "--network=none", IMG, "no-such-program"]);
+    assert_eq!(out.code(), 127, "{}", out.describe());
+    let out = pm.on_terminal(&format!("run --rm -it --network=none {IMG} sh -c 'tty; echo tty-ok; exit 4'"));
+    assert_eq!(out.code(), 4, "{}", out.describe());
+    assert!(out.lines().iter().any(|l| l.ends_with("/dev/pts/0")), "{}", out.describe());
+    assert!(out.lines().iter().any(|l| l == "tty-ok"), "{}", out.describe());
+    // Limits, read from the host's v1 controllers while the container runs.
+    let name = unique_name("ho");
+    pm.run(&["run", "-d", "--name", &name, "--network=none", "--memory=64m", "--pids-limit=33", IMG, "sleep", "60"])
+        .expect_code(0);
+    let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
+    let mem =
+        fs::read_to_string(format!("/sys/fs/cgroup/memory/libpod_parent/libpod-{id}/memory.limit_in_bytes")).unwrap();
+    assert_eq!(mem.trim(), "67108864");
+    let pids = fs::read_to_string(format!("/sys/fs/cgroup/pids/libpod_parent/libpod-{id}/pids.max")).unwrap();
+    assert_eq!(pids.trim(), "33");
+    pm.run(&["rm", "-f", "-t", "0", &name]).expect_code(0);
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+}
+
+#[test]
+fn podman_exec_pause_stop() {
+    let pm = Podman::new("oci-podman-exec");
+    let name = unique_name("ho");
+    pm.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network=none",
+        IMG,
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ])
+    .expect_code(0);
+    let out = pm.run(&["exec", &name, "sh", "-c", "echo exec-ok; exit 5"]);
+    assert_eq!(out.code(), 5, "{}", out.describe());
+    assert_eq!(out.lines()[0], "exec-ok");
+    let out = pm.on_terminal(&format!("exec -it {name} sh -c 'tty; echo tty-exec'"));
+    assert_eq!(out.code(), 0, "{}", out.describe());
+    assert!(out.lines().iter().any(|l| l == "tty-exec"), "{}", out.describe());
+    pm.run(&["pause", &name]).expect_code(0);
+    assert_eq!(pm.run(&["inspect", "-f", "{{.State.Status}}", &name]).stdout.trim(), "paused");
+    pm.run(&["unpause", &name]).expect_code(0);
+    assert_eq!(pm.run(&["inspect", "-f", "{{.State.Status}}", &name]).stdout.trim(), "running");
+    let out = pm.run(&["top", &name]);
+    assert!(out.stdout.contains("while true"), "{}", out.describe());
+    // stop: SIGTERM, which the trap turns into exit 0.
+    pm.run(&["stop", "-t", "10", &name]).expect_code(0);
+    assert_eq!(pm.run(&["inspect", "-f", "{{.State.ExitCode}}", &name]).stdout.trim(), "0");
+    pm.run(&["start", &name]).expect_code(0);
+    pm.run(&["kill", "-s", "KILL", &name]).expect_code(0);
+    poll(Duration::from_secs(10), || {
+        (pm.run(&["inspect", "-f", "{{.State.Status}}", &name]).stdout.trim() == "exited").then_some(())
+    })
+    .expect("exited after kill");
+    let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
+    pm.run(&["rm", &name]).expect_code(0);
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+    assert!(!Path::new("/run/berth-oci").join(&id).exists(), "state left");
+}
+
+/// Mounts under this podman's storage and run directories (other tests
+/// mount and unmount elsewhere at the same time).
+fn mount_count(pm: &Podman) -> usize {
+    let (a, b) = (pm.storage.display().to_string(), pm.runroot.display().to_string());
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&a) || l.contains(&b))
+        .count()
+}
+
+#[test]
+fn podman_twenty_runs_leak_nothing() {
+    let pm = Podman::new("oci-podman-leak");
+    pm.run(&["run", "--rm", "--network=none", IMG, "true"]).expect_code(0);
+    let mounts = mount_count(&pm);
+    let cgroups = fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0);
+    for i in 0..20 {
+        let out = pm.run(&["run", "--rm", "--network=none", IMG, "sh", "-c", &format!("echo run-{i}")]);
+        out.expect_code(0);
+        assert_eq!(out.lines()[0], format!("run-{i}"));
+    }
+    assert_eq!(mount_count(&pm), mounts, "mounts leaked");
+    assert_eq!(
+        fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0),
+        cgroups,
+        "cgroups leaked"
+    );
+    assert!(pm.run(&["ps", "-aq"]).stdout.trim().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// containerd
+
+#[test]
+fn containerd_ctr() {
+    let pm = Podman::new("oci-ctr");
+    require(&["containerd", "ctr"]);
+    let base = pm.rt.scratch.path("ctd");
+    let sock = format!("/run/berth-oci-ctd-{}.sock", std::process::id());
+    let mut daemon = Bg::spawn(
+        {
+            let mut c = Command::new("containerd");
+            c.arg("--root")
+                .arg(base.join("root"))
+                .arg("--state")
+                .arg(format!("/run/berth-oci-ctd-{}", std::process::id()))
+                .arg("--address")
+                .arg(&sock);
+            c
+        },
+        pm.rt.scratch.path("containerd.log"),
+    );
+    poll(Duration::from_secs(20), || Path::new(&sock).exists().then_some(())).expect("containerd socket");
+    let ctr = |args: &[&str]| {
+        let mut c = Command::new("ctr");
+        c.arg("-a").arg(&sock).args(args).stdin(Stdio::null());
+        run_to_end(c, LIMIT)
+    };
+    let tar = pm.rt.scratch.path("image.tar");
+    pm.run(&["save", "--format", "docker-archive", "-o", tar.to_str().unwrap(), IMG]).expect_code(0);
+    ctr(&["images", "import", tar.to_str().unwrap()]).expect_code(0);
+    let image = format!("{IMG}:latest");
+    let rb = format!("--runc-binary={}", pm.rt.link.display());
+    let out = ctr(&["run", "--rm", &rb, &image, "ho-ctr-1", "sh", "-c", "echo ctr-ok; exit 6"]);
+    assert_eq!(out.code(), 6, "{}", out.describe());
+    assert!(out.stdout.contains("ctr-ok"), "{}", out.describe());
+    ctr(&["run", "-d", &rb, &image, "ho-ctr-2", "sleep", "60"]).expect_code(0);
+    let out = ctr(&["task", "ls"]);
+    assert!(out.stdout.lines().any(|l| l.starts_with("ho-ctr-2") && l.contains("RUNNING")), "{}", out.describe());
+    let out = ctr(&["task", "exec", "--exec-id", "e1", "ho-ctr-2", "sh", "-c", "echo exec-ctr; exit 2"]);
+    assert_eq!(out.code(), 2, "{}", out.describe());
+    assert!(out.stdout.contains("exec-ctr"));
+    ctr(&["task", "kill", "-s", "KILL", "ho-ctr-2"]).expect_code(0);
+    poll(Duration::from_secs(10), || ctr(&["task", "ls"]).stdout.contains("STOPPED").then_some(())).expect("stopped");
+    ctr(&["task", "delete", "ho-ctr-2"]).expect_code(0);
+    ctr(&["container", "delete", "ho-ctr-2"]).expect_code(0);
+    assert!(cgroups_named("ho-ctr-2").is_empty(), "cgroups left: {:?}", cgroups_named("ho-ctr-2"));
+    daemon.signal(libc::SIGTERM);
+    daemon.wait(Duration::from_secs(20));
+    let _ = Command::new("umount").arg("-R").arg(&base).stderr(Stdio::null()).status();
+}
+
+#[test]
+fn podman_systemd_image_boots_and_stops() {
+    let pm = Podman::new("oci-podman-systemd");
+    let tar = pm.rt.scratch.path("bookworm.tar");
+    let st = Command::new("tar").arg("-C").arg(fixture("bookworm")).arg("-cf").arg(&tar).arg(".").status().unwrap();
+    assert!(st.success());
+    pm.run(&["import", tar.to_str().unwrap(), "localhost/berth-bookworm"]).expect_code(0);
+    let name = unique_name("ho");
+    pm.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network=none",
+        "--systemd=always",
+        "localhost/berth-bookworm",
+        "/lib/systemd/systemd",
+    ])
+    .expect_code(0);
+    let state = poll(Duration::from_secs(60), || {
+        let s = pm.run(&["exec", &name, "systemctl", "is-system-running"]).stdout.trim().to_string();
+        matches!(s.as_str(), "running" | "degraded").then_some(s)
+    });
+    let failed = pm.run(&["exec", &name, "systemctl", "--failed", "--no-legend"]).stdout;
+    assert_eq!(state.as_deref(), Some("running"), "failed units: {failed}");
+    // podman's stop signal for systemd is SIGRTMIN+3: a clean halt, well
+    // before podman's 10 s timeout turns it into SIGKILL.
+    let out = pm.run(&["stop", &name]);
+    out.expect_code(0);
+    assert!(out.elapsed < Duration::from_secs(8), "stop took {:?}\n{}", out.elapsed, out.describe());
+    assert_eq!(pm.run(&["inspect", "-f", "{{.State.ExitCode}}", &name]).stdout.trim(), "0");
+    let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
+    pm.run(&["rm", &name]).expect_code(0);
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+}
