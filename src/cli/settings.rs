@@ -76,6 +76,11 @@ impl CommonArgs {
             cpu_affinity: p.cpu_affinity.clone(),
             private_network: flag(self.net.private_network),
             network_veth: flag(self.net.network_veth),
+            link_journal: if self.guest.j { Some("try-guest".into()) } else { self.guest.link_journal.clone() },
+            resolv_conf: self.guest.resolv_conf.clone(),
+            timezone: self.guest.timezone.clone(),
+            set_credential: list(&self.guest.set_credential),
+            load_credential: list(&self.guest.load_credential),
             ..Settings::default()
         }
     }

@@ -8,6 +8,8 @@
 
 pub mod config;
 pub mod console;
+pub mod guest;
+pub mod guest_probe;
 pub mod inputs;
 pub mod layers;
 pub mod name;

@@ -66,6 +66,12 @@ pub struct Settings {
     // Network.
     pub private_network: Option<bool>,
     pub network_veth: Option<bool>,
+    // What the host hands the guest's system (see guest.rs).
+    pub link_journal: Option<String>,
+    pub resolv_conf: Option<String>,
+    pub timezone: Option<String>,
+    pub set_credential: Option<Vec<String>>,
+    pub load_credential: Option<Vec<String>>,
 }
 
 /// Lists every field once, so merge cannot forget one.
@@ -115,7 +121,12 @@ macro_rules! each_field {
             oom_score_adjust,
             cpu_affinity,
             private_network,
-            network_veth
+            network_veth,
+            link_journal,
+            resolv_conf,
+            timezone,
+            set_credential,
+            load_credential
         )
     };
 }
