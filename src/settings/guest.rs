@@ -50,6 +50,10 @@ pub struct GuestFacts {
     pub localtime: Option<(PathBuf, Vec<u8>)>,
     /// The tree has /usr/share/zoneinfo/ZONE for the host's zone.
     pub tree_has_zone: bool,
+    /// The tree has an /etc/resolv.conf and an /etc/localtime to bind
+    /// onto (a read-only tree gets no new files).
+    pub tree_has_resolv: bool,
+    pub tree_has_localtime: bool,
     /// `--load-credential` paths and what reading them gave.
     pub credential_files: BTreeMap<PathBuf, std::result::Result<Vec<u8>, String>>,
 }
@@ -60,14 +64,19 @@ pub enum JournalAction {
     /// Bind the host's /var/log/journal/ID (created) into the guest.
     Host,
     /// Keep the journal in the tree; link the host's path to it.
-    Guest { link_to: PathBuf },
+    Guest {
+        link_to: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolvAction {
     Off,
     /// Write these bytes; `replace` also replaces a link or other file.
-    Write { content: Vec<u8>, replace: bool },
+    Write {
+        content: Vec<u8>,
+        replace: bool,
+    },
     /// Bind this host file read-only onto the guest's /etc/resolv.conf.
     Bind(PathBuf),
     Delete,
@@ -220,10 +229,12 @@ pub fn journal(mode: &str, f: &GuestFacts, root: &Path, id: &str, tree_ro: bool)
 /// `--resolv-conf`, as nspawn defines it. `auto`: nothing with a private
 /// network; else the stub resolver's file when systemd-resolved runs on
 /// the host, the host's own file otherwise, bound when the tree is
-/// read-only and written (replacing) when not.
+/// read-only (if it has a file to bind onto) and written (replacing) when
+/// not.
 pub fn resolv(mode: &str, f: &GuestFacts, private_network: bool, read_only: bool) -> Result<ResolvAction> {
     let mode = match mode {
         "auto" if private_network => return Ok(ResolvAction::Off),
+        "auto" if read_only && !f.tree_has_resolv => return Ok(ResolvAction::Off),
         "auto" => {
             let src = if f.resolv.contains_key("stub") { "stub" } else { "host" };
             format!("{}-{src}", if read_only { "bind" } else { "replace" })
@@ -251,7 +262,7 @@ pub fn resolv(mode: &str, f: &GuestFacts, private_network: bool, read_only: bool
 }
 
 /// `--timezone`, as nspawn defines it. `auto`: bind the host's zone file
-/// into a read-only tree, otherwise link /etc/localtime to the same zone
+/// into a read-only tree (that has an /etc/localtime), otherwise link /etc/localtime to the same zone
 /// in the tree (copied when the tree lacks that zone).
 pub fn timezone(mode: &str, f: &GuestFacts, read_only: bool) -> Result<TimezoneAction> {
     let missing = || usage(format!("--timezone={mode}: the host has no readable /etc/localtime; use --timezone=off"));
@@ -262,6 +273,7 @@ pub fn timezone(mode: &str, f: &GuestFacts, read_only: bool) -> Result<TimezoneA
         "delete" => Ok(TimezoneAction::Delete),
         "copy" => copy(),
         "bind" => bind(),
+        "auto" if read_only && !f.tree_has_localtime => Ok(TimezoneAction::Off),
         "auto" if read_only => bind(),
         "auto" => match &f.zone {
             Some(z) if f.tree_has_zone => Ok(TimezoneAction::Symlink(z.clone())),
@@ -290,7 +302,9 @@ pub fn zone_of(link: &Path) -> Option<String> {
 /// A credential's id: a file name, as systemd requires.
 fn check_id(flag: &str, id: &str) -> Result<()> {
     if id.is_empty() || id.len() > 255 || id.contains('/') || id == "." || id == ".." {
-        return Err(usage(format!("--{flag}: '{id}' is not a valid credential id; use a file name such as passwd.plaintext-password.root")));
+        return Err(usage(format!(
+            "--{flag}: '{id}' is not a valid credential id; use a file name such as passwd.plaintext-password.root"
+        )));
     }
     Ok(())
 }
@@ -307,9 +321,8 @@ pub fn credentials(set: &[String], load: &[String], f: &GuestFacts) -> Result<Ve
         Ok(())
     };
     for spec in set {
-        let (id, value) = spec.split_once(':').ok_or_else(|| {
-            usage(format!("--set-credential={spec} is invalid; give ID:VALUE"))
-        })?;
+        let (id, value) =
+            spec.split_once(':').ok_or_else(|| usage(format!("--set-credential={spec} is invalid; give ID:VALUE")))?;
         add("set-credential", id, value.as_bytes().to_vec())?;
     }
     for spec in load {

@@ -42,13 +42,13 @@ pub fn probe(s: &Settings, tree: &Path, uuid: &str) -> GuestFacts {
         .filter_map(|(name, path)| std::fs::read(path).ok().map(|c| (name.to_string(), c)))
         .collect();
     let zone = std::fs::read_link("/etc/localtime").ok().and_then(|l| guest::zone_of(&l));
-    let localtime = std::fs::canonicalize("/etc/localtime")
-        .ok()
-        .and_then(|p| std::fs::read(&p).ok().map(|c| (p, c)));
+    let localtime = std::fs::canonicalize("/etc/localtime").ok().and_then(|p| std::fs::read(&p).ok().map(|c| (p, c)));
     let tree_has_zone = match (&zone, &root) {
         (Some(z), Some(r)) => exists_in_root(r, &format!("/usr/share/zoneinfo/{z}")),
         _ => false,
     };
+    let has = |p: &str| root.as_ref().is_some_and(|r| exists_in_root(r, p));
+    let (tree_has_resolv, tree_has_localtime) = (has("/etc/resolv.conf"), has("/etc/localtime"));
     let credential_files = s
         .load_credential
         .iter()
@@ -67,6 +67,8 @@ pub fn probe(s: &Settings, tree: &Path, uuid: &str) -> GuestFacts {
         zone,
         localtime,
         tree_has_zone,
+        tree_has_resolv,
+        tree_has_localtime,
         credential_files,
     }
 }
@@ -75,4 +77,3 @@ pub fn probe(s: &Settings, tree: &Path, uuid: &str) -> GuestFacts {
 pub fn uuid_of(s: &Settings, random: &str) -> String {
     s.uuid.as_deref().and_then(|u| crate::settings::parse::parse_uuid(u).ok()).unwrap_or_else(|| random.to_string())
 }
-

@@ -8,6 +8,8 @@ fn facts() -> GuestFacts {
     f.zone = Some("Europe/Berlin".into());
     f.localtime = Some(("/usr/share/zoneinfo/Europe/Berlin".into(), b"TZif".to_vec()));
     f.tree_has_zone = true;
+    f.tree_has_resolv = true;
+    f.tree_has_localtime = true;
     f
 }
 
@@ -62,6 +64,8 @@ fn resolv_conf_auto_follows_the_network_and_the_tree() {
         resolv("auto", &f, false, true).unwrap(),
         ResolvAction::Bind("/run/systemd/resolve/stub-resolv.conf".into())
     );
+    f.tree_has_resolv = false;
+    assert_eq!(resolv("auto", &f, false, true).unwrap(), ResolvAction::Off, "nothing to bind onto");
     assert_eq!(resolv("copy-host", &f, true, false).unwrap(), ResolvAction::Write { content: host, replace: false });
     assert_eq!(resolv("delete", &f, false, false).unwrap(), ResolvAction::Delete);
     assert_eq!(resolv("off", &f, false, false).unwrap(), ResolvAction::Off);
@@ -78,6 +82,8 @@ fn timezone_modes() {
     assert_eq!(timezone("auto", &f, true).unwrap(), TimezoneAction::Bind("/usr/share/zoneinfo/Europe/Berlin".into()));
     assert_eq!(timezone("copy", &f, false).unwrap(), TimezoneAction::Copy(b"TZif".to_vec()));
     assert_eq!(timezone("delete", &f, false).unwrap(), TimezoneAction::Delete);
+    f.tree_has_localtime = false;
+    assert_eq!(timezone("auto", &f, true).unwrap(), TimezoneAction::Off, "nothing to bind onto");
     f.tree_has_zone = false;
     assert_eq!(timezone("auto", &f, false).unwrap(), TimezoneAction::Copy(b"TZif".to_vec()));
     assert!(timezone("symlink", &f, false).is_err());
