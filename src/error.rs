@@ -13,6 +13,9 @@ pub enum Error {
     Name(#[from] crate::settings::name::NameError),
     #[error(transparent)]
     Signal(#[from] crate::sys::signal::BadSignal),
+    /// A settings file that cannot be read or has a mistake.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::file::FileError),
     /// A bad security or resource option (capabilities, filter, limits).
     #[error(transparent)]
     Policy(#[from] crate::security::policy::PolicyError),
@@ -28,6 +31,9 @@ pub enum Error {
     /// The guest's network could not be set up.
     #[error(transparent)]
     Net(#[from] crate::net::NetError),
+    /// The /proc and /sys views could not be mounted or served.
+    #[error(transparent)]
+    Views(#[from] crate::views::ViewsError),
     /// Something is held by another machine.
     #[error("{0}")]
     Busy(String),

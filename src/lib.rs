@@ -16,5 +16,6 @@ pub mod settings;
 pub mod spawn;
 pub mod state;
 pub mod sys;
+pub mod views;
 
 pub use error::{Error, Result};

@@ -61,25 +61,34 @@ fn sealed() -> berth::Result<()> {
     berth::sys::sealed::ensure().map_err(|e| berth::Error::sys("re-executing berth from a sealed copy", e))
 }
 
+/// The image's settings files went along; a failure there is reported
+/// after the image itself was done.
+fn carry(verb: &str, r: std::io::Result<Vec<std::path::PathBuf>>) -> berth::Result<()> {
+    r.map(drop).map_err(|e| berth::Error::sys(format!("{verb}: the image is done, but its settings file is not"), e))
+}
+
+/// `boot` and `run`: the command line over the machine's settings file,
+/// validated, then launched.
+fn start(common: &berth::cli::CommonArgs, cli: berth::settings::Settings) -> berth::Result<i32> {
+    let cfg = berth::settings::resolve(cli, common.settings_mode()?)?;
+    // The stub init is berth's own code running inside the guest: it runs
+    // from an immutable copy.
+    if matches!(cfg.mode, berth::settings::config::Mode::Run { as_pid2: true, .. }) {
+        sealed()?;
+    }
+    launch(&cfg)
+}
+
 /// Runs the verb; whether it is `run`-like (its failures exit 125) and
 /// its result.
 fn dispatch(cli: &Cli) -> (bool, berth::Result<i32>) {
+    use berth::settings::carry;
     use berth::state::machine::{self, Whom};
     let global = cli.image_root.as_deref();
     let now = |r: berth::Result<()>| r.map(|()| 0);
     match &cli.command {
-        Command::Boot(a) => (false, berth::settings::resolve(&a.settings()).and_then(|c| launch(&c))),
-        // The stub init is berth's own code running inside the guest: it
-        // runs from an immutable copy.
-        Command::Run(a) => (
-            true,
-            berth::settings::resolve(&a.settings()).and_then(|c| {
-                if a.as_pid2 {
-                    sealed()?;
-                }
-                launch(&c)
-            }),
-        ),
+        Command::Boot(a) => (false, start(&a.common, a.settings())),
+        Command::Run(a) => (true, start(&a.common, a.settings())),
         Command::Gc => {
             if !nix::unistd::geteuid().is_root() {
                 return (false, Err(berth::Error::Usage("gc needs root; run it with sudo".into())));
@@ -151,16 +160,37 @@ fn dispatch(cli: &Cli) -> (bool, berth::Result<i32>) {
                 print(if *json { table::json(&list) } else { table::table(&list) })
             }),
         ),
+        Command::Cat { name, json, store: s } => {
+            let root =
+                s.image_root.clone().or(global.map(Into::into)).unwrap_or_else(|| berth::image::IMAGE_ROOT.into());
+            (false, berth::settings::edit::cat(name, &root, *json).and_then(print))
+        }
+        Command::Edit { name, store: s } => {
+            let root =
+                s.image_root.clone().or(global.map(Into::into)).unwrap_or_else(|| berth::image::IMAGE_ROOT.into());
+            (false, berth::settings::edit::edit(name, &root).and_then(|p| print(format!("Saved {}\n", p.display()))))
+        }
         Command::Clone { store: s, src, dst } => (
             false,
-            now(store("clone", s, global, true).and_then(|st| ops::clone(&st, src, dst).map(drop).map_err(Into::into))),
+            now(store("clone", s, global, true).and_then(|st| {
+                ops::clone(&st, src, dst)?;
+                carry("clone", carry::clone(&st.root, src, dst))
+            })),
         ),
-        Command::Rename { store: s, old, new } => {
-            (false, now(store("rename", s, global, true).and_then(|st| Ok(ops::rename(&st, old, new)?))))
-        }
-        Command::Remove { store: s, names } => {
-            (false, now(store("remove", s, global, true).and_then(|st| Ok(ops::remove(&st, names)?))))
-        }
+        Command::Rename { store: s, old, new } => (
+            false,
+            now(store("rename", s, global, true).and_then(|st| {
+                ops::rename(&st, old, new)?;
+                carry("rename", carry::rename(&st.root, old, new))
+            })),
+        ),
+        Command::Remove { store: s, names } => (
+            false,
+            now(store("remove", s, global, true).and_then(|st| {
+                ops::remove(&st, names)?;
+                names.iter().try_for_each(|n| carry("remove", carry::remove(&st.root, n)))
+            })),
+        ),
         Command::ReadOnly { store: s, name, value } => (
             false,
             store("read-only", s, global, value.is_some()).and_then(|st| {

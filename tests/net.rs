@@ -6,91 +6,11 @@
 
 mod common;
 
+use common::netns::*;
 use common::*;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::os::unix::io::AsRawFd;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A network namespace standing in for the host, removed on drop.
-struct HostNs {
-    name: String,
-}
-
-impl HostNs {
-    /// `hx` + tag + this process's pid: unique to this test run.
-    fn new(tag: &str) -> HostNs {
-        require(&["ip", "nsenter"]);
-        let name = format!("hx{tag}{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
-        let ok = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add").success();
-        assert!(ok, "ip netns add {name} failed");
-        let ns = HostNs { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn path(&self) -> String {
-        format!("/run/netns/{}", self.name)
-    }
-
-    /// `ip -n NS ARGS...`, which must succeed; its stdout.
-    fn ip(&self, args: &[&str]) -> String {
-        let out = Command::new("ip").arg("-n").arg(&self.name).args(args).output().expect("run ip");
-        assert!(out.status.success(), "ip -n {} {args:?}: {}", self.name, String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// berth, as a user would type it, run on this "host".
-    fn berth(&self) -> Command {
-        let mut c = Command::new("nsenter");
-        c.arg(format!("--net={}", self.path())).arg(BERTH);
-        c.stdin(Stdio::null());
-        c.env_remove("NOTIFY_SOCKET");
-        c.env("BERTH_TEST_OWNER", std::process::id().to_string());
-        c
-    }
-
-    /// `berth run -D TREE -M NAME -q -P EXTRA... -- /bin/sh -c SCRIPT` here.
-    fn run_sh(&self, tree: &std::path::Path, name: &str, extra: &[&str], script: &str) -> Out {
-        let mut c = self.berth();
-        c.arg("run").arg("-D").arg(tree).arg("-M").arg(name).arg("-q").arg("-P");
-        c.args(extra).arg("--").arg("/bin/sh").arg("-c").arg(script);
-        run_to_end(c, QUICK)
-    }
-
-    /// A TCP listener on `addr` inside this namespace (bound from a thread
-    /// that entered it) answering every connection with `reply(peer)`.
-    fn serve(&self, addr: &str, reply: fn(std::net::SocketAddr) -> String) -> std::net::SocketAddr {
-        let path = self.path();
-        let addr = addr.to_string();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(&path).expect("open netns");
-            // SAFETY: setns on this thread only, with a valid descriptor.
-            assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
-            let l = TcpListener::bind(&addr).expect("bind listener");
-            tx.send(l.local_addr().unwrap()).unwrap();
-            for mut s in l.incoming().flatten() {
-                if let Ok(peer) = s.peer_addr() {
-                    let _ = s.write_all(reply(peer).as_bytes());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(5)).expect("listener up")
-    }
-}
-
-impl Drop for HostNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
-    }
-}
-
-fn hx_name(tag: &str) -> String {
-    unique_name(tag).replacen("bt-", "hx-", 1)
-}
 
 /// The guest sees only its own `lo`, up; a fresh sysfs of its namespace;
 /// /proc/sys/net is writable (its own) while the rest of /proc/sys is not;
@@ -101,7 +21,7 @@ fn private_network_is_the_guests_own() {
     let (_s, tree) = busybox_setup("pnet");
     let host = HostNs::new("pn");
     let _l = host_lock_shared();
-    host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
+    host.ip(&["link", "add", "hna0", "type", "veth", "peer", "name", "hnb0"]);
     let served = host.serve("127.0.0.1:0", |_| "host-secret\n".into());
     let port = served.port().to_string();
     let script = format!(
@@ -116,7 +36,7 @@ echo HOSTLO=$(nc -w 2 127.0.0.1 {port} </dev/null 2>/dev/null || echo unreachabl
 ping -c1 -W1 127.0.0.1 >/dev/null && echo PING=ok || echo PING=fail"#
     );
     for userns in [&["-U", "pick"][..], &["-U", "no"][..]] {
-        let name = hx_name("pnet");
+        let name = hn_name("pnet");
         let mut extra = vec!["--private-network"];
         extra.extend_from_slice(userns);
         let out = host.run_sh(&tree, &name, &extra, &script);
@@ -163,17 +83,17 @@ fn shared_network_and_dropped_net_admin() {
     let (_s, tree) = busybox_setup("snet");
     let host = HostNs::new("sn");
     let _l = host_lock_shared();
-    host.ip(&["link", "add", "hxa0", "type", "veth", "peer", "name", "hxb0"]);
+    host.ip(&["link", "add", "hna0", "type", "veth", "peer", "name", "hnb0"]);
     let script = r#"echo LINKS=$(ip -o link | wc -l)
 bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status)
 [ $(( 0x$bnd >> 12 & 1 )) = 1 ] && echo NETADMIN=yes || echo NETADMIN=no
 ip link set lo down 2>/dev/null && echo LODOWN=done || echo LODOWN=refused"#;
-    let name = hx_name("snet");
+    let name = hn_name("snet");
     let out = host.run_sh(&tree, &name, &[], script);
     out.expect_code(0);
     assert_eq!(out.get("LINKS"), "3", "{}", out.describe());
     assert_eq!(out.get("NETADMIN"), "no", "{}", out.describe());
-    let name = hx_name("snet");
+    let name = hn_name("snet");
     let out = host.run_sh(&tree, &name, &["--private-network", "--drop-capability=CAP_NET_ADMIN"], script);
     out.expect_code(0);
     assert_eq!(out.get("LINKS"), "1", "{}", out.describe());
@@ -182,71 +102,19 @@ ip link set lo down 2>/dev/null && echo LODOWN=done || echo LODOWN=refused"#;
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(3));
 }
 
-impl HostNs {
-    /// A shell command run in this namespace; its stdout.
-    fn sh(&self, script: &str) -> String {
-        let out = Command::new("nsenter")
-            .arg(format!("--net={}", self.path()))
-            .args(["sh", "-c", script])
-            .stdin(Stdio::null())
-            .output()
-            .expect("nsenter sh");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Connects to `addr` from inside this namespace; what it answered.
-    fn fetch(&self, addr: std::net::SocketAddr) -> Option<String> {
-        let path = self.path();
-        std::thread::spawn(move || {
-            let f = std::fs::File::open(&path).ok()?;
-            // SAFETY: setns on this thread only, with a valid descriptor.
-            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return None;
-            }
-            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-            s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-            let mut got = String::new();
-            s.read_to_string(&mut got).ok()?;
-            Some(got)
-        })
-        .join()
-        .ok()
-        .flatten()
-    }
-
-    /// This "host"'s nf_tables tables, as `nft` lists them.
-    fn nft_tables(&self) -> String {
-        self.sh("nft list tables 2>&1")
-    }
-}
-
 /// An "upstream" namespace behind the host: 192.0.2.2, the host 192.0.2.1,
 /// the host's default route through it.
 fn upstream(host: &HostNs, tag: &str) -> HostNs {
     let up = HostNs::new(tag);
-    host.ip(&["link", "add", "hxup0", "type", "veth", "peer", "name", "hxup1"]);
-    host.ip(&["link", "set", "hxup1", "netns", &up.name]);
-    host.ip(&["addr", "add", "192.0.2.1/24", "dev", "hxup0"]);
-    host.ip(&["link", "set", "hxup0", "up"]);
+    host.ip(&["link", "add", "hnup0", "type", "veth", "peer", "name", "hnup1"]);
+    host.ip(&["link", "set", "hnup1", "netns", &up.name]);
+    host.ip(&["addr", "add", "192.0.2.1/24", "dev", "hnup0"]);
+    host.ip(&["link", "set", "hnup0", "up"]);
     host.ip(&["route", "add", "default", "via", "192.0.2.2"]);
-    up.ip(&["addr", "add", "192.0.2.2/24", "dev", "hxup1"]);
-    up.ip(&["link", "set", "hxup1", "up"]);
+    up.ip(&["addr", "add", "192.0.2.2/24", "dev", "hnup1"]);
+    up.ip(&["link", "set", "hnup1", "up"]);
     up
 }
-
-/// busybox's udhcpc needs a script to apply what it gets.
-const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
-case "$1" in
-bound|renew)
-  ip -4 addr flush dev "$interface"
-  ip addr add "$ip/${mask:-24}" dev "$interface"
-  [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
-  : > /etc/resolv.conf
-  for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-  ;;
-esac
-exit 0
-"#;
 
 /// What the guest of the veth tests runs: DHCP with udhcpc, then reports
 /// its address, its DNS server, what the upstream saw as its source, its
@@ -269,9 +137,7 @@ fn veth_setup(tag: &str) -> (Scratch, std::path::PathBuf, HostNs) {
     // The tests read the host's nf_tables with `nft` (apt-get install nftables).
     require(&["nft"]);
     let (s, tree) = busybox_setup(tag);
-    write_file(&tree.join("usr/share/udhcpc/default.script"), UDHCPC_SCRIPT);
-    let st = Command::new("chmod").arg("755").arg(tree.join("usr/share/udhcpc/default.script")).status().unwrap();
-    assert!(st.success());
+    install_udhcpc_script(&tree);
     let host = HostNs::new(tag);
     (s, tree, host)
 }
@@ -280,27 +146,6 @@ fn start_veth_guest(host: &HostNs, tree: &std::path::Path, name: &str, log: std:
     let mut c = host.berth();
     c.arg("run").arg("-D").arg(tree).arg("-M").arg(name).arg("-n").arg("--").arg("/bin/sh").arg("-c").arg(VETH_GUEST);
     Bg::spawn(c, log)
-}
-
-fn wait_line(bg: &Bg, key: &str) -> String {
-    let p = format!("{key}=");
-    poll(Duration::from_secs(30), || {
-        bg.output().lines().find_map(|l| l.trim_end_matches('\r').strip_prefix(&p).map(str::to_string))
-    })
-    .unwrap_or_else(|| panic!("no {key}= from the guest\n{}", bg.describe()))
-}
-
-/// A field of the network part of the running machine's record under
-/// /run/berth (JSON: `"net":{"link":"ve-...","subnet":...}`).
-fn record_field(name: &str, key: &str) -> String {
-    let text = std::fs::read_to_string(format!("/run/berth/machines/{name}")).unwrap_or_default();
-    let Some(net) = text.find("\"net\":").map(|i| &text[i..]) else { return String::new() };
-    let pat = format!("\"{key}\":\"");
-    net.find(&pat)
-        .map(|i| &net[i + pat.len()..])
-        .and_then(|v| v.split('"').next())
-        .map(str::to_string)
-        .unwrap_or_default()
 }
 
 /// Nothing of the machine's network (`link`, the nf_tables table, the
@@ -332,7 +177,7 @@ fn veth_dhcp_nat_and_service() {
     let _l = host_lock_shared();
     let up = upstream(&host, "vu");
     up.serve("192.0.2.2:7070", |peer| format!("{}\n", peer.ip()));
-    let name = hx_name("veth");
+    let name = hn_name("veth");
     let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
     let addr = wait_line(&bg, "ADDR");
     let ctx = bg.describe();
@@ -353,7 +198,7 @@ fn veth_dhcp_nat_and_service() {
     assert_eq!(wait_line(&bg, "UPSTREAM_SAW"), "192.0.2.1", "masqueraded behind the host\n{}", bg.describe());
     // The host side's link-local address, for the guest to ping.
     let link = record_field(&name, "link");
-    assert!(link.starts_with("ve-hx-veth") && link.len() <= 15, "{link}");
+    assert!(link.starts_with("ve-hn-veth") && link.len() <= 15, "{link}");
     let ll = host.ip(&["-o", "-6", "addr", "show", "dev", &link]);
     let ll = ll.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next());
     let ll = ll.unwrap_or_else(|| panic!("no IPv6 link-local address on the host side\n{}", bg.describe()));
@@ -378,7 +223,7 @@ fn veth_dhcp_nat_and_service() {
 fn veth_is_cleaned_after_kill9() {
     let (s, tree, host) = veth_setup("vk9");
     let _l = host_lock_shared();
-    let name = hx_name("vk9");
+    let name = hn_name("vk9");
     write_file(&tree.join("ll"), "::1");
     let mut bg = start_veth_guest(&host, &tree, &name, s.path("log"));
     wait_line(&bg, "ADDR");
@@ -414,16 +259,16 @@ fn networkd_guest_gets_its_address_from_berth() {
     link("/usr/lib/systemd/system/systemd-networkd.service", "multi-user.target.wants/systemd-networkd.service");
     link("/usr/lib/systemd/system/systemd-networkd.socket", "sockets.target.wants/systemd-networkd.socket");
     write_file(
-        &units.join("hx-hello.socket"),
+        &units.join("hn-hello.socket"),
         "[Socket]\nListenStream=8080\nAccept=yes\n[Install]\nWantedBy=sockets.target\n",
     );
     write_file(
-        &units.join("hx-hello@.service"),
+        &units.join("hn-hello@.service"),
         "[Service]\nExecStart=/bin/echo guest-hello\nStandardInput=socket\nStandardOutput=socket\n",
     );
-    link("/etc/systemd/system/hx-hello.socket", "sockets.target.wants/hx-hello.socket");
+    link("/etc/systemd/system/hn-hello.socket", "sockets.target.wants/hn-hello.socket");
     let host = HostNs::new("nd");
-    let name = hx_name("netd");
+    let name = hn_name("netd");
     let mut c = host.berth();
     c.args(["boot", "-n", "-M", &name, "-D"]).arg(&tree);
     let mut bg = Bg::spawn(c, s.path("boot.log"));
@@ -457,10 +302,10 @@ fn veth_name_taken_is_one_error_line_and_leaves_the_hosts_link() {
     require(&["nft"]);
     let host = HostNs::new("vt");
     let _l = host_lock_shared();
-    let name = format!("hx-vt{}", std::process::id() % 100000);
+    let name = format!("hn-vt{}", std::process::id() % 100000);
     let link = format!("ve-{name}");
     assert!(link.len() <= 15);
-    host.ip(&["link", "add", &link, "type", "veth", "peer", "name", "hxvtpeer"]);
+    host.ip(&["link", "add", &link, "type", "veth", "peer", "name", "hnvtpeer"]);
     let out = host.run_sh(&tree, &name, &["-n"], "true");
     out.expect_code(125);
     assert_one_error_line(&out);

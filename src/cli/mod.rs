@@ -103,7 +103,24 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Copy an image to a new one (reflinked where possible).
+    /// Show the settings file that applies to a machine (NAME.berth or NAME.nspawn).
+    Cat {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Print JSON (name, path, trusted, text) for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Edit a machine's settings file in $EDITOR (a copy in /etc/berth, saved only when valid).
+    Edit {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Copy an image to a new one (reflinked where possible), with its settings files.
     Clone {
         #[arg(value_name = "SRC")]
         src: String,
@@ -112,7 +129,7 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Rename an image.
+    /// Rename an image and its settings files.
     Rename {
         #[arg(value_name = "OLD")]
         old: String,
@@ -339,6 +356,10 @@ pub struct CommonArgs {
     /// Say nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Read the machine's settings file: yes (default; the command line wins), no, trusted (also
+    /// trust one next to the image), or override (the file wins).
+    #[arg(long = "settings", value_name = "MODE")]
+    pub settings: Option<String>,
     /// Register with systemd-machined: yes, no, or auto (default: when it is on the system bus).
     #[arg(long, value_name = "yes|no|auto")]
     pub register: Option<String>,
@@ -352,6 +373,10 @@ pub struct CommonArgs {
     /// inside it (the guest may unmount them) so a nested container can mount its own procfs.
     #[arg(long)]
     pub nesting: bool,
+    /// Serve the guest /proc/meminfo, cpuinfo, stat, uptime, loadavg, diskstats, swaps and
+    /// /sys/devices/system/cpu/online computed from its own cgroup limits (yes, the default, or no).
+    #[arg(long = "proc-views", value_name = "yes|no")]
+    pub proc_views: Option<String>,
     /// A resource limit for the machine's unit, as systemd spells it: MemoryMax=512M, TasksMax=100, CPUQuota=50%, ...
     #[arg(long, value_name = "NAME=VALUE")]
     pub property: Vec<String>,
@@ -372,6 +397,23 @@ pub struct NetArgs {
     /// A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network).
     #[arg(short = 'n', long = "network-veth")]
     pub network_veth: bool,
+    /// A veth pair whose host side vb-NAME joins the bridge vz-ZONE, shared by the zone's machines
+    /// (created by the first, removed with the last), with a subnet, DHCP and NAT of the zone.
+    #[arg(long = "network-zone", value_name = "ZONE")]
+    pub network_zone: Option<String>,
+    /// A veth pair whose host side vb-NAME joins the existing bridge BR (berth does not address it).
+    #[arg(long = "network-bridge", value_name = "BR")]
+    pub network_bridge: Option<String>,
+    /// Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT,
+    /// from this host's 127.0.0.1 and ::1 (TCP) through berth itself.
+    #[arg(short = 'p', long = "port", value_name = "[tcp|udp:]HOSTPORT[:GUESTPORT]")]
+    pub port: Vec<String>,
+    /// One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it.
+    #[arg(long = "network-veth-extra", value_name = "HOSTIF[:GUESTIF]")]
+    pub network_veth_extra: Vec<String>,
+    /// Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one.
+    #[arg(long = "network-namespace-path", value_name = "PATH")]
+    pub network_namespace_path: Option<PathBuf>,
 }
 
 /// The guest's security and resource options, spelled like systemd-nspawn's.

@@ -3,7 +3,7 @@
 //! it), and a flag is `Some(true)` only when given.
 
 use crate::cli::{BootArgs, CommonArgs, RunArgs};
-use crate::settings::Settings;
+use crate::settings::{lookup, Settings};
 
 fn flag(on: bool) -> Option<bool> {
     on.then_some(true)
@@ -11,6 +11,13 @@ fn flag(on: bool) -> Option<bool> {
 
 fn list(v: &[String]) -> Option<Vec<String>> {
     (!v.is_empty()).then(|| v.to_vec())
+}
+
+impl CommonArgs {
+    /// `--settings=`: how the machine's settings file is used.
+    pub fn settings_mode(&self) -> Result<lookup::Mode, crate::Error> {
+        self.settings.as_deref().map_or(Ok(lookup::Mode::Yes), |v| lookup::parse_mode(v).map_err(crate::Error::Usage))
+    }
 }
 
 impl BootArgs {
@@ -65,6 +72,7 @@ impl CommonArgs {
             slice: self.slice.clone(),
             keep_unit: flag(self.keep_unit),
             nesting: flag(self.nesting),
+            proc_views: self.proc_views.clone(),
             property: list(&self.property),
             capability: list(&p.capability),
             drop_capability: list(&p.drop_capability),
@@ -81,6 +89,11 @@ impl CommonArgs {
             timezone: self.guest.timezone.clone(),
             set_credential: list(&self.guest.set_credential),
             load_credential: list(&self.guest.load_credential),
+            network_zone: self.net.network_zone.clone(),
+            network_bridge: self.net.network_bridge.clone(),
+            port: list(&self.net.port),
+            network_veth_extra: list(&self.net.network_veth_extra),
+            network_namespace_path: self.net.network_namespace_path.clone(),
             ..Settings::default()
         }
     }

@@ -166,6 +166,8 @@ pub struct Machine {
     pub root: String,
     /// The guest's PID 1, as the host sees it.
     pub leader: u32,
+    /// The host-side interfaces of its network (as nspawn passes them).
+    pub ifindices: Vec<i32>,
 }
 
 pub fn uuid_bytes(uuid: &str) -> Vec<u8> {
@@ -184,8 +186,15 @@ pub fn register(m: &Machine) -> Result<()> {
             Ok(c) => c,
             Err(e) => return Reply::Failed(format!("cannot connect to the system bus: {}", describe(&e))),
         };
-        let body =
-            (m.name.as_str(), uuid_bytes(&m.uuid), "berth", "container", m.leader, m.root.as_str(), Vec::<i32>::new());
+        let body = (
+            m.name.as_str(),
+            uuid_bytes(&m.uuid),
+            "berth",
+            "container",
+            m.leader,
+            m.root.as_str(),
+            m.ifindices.clone(),
+        );
         match manager::<_, zvariant::OwnedObjectPath>(&c, "RegisterMachineWithNetwork", &body) {
             Ok(_) => Reply::Ok(String::new()),
             Err(e) => Reply::Failed(describe(&e)),

@@ -277,7 +277,7 @@ fn bitmask(list: &[usize]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::property_values::HostTables;
+    use crate::host::property_values::{device_major, HostTables};
 
     /// A fixed host: 8 GiB, pid_max 4194304, /dev/null as char 1:3.
     fn host() -> HostTables {

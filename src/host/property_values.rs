@@ -97,7 +97,7 @@ pub fn parse_device(raw: &str, host: &HostTables) -> Result<Device, String> {
 
 /// Looks a driver name up in /proc/devices (glob `*` at the end allowed,
 /// as in `char-pts*`... only the first match counts).
-fn device_major(table: &str, block: bool, name: &str) -> Option<u32> {
+pub fn device_major(table: &str, block: bool, name: &str) -> Option<u32> {
     let mut section = "";
     for line in table.lines() {
         if line.ends_with(':') {

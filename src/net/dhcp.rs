@@ -158,6 +158,8 @@ pub fn host_dns(resolv_conf: &str) -> Vec<Ipv4Addr> {
 pub struct Server {
     sock: OwnedFd,
     pub lease: Lease,
+    /// On a zone's bridge: the one client (by MAC) this server answers.
+    client: Option<[u8; 6]>,
 }
 
 impl Server {
@@ -188,8 +190,15 @@ impl Server {
             if libc::bind(fd, &sa as *const _ as *const libc::sockaddr, std::mem::size_of_val(&sa) as u32) < 0 {
                 return Err(NetError::netlink(what(), std::io::Error::last_os_error()));
             }
-            Ok(Server { sock, lease })
+            Ok(Server { sock, lease, client: None })
         }
+    }
+
+    /// Answers only the client with hardware address `mac` (the other
+    /// members of a zone answer theirs).
+    pub fn only_for(mut self, mac: [u8; 6]) -> Server {
+        self.client = Some(mac);
+        self
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -206,6 +215,9 @@ impl Server {
                 return;
             }
             let Some(req) = parse(&buf[..n as usize]) else { continue };
+            if self.client.is_some_and(|m| req.chaddr[..6] != m) {
+                continue;
+            }
             let Some(reply) = answer(&req, &self.lease) else { continue };
             // The client has no address yet: broadcast on the link.
             // SAFETY: sending our own buffer to a plain sockaddr_in.

@@ -157,6 +157,47 @@ impl Netlink {
         self.create(m, &format!("creating the veth pair {host}/{peer}"))
     }
 
+    /// Creates a bridge `name` with MAC `mac`, up.
+    pub fn create_bridge(&mut self, name: &str, mac: [u8; 6]) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        m.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+        self.create(m, &format!("creating the bridge {name}"))
+    }
+
+    /// Makes link `index` a port of the bridge `master`.
+    pub fn set_master(&mut self, index: u32, master: u32, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::Controller(master));
+        self.request(RouteNetlinkMessage::SetLink(m), 0, what).map(drop)
+    }
+
+    /// The index and kind ("bridge", "veth", ...) of link `name`.
+    pub fn kind_of(&mut self, name: &str) -> Result<Option<(u32, String)>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        let r = match self.request(RouteNetlinkMessage::GetLink(m), 0, &format!("looking up link {name}")) {
+            Ok(r) => r,
+            Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(r.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => {
+                let kind = l.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::LinkInfo(i) => i.iter().find_map(|i| match i {
+                        LinkInfo::Kind(k) => Some(k.to_string()),
+                        _ => None,
+                    }),
+                    _ => None,
+                });
+                Some((l.header.index, kind.unwrap_or_default()))
+            }
+            _ => None,
+        }))
+    }
+
     /// Adds the IPv4 address `addr` in `net` to link `index`.
     pub fn add_address4(&mut self, index: u32, addr: Ipv4Addr, net: Net4, what: &str) -> Result<()> {
         let mut m = AddressMessage::default();
@@ -193,6 +234,27 @@ impl Netlink {
                 for attr in &a.attributes {
                     if let AddressAttribute::Local(IpAddr::V4(addr)) = attr {
                         out.push(Net4 { addr: *addr, prefix: a.header.prefix_len });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every address of this namespace but those of `lo`: (link, address).
+    pub fn all_addresses(&mut self) -> Result<Vec<(u32, IpAddr)>> {
+        let lo = self.index_of("lo")?;
+        let mut out = Vec::new();
+        let dump =
+            self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP, "listing addresses")?;
+        for m in dump {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                if Some(a.header.index) == lo {
+                    continue;
+                }
+                for attr in &a.attributes {
+                    if let AddressAttribute::Address(addr) = attr {
+                        out.push((a.header.index, *addr));
                     }
                 }
             }

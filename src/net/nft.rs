@@ -18,7 +18,7 @@ const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_DELCHAIN: u16 = 5;
 const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_DELRULE: u16 = 8;
-const NFPROTO_IPV4: u8 = 2;
+pub const NFPROTO_IPV4: u8 = 2;
 
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
@@ -45,21 +45,21 @@ const NFTA_META_KEY: u16 = 2;
 const NFTA_CMP_SREG: u16 = 1;
 const NFTA_CMP_OP: u16 = 2;
 const NFTA_CMP_DATA: u16 = 3;
-const NFTA_DATA_VALUE: u16 = 1;
+pub const NFTA_DATA_VALUE: u16 = 1;
 const NFT_META_IIFNAME: u32 = 6;
 const NFT_META_OIFNAME: u32 = 7;
 const NFT_REG_1: u32 = 1;
-const NFT_CMP_EQ: u32 = 0;
-const NFT_CMP_NEQ: u32 = 1;
+pub const NFT_CMP_EQ: u32 = 0;
+pub const NFT_CMP_NEQ: u32 = 1;
 const NF_INET_POST_ROUTING: u32 = 4;
 const NF_IP_PRI_NAT_SRC: i32 = 100;
 
 /// Attributes of one message, appended in order.
 #[derive(Default)]
-struct Attrs(Vec<u8>);
+pub struct Attrs(Vec<u8>);
 
 impl Attrs {
-    fn raw(&mut self, ty: u16, v: &[u8]) -> &mut Self {
+    pub fn raw(&mut self, ty: u16, v: &[u8]) -> &mut Self {
         let len = 4 + v.len();
         self.0.extend_from_slice(&(len as u16).to_ne_bytes());
         self.0.extend_from_slice(&ty.to_ne_bytes());
@@ -69,15 +69,15 @@ impl Attrs {
         }
         self
     }
-    fn str(&mut self, ty: u16, s: &str) -> &mut Self {
+    pub fn str(&mut self, ty: u16, s: &str) -> &mut Self {
         let mut v = s.as_bytes().to_vec();
         v.push(0);
         self.raw(ty, &v)
     }
-    fn u32(&mut self, ty: u16, v: u32) -> &mut Self {
+    pub fn u32(&mut self, ty: u16, v: u32) -> &mut Self {
         self.raw(ty, &v.to_be_bytes())
     }
-    fn nest(&mut self, ty: u16, inner: &Attrs) -> &mut Self {
+    pub fn nest(&mut self, ty: u16, inner: &Attrs) -> &mut Self {
         self.raw(ty | NLA_F_NESTED, &inner.0)
     }
 }
@@ -89,7 +89,7 @@ fn ifname_data(name: &str) -> Vec<u8> {
     v
 }
 
-fn expr(name: &str, data: Option<&Attrs>) -> Attrs {
+pub fn expr(name: &str, data: Option<&Attrs>) -> Attrs {
     let mut e = Attrs::default();
     e.str(NFTA_EXPR_NAME, name);
     if let Some(d) = data {
@@ -98,13 +98,13 @@ fn expr(name: &str, data: Option<&Attrs>) -> Attrs {
     e
 }
 
-fn meta(key: u32) -> Attrs {
+pub fn meta(key: u32) -> Attrs {
     let mut d = Attrs::default();
     d.u32(NFTA_META_KEY, key).u32(NFTA_META_DREG, NFT_REG_1);
     expr("meta", Some(&d))
 }
 
-fn cmp(op: u32, value: &[u8]) -> Attrs {
+pub fn cmp(op: u32, value: &[u8]) -> Attrs {
     let mut v = Attrs::default();
     v.raw(NFTA_DATA_VALUE, value);
     let mut d = Attrs::default();
@@ -118,17 +118,43 @@ pub fn chain_name(ifname: &str) -> String {
 }
 
 /// A batch of nf_tables messages, sent as one transaction.
-struct Batch {
+#[derive(Default)]
+pub struct Batch {
     msgs: Vec<(u16, u16, Attrs)>,
 }
 
 impl Batch {
-    fn new() -> Batch {
+    pub fn new() -> Batch {
         Batch { msgs: Vec::new() }
     }
 
     fn add(&mut self, msg: u16, flags: u16, attrs: Attrs) {
         self.msgs.push(((NFNL_SUBSYS_NFTABLES << 8) | msg, flags, attrs));
+    }
+
+    /// Table ip berth, if it is not there yet.
+    pub fn table(&mut self) {
+        self.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, table_attrs());
+    }
+
+    /// A nat base chain of table ip berth at `hook`, `priority`.
+    pub fn base_chain(&mut self, chain: &str, hook: u32, priority: i32) {
+        let mut h = Attrs::default();
+        h.u32(NFTA_HOOK_HOOKNUM, hook).u32(NFTA_HOOK_PRIORITY, priority as u32);
+        let mut c = chain_attrs(chain);
+        c.nest(NFTA_CHAIN_HOOK, &h).str(NFTA_CHAIN_TYPE, "nat");
+        self.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, c);
+    }
+
+    /// A rule of `exprs` appended to `chain`.
+    pub fn rule(&mut self, chain: &str, exprs: &[Attrs]) {
+        let mut list = Attrs::default();
+        for e in exprs {
+            list.nest(NFTA_LIST_ELEM, e);
+        }
+        let mut r = Attrs::default();
+        r.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, chain).nest(NFTA_RULE_EXPRESSIONS, &list);
+        self.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, r);
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -155,7 +181,7 @@ impl Batch {
 
     /// Sends the batch and reads one acknowledgement per message; the
     /// first error fails it (and the kernel applies none of it).
-    fn commit(&self, what: &str) -> Result<()> {
+    pub fn commit(&self, what: &str) -> Result<()> {
         let mut sock = Socket::new(NETLINK_NETFILTER).map_err(|e| NetError::netlink(what, e))?;
         sock.bind_auto().map_err(|e| NetError::netlink(what, e))?;
         sock.connect(&SocketAddr::new(0, 0)).map_err(|e| NetError::netlink(what, e))?;
@@ -201,36 +227,33 @@ fn chain_attrs(chain: &str) -> Attrs {
 pub fn add_masquerade(ifname: &str) -> Result<()> {
     let chain = chain_name(ifname);
     let mut b = Batch::new();
-    b.add(NFT_MSG_NEWTABLE, NLM_F_CREATE, table_attrs());
-    let mut hook = Attrs::default();
-    hook.u32(NFTA_HOOK_HOOKNUM, NF_INET_POST_ROUTING).u32(NFTA_HOOK_PRIORITY, NF_IP_PRI_NAT_SRC as u32);
-    let mut c = chain_attrs(&chain);
-    c.nest(NFTA_CHAIN_HOOK, &hook).str(NFTA_CHAIN_TYPE, "nat");
-    b.add(NFT_MSG_NEWCHAIN, NLM_F_CREATE, c);
-    let mut list = Attrs::default();
-    for e in [
-        meta(NFT_META_IIFNAME),
-        cmp(NFT_CMP_EQ, &ifname_data(ifname)),
-        meta(NFT_META_OIFNAME),
-        cmp(NFT_CMP_NEQ, &ifname_data(ifname)),
-        expr("masq", None),
-    ] {
-        list.nest(NFTA_LIST_ELEM, &e);
-    }
-    let mut r = Attrs::default();
-    r.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, &chain).nest(NFTA_RULE_EXPRESSIONS, &list);
-    b.add(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, r);
+    b.table();
+    b.base_chain(&chain, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC);
+    b.rule(
+        &chain,
+        &[
+            meta(NFT_META_IIFNAME),
+            cmp(NFT_CMP_EQ, &ifname_data(ifname)),
+            meta(NFT_META_OIFNAME),
+            cmp(NFT_CMP_NEQ, &ifname_data(ifname)),
+            expr("masq", None),
+        ],
+    );
     b.commit(&format!("adding the masquerade rule for {ifname} to nf_tables table ip {TABLE}"))
 }
 
 /// Removes the chain of `ifname`, then the table if no chain is left.
 pub fn remove_masquerade(ifname: &str) -> Result<()> {
-    let chain = chain_name(ifname);
+    remove_chain(&chain_name(ifname))
+}
+
+/// Removes `chain` with its rules, then the table if no chain is left.
+pub fn remove_chain(chain: &str) -> Result<()> {
     let mut b = Batch::new();
     let mut r = Attrs::default();
-    r.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, &chain);
+    r.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, chain);
     b.add(NFT_MSG_DELRULE, 0, r);
-    b.add(NFT_MSG_DELCHAIN, 0, chain_attrs(&chain));
+    b.add(NFT_MSG_DELCHAIN, 0, chain_attrs(chain));
     let res = b.commit(&format!("removing chain {chain} of nf_tables table ip {TABLE}"));
     // Only an empty table goes: other machines' chains stay.
     let mut t = Batch::new();

@@ -79,6 +79,62 @@ pub fn veth_host_name(machine: &str) -> String {
 /// The guest side of the pair.
 pub const GUEST_IFNAME: &str = "host0";
 
+/// Whether the kernel takes `name` as an interface name.
+pub fn ifname_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= IFNAME_MAX
+        && name != "."
+        && name != ".."
+        && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/' && b != b':' && b != b'%')
+}
+
+/// `HOSTIF[:GUESTIF]` of `--network-veth-extra` (GUESTIF defaults to HOSTIF).
+pub fn parse_veth_extra(spec: &str) -> Result<(String, String), String> {
+    let (h, g) = spec.split_once(':').unwrap_or((spec, spec));
+    if ifname_valid(h) && ifname_valid(g) {
+        Ok((h.to_string(), g.to_string()))
+    } else {
+        Err(format!("--network-veth-extra={spec}: expected HOSTIF[:GUESTIF], interface names of 1-15 characters"))
+    }
+}
+
+/// A zone name: its bridge `vz-ZONE` must be a valid interface name
+/// (so at most 12 characters), as under nspawn; no '.' so it is also a
+/// plain file name under /run/berth/zones.
+pub fn check_zone(zone: &str) -> Result<(), String> {
+    let ok = ifname_valid(&format!("vz-{zone}"))
+        && !zone.is_empty()
+        && zone.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("--network-zone={zone}: a zone name is 1-12 letters, digits, '-' or '_'"))
+    }
+}
+
+/// The bridge of zone `zone`.
+pub fn zone_bridge(zone: &str) -> String {
+    format!("vz-{zone}")
+}
+
+/// The host side of a machine's pair on a bridge or zone: `vb-NAME`,
+/// shortened.
+pub fn bridge_port_name(machine: &str) -> String {
+    shorten_ifname(&format!("vb-{machine}"))
+}
+
+/// A guest's address on a zone: the first one of `net` that no other
+/// member uses, starting at a place derived from the machine's name (so
+/// a machine tends to get the same address again). None when full.
+pub fn pick_lease(net: &Net4, used: &[Ipv4Addr], machine: &str) -> Option<Ipv4Addr> {
+    let n = net.guest_count();
+    if n == 0 {
+        return None;
+    }
+    let start = (siphash24(machine.as_bytes(), &HOST_MAC_KEY) % n as u64) as u32;
+    (0..n).map(|i| net.nth(2 + (start + i) % n)).find(|a| !used.contains(a))
+}
+
 /// A stable, locally administered unicast MAC for `machine` on this host
 /// (`machine_id`: /etc/machine-id's 16 bytes), as nspawn derives it.
 pub fn mac(machine_id: &[u8; 16], machine: &str, host_side: bool) -> [u8; 6] {
@@ -224,6 +280,30 @@ mod tests {
         assert_ne!(long, veth_host_name("a-rather-long-machine-name2"));
         // What systemd-nspawn (v252) calls the same machine's link.
         assert_eq!(veth_host_name("hx-a-rather-long-name"), "ve-hx-a-ratmkpt");
+    }
+
+    #[test]
+    fn zone_names_and_leases() {
+        assert!(check_zone("lab").is_ok());
+        assert!(check_zone("abcdefghijkl").is_ok());
+        assert!(check_zone("abcdefghijklm").is_err(), "vz- and 13 characters is too long");
+        assert!(check_zone("").is_err() && check_zone("a/b").is_err() && check_zone("a.b").is_err());
+        assert_eq!(zone_bridge("lab"), "vz-lab");
+        assert_eq!(bridge_port_name("web"), "vb-web");
+        assert_eq!(bridge_port_name("a-rather-long-machine-name").len(), 15);
+        assert!(!ifname_valid("a b") && !ifname_valid("a:b") && ifname_valid("br0"));
+        assert_eq!(parse_veth_extra("hx0").unwrap(), ("hx0".into(), "hx0".into()));
+        assert_eq!(parse_veth_extra("hx0:eth1").unwrap(), ("hx0".into(), "eth1".into()));
+        assert!(parse_veth_extra("hx0:").is_err() && parse_veth_extra("a-name-far-too-long").is_err());
+        let net: Net4 = "10.9.8.0/24".parse().unwrap();
+        let mut used = Vec::new();
+        for i in 0..253 {
+            let a = pick_lease(&net, &used, &format!("m{i}")).expect("room");
+            assert!(!used.contains(&a) && a != net.nth(1) && a != net.broadcast() && a != net.nth(0), "{a}");
+            used.push(a);
+        }
+        assert_eq!(pick_lease(&net, &used, "one-more"), None);
+        assert_eq!(pick_lease(&net, &[], "web"), pick_lease(&net, &[], "web"));
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub struct Held {
 }
 
 fn try_lock(path: &Path) -> io::Result<File> {
+    lock(path, libc::LOCK_EX | libc::LOCK_NB)
+}
+
+/// Opens (creating) and flocks `path` with `op` (LOCK_EX or LOCK_SH, with
+/// LOCK_NB or not). A file removed meanwhile is opened again.
+pub fn lock(path: &Path, op: libc::c_int) -> io::Result<File> {
     loop {
         let f = OpenOptions::new()
             .read(true)
@@ -34,7 +40,7 @@ fn try_lock(path: &Path) -> io::Result<File> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)?;
         // SAFETY: flock on our own descriptor.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } < 0 {
+        if unsafe { libc::flock(f.as_raw_fd(), op) } < 0 {
             return Err(io::Error::last_os_error());
         }
         // Removed between our open and our lock: that lock holds nothing.
@@ -48,6 +54,22 @@ fn try_lock(path: &Path) -> io::Result<File> {
 pub fn hold(n: &Net4) -> io::Result<Held> {
     fs::create_dir_all(LOCK_DIR)?;
     try_lock(&lock_path(n)).map(|f| Held { _file: f })
+}
+
+/// Holds subnet `n` together with other members of a zone (a shared
+/// lock: no new subnet of berth's takes it while one member runs).
+pub fn hold_shared(n: &Net4) -> io::Result<Held> {
+    fs::create_dir_all(LOCK_DIR)?;
+    lock(&lock_path(n), libc::LOCK_SH | libc::LOCK_NB).map(|f| Held { _file: f })
+}
+
+impl Held {
+    /// Turns an exclusive hold into a shared one (the zone's first
+    /// member, once the subnet is on its bridge).
+    pub fn share(&self) {
+        // SAFETY: flock on our own descriptor.
+        unsafe { libc::flock(self._file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    }
 }
 
 /// Removes a subnet's lock file nobody holds; whether it did.

@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(create("/etc/host-name"), mounts::Create::File, "a file bind gets a file to mount on");
         assert!(p.network.is_none());
         let mut c = cfg();
-        c.net = crate::net::Settings { private: true, veth: true };
+        c.net = crate::net::Settings { private: true, veth: true, ..Default::default() };
         let p = Plan::new(&c, &facts(), None).unwrap();
         assert_eq!(p.network, Some(c.net.clone()));
     }

@@ -90,6 +90,8 @@ pub struct Config {
     pub keep_unit: bool,
     /// `--nesting`: the /proc masks are the guest's own (see nested.rs).
     pub nesting: bool,
+    /// `--proc-views`: the guest's /proc and /sys views (see views/).
+    pub proc_views: bool,
     pub properties: Vec<crate::host::property::Property>,
     /// The guest's network (see net/).
     pub net: crate::net::Settings,
@@ -150,6 +152,11 @@ impl Config {
             slice: host.slice,
             keep_unit: Settings::on(s.keep_unit),
             nesting: Settings::on(s.nesting),
+            proc_views: match s.proc_views.as_deref() {
+                None => true,
+                Some(v) => crate::sys::parse_bool(v)
+                    .ok_or_else(|| Error::Usage(format!("--proc-views={v} is invalid; use yes or no")))?,
+            },
             properties: host.properties,
             policy,
             ephemeral: roots.ephemeral,
@@ -371,8 +378,16 @@ fn policy_and_network(s: &Settings) -> Result<(policy::Policy, crate::net::Setti
     let options = s.policy_options();
     let mut policy = policy::Policy::from_options(&options)?;
     // Every network option gives the guest a namespace of its own.
-    let veth = Settings::on(s.network_veth);
-    let net = crate::net::Settings { private: Settings::on(s.private_network) || veth, veth };
+    let net = crate::net::Settings::new(&crate::net::Options {
+        private_network: Settings::on(s.private_network),
+        network_veth: Settings::on(s.network_veth),
+        network_zone: s.network_zone.clone(),
+        network_bridge: s.network_bridge.clone(),
+        port: s.port.clone().unwrap_or_default(),
+        network_veth_extra: s.network_veth_extra.clone().unwrap_or_default(),
+        network_namespace_path: s.network_namespace_path.clone(),
+    })
+    .map_err(Error::Usage)?;
     if net.private() {
         // Its own namespace to administer, as under nspawn.
         policy.keep_unless_dropped(&options, caps::Capability::CAP_NET_ADMIN)?;

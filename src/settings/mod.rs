@@ -6,12 +6,17 @@
 //! console modes, the throw-away root options (`layers.rs`) and the rules
 //! for machine names (`name.rs`).
 
+pub mod carry;
 pub mod config;
 pub mod console;
+pub mod edit;
+pub mod file;
 pub mod guest;
 pub mod guest_probe;
 pub mod inputs;
+pub mod keys;
 pub mod layers;
+pub mod lookup;
 pub mod name;
 pub mod parse;
 pub mod value;
@@ -20,10 +25,12 @@ pub use config::Config;
 pub use inputs::Inputs;
 pub use value::Settings;
 
-/// The whole validation of one start: probe what the settings name, then
-/// check them.
-pub fn resolve(s: &Settings) -> crate::error::Result<Config> {
+/// The whole validation of one start: the machine's settings file under
+/// the command line's, then what they name probed, then checked.
+pub fn resolve(cli: Settings, mode: lookup::Mode) -> crate::error::Result<Config> {
     let _span = tracing::info_span!("config").entered();
+    let (s, _file) = lookup::load(cli, mode)?;
+    let s = &s;
     tracing::debug!(set = ?s.set_fields(), "settings");
     let inputs = Inputs::probe(s)?;
     Config::new(s, &inputs)

@@ -53,6 +53,8 @@ pub struct Settings {
     pub slice: Option<String>,
     pub keep_unit: Option<bool>,
     pub nesting: Option<bool>,
+    /// `--proc-views` (yes/no as given).
+    pub proc_views: Option<String>,
     pub property: Option<Vec<String>>,
     // Security.
     pub capability: Option<Vec<String>>,
@@ -72,6 +74,11 @@ pub struct Settings {
     pub timezone: Option<String>,
     pub set_credential: Option<Vec<String>>,
     pub load_credential: Option<Vec<String>>,
+    pub network_zone: Option<String>,
+    pub network_bridge: Option<String>,
+    pub port: Option<Vec<String>>,
+    pub network_veth_extra: Option<Vec<String>>,
+    pub network_namespace_path: Option<std::path::PathBuf>,
 }
 
 /// Lists every field once, so merge cannot forget one.
@@ -111,6 +118,7 @@ macro_rules! each_field {
             slice,
             keep_unit,
             nesting,
+            proc_views,
             property,
             capability,
             drop_capability,
@@ -126,7 +134,12 @@ macro_rules! each_field {
             resolv_conf,
             timezone,
             set_credential,
-            load_credential
+            load_credential,
+            network_zone,
+            network_bridge,
+            port,
+            network_veth_extra,
+            network_namespace_path
         )
     };
 }

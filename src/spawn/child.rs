@@ -43,6 +43,8 @@ pub struct ChildCtx<'a> {
     pub layer: Option<std::path::PathBuf>,
     pub upper_tmpfs: bool,
     pub overlay_work: Vec<std::path::PathBuf>,
+    /// views: the /dev/fuse connection for the guest's /proc views.
+    pub views: Option<OwnedFd>,
 }
 
 /// Entry point of the outer child; never returns.
@@ -70,6 +72,12 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
         .ctx(|| "making the container's mount namespace a slave of the host's".into())?;
 
+    // net: --network-namespace-path: the guest is cloned into that namespace.
+    if let Some(p) = &cfg.net.netns_path {
+        let f = std::fs::File::open(p).ctx(|| format!("--network-namespace-path: opening {}", p.display()))?;
+        nix::sched::setns(&f, CloneFlags::CLONE_NEWNET)
+            .ctx(|| format!("--network-namespace-path: joining {} (is it a network namespace?)", p.display()))?;
+    }
     let (inner_child, go_w) = clone_guest(ctx)?;
     let inner_fd = inner_child.pidfd.ok_or_else(|| Error::Setup("no pidfd for the guest".into()))?;
     // Sync point: the launcher has written the id maps and handed the
@@ -103,6 +111,13 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     // mounted in this (host-owned) mount namespace so its masks are
     // inherited, locked, below everything the guest can unmount.
     mount_proc_from_guest_pidns(ctx, &root, &inner_fd)?;
+    // views: the guest's /proc and /sys views, over the fresh procfs.
+    if let Some(fuse) = ctx.views.as_ref().and_then(|f| f.try_clone().ok()) {
+        crate::views::mount::mount_views(&root, fuse, |fuse| {
+            let fd = fuse.try_clone()?;
+            protocol::report(&ctx.sock, &Report::Views(fd)).map_err(std::io::Error::from)
+        })?;
+    }
 
     drop(mounts);
     let _pivot = tracing::info_span!("pivot").entered();
@@ -170,7 +185,7 @@ fn clone_guest(ctx: &ChildCtx) -> Result<(sys::Cloned, OwnedFd)> {
     }
     // net: the guest's own network namespace, owned by its user namespace
     // (created with it) so the guest administers it and nothing else.
-    if ctx.cfg.net.private() {
+    if ctx.cfg.net.new_namespace() {
         flags |= libc::CLONE_NEWNET as u64;
     }
     // SAFETY: this process is single-threaded.

@@ -89,6 +89,15 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     // The system call filter is loaded right before exec; a --user other
     // than root could no longer load it then (no CAP_SYS_ADMIN, and
     // no_new_privs only with --no-new-privileges), so it goes first.
+    // views: sysinfo(2) answered by the launcher (as root of the user
+    // namespace still, which may load filters). Without the listener the
+    // guest's sysinfo shows the host's totals, nothing worse.
+    if ctx.views.is_some() {
+        if let Ok(listener) = crate::views::sysinfo::install() {
+            protocol::report(&ctx.sock, &protocol::Report::Sysinfo(listener))
+                .ctx(|| "handing the sysinfo listener to the launcher".into())?;
+        }
+    }
     let mut filter = ctx.filter.clone();
     if cfg.user.is_some() && !cfg.policy.no_new_privileges {
         filter.load()?;

@@ -42,6 +42,11 @@ pub enum Report {
     /// The console pty: master, and a slave kept open so the master never
     /// sees EOF while the guest runs.
     Console { master: OwnedFd, slave: OwnedFd },
+    /// views: the /dev/fuse connection of the guest's /proc views, mounted
+    /// and waiting for its server.
+    Views(OwnedFd),
+    /// views: the seccomp listener of the guest's `sysinfo` calls.
+    Sysinfo(OwnedFd),
     /// A step failed.
     Failed(Failure),
 }
@@ -98,6 +103,8 @@ enum Wire {
     GuestCreated(i32),
     NotifySocket,
     Console,
+    Views,
+    Sysinfo,
     Failed(Failure),
 }
 
@@ -110,6 +117,8 @@ pub fn report(sock: &impl AsRawFd, r: &Report) -> nix::Result<()> {
         Report::GuestCreated(pid) => (Wire::GuestCreated(*pid), vec![]),
         Report::NotifySocket(fd) => (Wire::NotifySocket, vec![fd.as_raw_fd()]),
         Report::Console { master, slave } => (Wire::Console, vec![master.as_raw_fd(), slave.as_raw_fd()]),
+        Report::Views(fd) => (Wire::Views, vec![fd.as_raw_fd()]),
+        Report::Sysinfo(fd) => (Wire::Sysinfo, vec![fd.as_raw_fd()]),
         Report::Failed(f) => (Wire::Failed(f.clone()), vec![]),
     };
     send(sock, &wire, &fds)
@@ -129,6 +138,8 @@ pub fn read_report(sock: &impl AsRawFd) -> nix::Result<Option<Report>> {
         Wire::GuestCreated(pid) => Report::GuestCreated(pid),
         Wire::NotifySocket => Report::NotifySocket(fd()?),
         Wire::Console => Report::Console { master: fd()?, slave: fd()? },
+        Wire::Views => Report::Views(fd()?),
+        Wire::Sysinfo => Report::Sysinfo(fd()?),
         Wire::Failed(f) => Report::Failed(f),
     }))
 }

@@ -79,6 +79,10 @@ pub struct Supervisor {
     protect: bool,
     /// net: the guest's network (links, addresses, rules) while it runs.
     net: crate::net::Network,
+    /// views: the server of the guest's /proc views, once mounted.
+    views: Option<crate::views::supervise::Views>,
+    /// views: the listener answering the guest's sysinfo(2) calls.
+    sysinfo: Option<crate::views::sysinfo::Listener>,
 }
 
 impl Supervisor {
@@ -103,6 +107,10 @@ impl Supervisor {
         let launcher = std::process::id() as libc::pid_t;
         // net hook 1: what the guest's network needs, before it exists.
         let net = crate::net::Network::new(&plan.network.clone().unwrap_or_default(), &cfg.name);
+        // views: opened here, outside the guest's device policy.
+        let masks_inside = crate::plan::mounts::proc_masks_inside(cfg, range);
+        let views =
+            crate::views::mount::wanted(cfg.proc_views, masks_inside).then(crate::views::mount::open_device).flatten();
         // SAFETY: the launcher is single-threaded.
         let cloned = unsafe { sys::clone3(libc::CLONE_NEWNS as u64, Some(payload.as_raw_fd()), false) }
             .ctx(|| "creating the container's mount namespace".into())?;
@@ -120,8 +128,11 @@ impl Supervisor {
                 layer: layers.layer.as_ref().map(|l| l.dir.clone()),
                 upper_tmpfs: layers.layer.as_ref().is_some_and(|l| l.tmpfs),
                 overlay_work: layers.overlay_work.clone(),
+                views,
             });
         };
+        // The outer child hands the connection back once it is mounted.
+        drop(views);
         drop(theirs);
         nix::fcntl::fcntl(ours.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
             .ctx(|| "configuring the setup socket".into())?;
@@ -151,6 +162,8 @@ impl Supervisor {
             // guest must not take it along.
             protect: cfg.properties.iter().any(|p| p.controller() == Some("memory")),
             net,
+            views: None,
+            sysinfo: None,
         })
     }
 
@@ -199,7 +212,8 @@ impl Supervisor {
     }
 
     fn step(&mut self, cfg: &Config, record: &mut Record) -> Result<()> {
-        let wake = [self.deadline, self.migrate_at, self.trim_at].into_iter().flatten().min();
+        let views_wake = self.views.as_ref().and_then(|v| v.wake());
+        let wake = [self.deadline, self.migrate_at, self.trim_at, views_wake].into_iter().flatten().min();
         let timeout = match wake {
             Some(d) => {
                 PollTimeout::try_from(d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as u32 + 1)
@@ -208,7 +222,7 @@ impl Supervisor {
             None => PollTimeout::NONE,
         };
         let stdin = std::io::stdin();
-        let (sig_r, setup_r, notify_r, master_r, stdin_r, net_r) = {
+        let (sig_r, setup_r, notify_r, master_r, stdin_r, sysinfo_r, net_r) = {
             let mut fds: Vec<PollFd> = vec![PollFd::new(self.sigfd.as_fd(), PollFlags::POLLIN)];
             let mut idx = [None; 4];
             if let Some(s) = &self.setup {
@@ -227,9 +241,14 @@ impl Supervisor {
                     fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
                 }
             }
+            // views: the guest's sysinfo calls.
+            let sysinfo_at = self.sysinfo.as_ref().map(|l| {
+                fds.push(PollFd::new(l.fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
             // net hook 3: the network's descriptors (DHCP) go last.
             let net_at = fds.len();
-            fds.extend(self.net.poll_fds().into_iter().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+            fds.extend(self.net.poll_fds().into_iter().map(|(fd, events)| PollFd::new(fd, events)));
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::Error::EINTR) => {}
                 Err(e) => return Err(Error::sys("waiting for events", e)),
@@ -237,8 +256,13 @@ impl Supervisor {
             let ready =
                 |i: Option<usize>| i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false);
             let net_r: Vec<bool> = (net_at..fds.len()).map(|i| ready(Some(i))).collect();
-            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), net_r)
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), ready(sysinfo_at), net_r)
         };
+        if sysinfo_r {
+            if let Some(l) = self.sysinfo.as_mut() {
+                l.serve();
+            }
+        }
         self.net.service(&net_r);
         if setup_r {
             self.on_setup(cfg, record)?;
@@ -269,6 +293,9 @@ impl Supervisor {
         }
         if self.migrate_at.is_some_and(|t| Instant::now() >= t) {
             self.migrate()?;
+        }
+        if let Some(v) = self.views.as_mut() {
+            v.tick();
         }
         if self.trim_at.is_some_and(|t| Instant::now() >= t) {
             self.trim_at = None;

@@ -150,6 +150,11 @@ impl Machine {
         self.record.as_ref().ok_or_else(|| not_berths(&self.name, self.service()))
     }
 
+    /// The guest's addresses, read from its network namespace.
+    pub fn addresses(&self) -> Vec<String> {
+        self.leader().map(crate::net::guest_addresses).unwrap_or_default().iter().map(|a| a.to_string()).collect()
+    }
+
     pub fn to_json(&self) -> Value {
         let ids = self.record.as_ref().and_then(|r| r.ids);
         json!({
@@ -159,7 +164,7 @@ impl Machine {
             "service": self.service(),
             "leader": self.leader(),
             "os": self.os(),
-            "addresses": [],
+            "addresses": self.addresses(),
             "since": self.since(),
             "root": self.root(),
             "uuid": self.uuid(),
@@ -387,7 +392,7 @@ fn fmt_since(secs: Option<u64>) -> String {
 
 /// The table `berth list` prints for people.
 pub fn table(ms: &[Machine]) -> String {
-    let rows: Vec<[String; 6]> = ms
+    let rows: Vec<[String; 7]> = ms
         .iter()
         .map(|m| {
             [
@@ -397,10 +402,11 @@ pub fn table(ms: &[Machine]) -> String {
                 m.leader().map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 m.os(),
                 fmt_since(m.since()),
+                m.addresses().join(" "),
             ]
         })
         .collect();
-    let head = ["MACHINE", "CLASS", "STATE", "LEADER", "OS", "SINCE"];
+    let head = ["MACHINE", "CLASS", "STATE", "LEADER", "OS", "SINCE", "ADDRESSES"];
     let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -429,6 +435,10 @@ pub fn status(m: &Machine) -> String {
     s += &format!("           Class: {}\n", m.class());
     s += &format!("       Root path: {}\n", m.root().display());
     s += &format!("              OS: {}\n", m.os());
+    let addrs = m.addresses();
+    if !addrs.is_empty() {
+        s += &format!("         Address: {}\n", addrs.join("\n                  "));
+    }
     if let Some(r) = m.record.as_ref().and_then(|r| r.ids) {
         s += &format!("        ID range: {}:{}\n", r.base, r.size);
     }
@@ -465,6 +475,7 @@ pub fn show(m: &Machine) -> String {
         ("Timestamp", opt(m.started_us().map(|t| t.to_string()))),
         ("Launcher", opt(m.record.as_ref().map(|r| r.launcher.to_string()))),
         ("ControlGroup", opt(m.scope().map(|p| p.display().to_string()))),
+        ("Addresses", m.addresses().join(" ")),
     ];
     if let Some(r) = m.record.as_ref().and_then(|r| r.ids) {
         props.push(("UIDShift", r.base.to_string()));
@@ -487,7 +498,7 @@ mod tests {
     #[test]
     fn formats() {
         let t = table(&[m()]);
-        assert!(t.starts_with("MACHINE  CLASS      STATE    LEADER  OS  SINCE\n"), "{t}");
+        assert!(t.starts_with("MACHINE  CLASS      STATE    LEADER  OS  SINCE  ADDRESSES\n"), "{t}");
         assert!(t.contains("a        container  running  42      -   -"), "{t}");
         assert!(t.ends_with("1 machine listed.\n"));
         let s = show(&m());

@@ -142,6 +142,7 @@ mod tests {
                 subnet: Some("10.1.2.16/28".into()),
                 lock: Some("/run/berth/net/10.1.2.16-28.lock".into()),
                 nft: Some("ve-m".into()),
+                ..Default::default()
             },
         }
     }

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod bus;
+pub mod netns;
 pub mod skip;
 
 #[allow(unused_imports)]
@@ -688,6 +689,27 @@ pub fn run_berth_leftovers(name: &str) -> Vec<String> {
     out
 }
 
+/// The machine's links (`ve-NAME`, `vb-NAME`, shortened as berth and
+/// nspawn do) left in this process's network namespace, and chains of
+/// berth's nf_tables table naming them. Zone member files (leases) are
+/// named after the machine and found by `run_berth_leftovers`; a zone's
+/// bridge goes with its last member (tests/net_zone.rs checks it).
+pub fn net_leftovers(name: &str) -> Vec<String> {
+    let links = [berth::net::plan::veth_host_name(name), berth::net::plan::bridge_port_name(name)];
+    let mut out: Vec<String> =
+        links.iter().filter(|l| Path::new("/sys/class/net").join(l).exists()).map(|l| format!("link {l}")).collect();
+    if have_tool("nft") {
+        let t = Command::new("nft").args(["list", "table", "ip", "berth"]).stderr(Stdio::null()).output();
+        let t = t.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        out.extend(
+            t.lines()
+                .filter(|l| l.contains("chain ") && links.iter().any(|n| l.contains(&format!("-{n} {{"))))
+                .map(|l| format!("nf_tables {}", l.trim())),
+        );
+    }
+    out
+}
+
 /// Runs `cmd`, a `berth run` of machine `name` that must fail as berth's
 /// own error: exit 125, one `berth: ` line on stderr, and nothing left
 /// behind (checked as `assert_clean` does, watching `paths`).
@@ -720,6 +742,9 @@ pub fn assert_clean(name: &str, marker: &str, paths: &[&Path], snap: Option<&Mou
         }
         for r in run_berth_leftovers(name) {
             problems.push(format!("/run/berth leftover: {r}"));
+        }
+        for n in net_leftovers(name) {
+            problems.push(format!("network leftover: {n}"));
         }
         if let Some(s) = snap {
             for m in s.new_mounts() {

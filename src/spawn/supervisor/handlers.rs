@@ -38,6 +38,18 @@ impl Supervisor {
                 record.leader = Some(pid as u32);
                 let _ = record.write();
             }
+            Ok(Some(Report::Sysinfo(fd))) => {
+                let machine = crate::views::machine::Machine::new(self.views_spec(cfg));
+                self.sysinfo = Some(crate::views::sysinfo::Listener::new(fd, machine));
+            }
+            Ok(Some(Report::Views(fuse))) => {
+                // views: start the server; the outer child's lookups wait for it.
+                let spec = self.views_spec(cfg);
+                match crate::views::supervise::Views::start(fuse, spec, &self.cgroups.supervisor()) {
+                    Ok(v) => self.views = Some(v),
+                    Err(e) => self.fail(e.into()),
+                }
+            }
             Ok(Some(Report::Failed(f))) => self.fail(f.into()),
             // Nothing more right now (the socket is non-blocking).
             Err(nix::Error::EAGAIN) => {}
@@ -102,11 +114,21 @@ impl Supervisor {
                 uuid: cfg.uuid.clone(),
                 root: cfg.root.display().to_string(),
                 leader: pid as u32,
+                ifindices: self.net.ifindices(),
             })?;
             self.registered = true;
         }
         let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
         protocol::command(sock, Command::Proceed).ctx(|| "releasing the container's setup".into())
+    }
+
+    fn views_spec(&self, cfg: &Config) -> crate::views::machine::Spec {
+        crate::views::machine::Spec {
+            name: cfg.name.clone(),
+            payload: self.cgroups.payload(),
+            hierarchy: self.cgroups.hierarchy.clone(),
+            leader: self.inner.as_ref().map(|(p, _)| *p).unwrap_or(0),
+        }
     }
 
     pub(super) fn fail(&mut self, e: Error) {
@@ -173,6 +195,11 @@ impl Supervisor {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(st) => {
                     let pid = st.pid().map(|p| p.as_raw());
+                    if let (Some(v), Some(p)) = (self.views.as_mut(), pid) {
+                        if v.reaped(p, &st) {
+                            continue;
+                        }
+                    }
                     if pid.is_some() && pid == self.inner.as_ref().map(|(p, _)| *p) {
                         self.status = Some(st);
                     } else if pid == Some(self.outer) && self.inner.is_none() {
