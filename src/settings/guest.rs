@@ -235,6 +235,8 @@ pub fn resolv(mode: &str, f: &GuestFacts, private_network: bool, read_only: bool
     let mode = match mode {
         "auto" if private_network => return Ok(ResolvAction::Off),
         "auto" if read_only && !f.tree_has_resolv => return Ok(ResolvAction::Off),
+        // A host without a resolver file has nothing to hand on.
+        "auto" if f.resolv.is_empty() => return Ok(ResolvAction::Off),
         "auto" => {
             let src = if f.resolv.contains_key("stub") { "stub" } else { "host" };
             format!("{}-{src}", if read_only { "bind" } else { "replace" })
@@ -273,6 +275,7 @@ pub fn timezone(mode: &str, f: &GuestFacts, read_only: bool) -> Result<TimezoneA
         "delete" => Ok(TimezoneAction::Delete),
         "copy" => copy(),
         "bind" => bind(),
+        "auto" if f.localtime.is_none() => Ok(TimezoneAction::Off),
         "auto" if read_only && !f.tree_has_localtime => Ok(TimezoneAction::Off),
         "auto" if read_only => bind(),
         "auto" => match &f.zone {

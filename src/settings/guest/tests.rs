@@ -73,6 +73,8 @@ fn resolv_conf_auto_follows_the_network_and_the_tree() {
     assert!(e.contains("/run/systemd/resolve/resolv.conf"), "{e}");
     assert!(resolv("copy-elsewhere", &f, false, false).is_err());
     assert!(resolv("move-host", &f, false, false).is_err());
+    f.resolv.clear();
+    assert_eq!(resolv("auto", &f, false, false).unwrap(), ResolvAction::Off, "nothing to hand on");
 }
 
 #[test]
@@ -89,6 +91,7 @@ fn timezone_modes() {
     assert!(timezone("symlink", &f, false).is_err());
     f.localtime = None;
     assert!(timezone("copy", &f, false).is_err());
+    assert_eq!(timezone("auto", &f, false).unwrap(), TimezoneAction::Off, "a host without a zone hands none on");
     assert!(timezone("elsewhere", &f, false).is_err());
     assert_eq!(zone_of(Path::new("/usr/share/zoneinfo/Etc/UTC")).as_deref(), Some("Etc/UTC"));
     assert_eq!(zone_of(Path::new("../usr/share/zoneinfo/Europe/Berlin")).as_deref(), Some("Europe/Berlin"));
