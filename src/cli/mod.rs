@@ -4,7 +4,9 @@
 use crate::settings::console::ConsoleMode;
 use clap::{Args, Parser, Subcommand};
 
+mod guest;
 mod settings;
+pub use guest::GuestArgs;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -382,6 +384,8 @@ pub struct CommonArgs {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub net: NetArgs,
+    #[command(flatten)]
+    pub guest: GuestArgs,
 }
 
 /// The guest's network options, spelled like systemd-nspawn's (see net/).

@@ -58,7 +58,38 @@ pub fn create(root: &OwnedFd, cfg: &Config, range: Option<crate::ids::userns::Ra
     // masks use only reg and dir, so these are a courtesy.
     let _ = mknodat(Some(ina.as_raw_fd()), "chr", SFlag::S_IFCHR, zero, 0);
     let _ = mknodat(Some(ina.as_raw_fd()), "blk", SFlag::S_IFBLK, zero, 0);
+    let creds = !cfg.guest.credentials.is_empty();
+    if creds {
+        mkdirat(Some(host.as_raw_fd()), "credentials", Mode::from_bits_truncate(0o500))
+            .ctx(|| "creating /run/host/credentials".into())?;
+        let dir = sys::open_in_root(root, Path::new("/run/host/credentials"), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| "opening /run/host/credentials".into())?;
+        for (id, value) in &cfg.guest.credentials {
+            write_file(&dir, id, value, 0o400)?;
+            if let Some(r) = range.filter(|r| r.base != 0) {
+                let id_owner = Some(nix::unistd::Uid::from_raw(r.base));
+                nix::unistd::fchownat(
+                    Some(dir.as_raw_fd()),
+                    id.as_str(),
+                    id_owner,
+                    Some(nix::unistd::Gid::from_raw(r.base)),
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .ctx(|| format!("handing credential {id} to the guest's root"))?;
+            }
+        }
+    }
     if let Some(r) = range.filter(|r| r.base != 0) {
+        if creds {
+            nix::unistd::fchownat(
+                Some(host.as_raw_fd()),
+                "credentials",
+                Some(nix::unistd::Uid::from_raw(r.base)),
+                Some(nix::unistd::Gid::from_raw(r.base)),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .ctx(|| "handing /run/host/credentials to the guest's root".into())?;
+        }
         let (u, g) = (Some(nix::unistd::Uid::from_raw(r.base)), Some(nix::unistd::Gid::from_raw(r.base)));
         let chown = |dir: &OwnedFd, name: &str| {
             nix::unistd::fchownat(Some(dir.as_raw_fd()), name, u, g, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)

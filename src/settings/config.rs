@@ -95,6 +95,8 @@ pub struct Config {
     pub properties: Vec<crate::host::property::Property>,
     /// The guest's network (see net/).
     pub net: crate::net::Settings,
+    /// Its journal, resolver, time zone and credentials (see guest.rs).
+    pub guest: crate::settings::guest::Guest,
 }
 
 impl Config {
@@ -141,7 +143,10 @@ impl Config {
         let roots = Roots::new(s, inputs, &root, ownership)?;
         let (policy, net) = policy_and_network(s)?;
         let host = HostIntegration::new(s, inputs)?;
+        let guest = guest_setup(s, inputs, &root, &uuid, &roots, net.private())?;
+        binds.extend(guest.binds(userns != userns::Mode::No));
         Ok(Config {
+            guest,
             net,
             register: host.register,
             slice: host.slice,
@@ -388,6 +393,28 @@ fn policy_and_network(s: &Settings) -> Result<(policy::Policy, crate::net::Setti
         policy.keep_unless_dropped(&options, caps::Capability::CAP_NET_ADMIN)?;
     }
     Ok((policy, net))
+}
+
+/// What the host hands the guest's system (see guest.rs).
+fn guest_setup(
+    s: &Settings,
+    inputs: &Inputs,
+    root: &Path,
+    uuid: &str,
+    roots: &Roots,
+    private_network: bool,
+) -> Result<crate::settings::guest::Guest> {
+    let asked = crate::settings::guest::Asked {
+        link_journal: s.link_journal.as_deref(),
+        resolv_conf: s.resolv_conf.as_deref(),
+        timezone: s.timezone.as_deref(),
+        set_credential: s.set_credential.as_deref().unwrap_or_default(),
+        load_credential: s.load_credential.as_deref().unwrap_or_default(),
+        private_network,
+        read_only: roots.read_only,
+        tree_read_only: roots.read_only || roots.ephemeral || roots.volatile != layers::Volatile::No,
+    };
+    crate::settings::guest::Guest::new(&asked, &inputs.guest, root, uuid)
 }
 
 /// machined registration, the scope's slice, and the unit's limits.

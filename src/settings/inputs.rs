@@ -52,6 +52,9 @@ pub struct Inputs {
     /// A fresh UUID and name suffix, used when the settings give none.
     pub random_uuid: String,
     pub random_suffix: String,
+    /// What the guest's journal, resolver, time zone and credentials
+    /// are decided on (guest_probe.rs).
+    pub guest: crate::settings::guest::GuestFacts,
 }
 
 impl Inputs {
@@ -67,13 +70,18 @@ impl Inputs {
                 paths.entry(PathBuf::from(layer)).or_insert_with(|| path_fact(Path::new(layer)));
             }
         }
+        let random_uuid = crate::settings::parse::random_uuid()?;
+        let tree_dir = tree.copy_from.clone().unwrap_or_else(|| tree.root.clone());
+        let uuid = crate::settings::guest_probe::uuid_of(s, &random_uuid);
+        let guest = crate::settings::guest_probe::probe(s, &tree_dir, &uuid);
         Ok(Inputs {
+            guest,
             tree,
             paths,
             terminal: nix::unistd::isatty(0).unwrap_or(false) && nix::unistd::isatty(1).unwrap_or(false),
             layer_parent_on_overlayfs: crate::host::nested::on_overlayfs(Path::new(layers::DEFAULT_LAYER_PARENT)),
             host: HostTables::probe(s.property.as_deref().unwrap_or_default()),
-            random_uuid: crate::settings::parse::random_uuid()?,
+            random_uuid,
             random_suffix: layers::name_suffix(),
         })
     }

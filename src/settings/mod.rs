@@ -11,6 +11,8 @@ pub mod config;
 pub mod console;
 pub mod edit;
 pub mod file;
+pub mod guest;
+pub mod guest_probe;
 pub mod inputs;
 pub mod keys;
 pub mod layers;

@@ -70,6 +70,10 @@ impl Plan {
             ("SHELL".into(), shell),
         ];
         env.extend(crate::sys::osrelease::host_env(&host));
+        if !cfg.guest.credentials.is_empty() {
+            // The guest's systemd imports them from here.
+            env.push(("CREDENTIALS_DIRECTORY".into(), crate::settings::guest::CREDENTIALS_DIR.into()));
+        }
         for (k, v) in &cfg.env {
             env.retain(|(ek, _)| ek != k);
             env.push((k.clone(), v.clone()));

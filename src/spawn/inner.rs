@@ -77,6 +77,7 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     if crate::plan::mounts::proc_masks_inside(cfg, ctx.range) {
         crate::mount::api::mount_boot_id(&root, &ctx.boot_id)?;
     }
+    crate::mount::guestfiles::place_in_guest(cfg);
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {

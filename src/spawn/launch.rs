@@ -100,6 +100,8 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     // With the name lock held: is machined there, and is the name free
     // with it? A registration whose leader is dead is removed here.
     let machined = machined::prepare(cfg.register, &cfg.name)? == machined::Presence::Present;
+    // The journal's directory exists before the bind sources are probed.
+    crate::mount::guestfiles::link_journal_on_host(cfg)?;
     let facts = HostFacts::probe(cfg)?;
     let (range, range_lock) = reserve_ids(cfg, &facts)?;
     // Every decision, before anything exists: a limit this host cannot
