@@ -21,6 +21,9 @@ fn private_network_is_the_guests_own() {
     let (_s, tree) = busybox_setup("pnet");
     let host = HostNs::new("pn");
     let _l = host_lock_shared();
+    // A new namespace starts with the initial one's IPv4 settings, and
+    // this host may forward: start from a known 0.
+    host.sh("echo 0 > /proc/sys/net/ipv4/ip_forward");
     host.ip(&["link", "add", "hna0", "type", "veth", "peer", "name", "hnb0"]);
     let served = host.serve("127.0.0.1:0", |_| "host-secret\n".into());
     let port = served.port().to_string();

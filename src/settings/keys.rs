@@ -95,6 +95,42 @@ fn bind_spec(v: &str) -> Result<(), String> {
     }
 }
 
+const JOURNAL: &[&str] = &["no", "host", "try-host", "guest", "try-guest", "auto"];
+const RESOLV: &[&str] = &[
+    "off",
+    "copy-host",
+    "copy-static",
+    "copy-uplink",
+    "copy-stub",
+    "replace-host",
+    "replace-static",
+    "replace-uplink",
+    "replace-stub",
+    "bind-host",
+    "bind-static",
+    "bind-uplink",
+    "bind-stub",
+    "delete",
+    "auto",
+];
+const TIMEZONE: &[&str] = &["off", "copy", "bind", "symlink", "delete", "auto"];
+
+fn one_of(v: &str, modes: &[&str]) -> Result<String, String> {
+    if modes.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(format!("'{v}' is not one of {}", modes.join(", ")))
+    }
+}
+/// `ID:VALUE` or `ID:PATH`; an empty value empties the list.
+fn credential(v: &str) -> Result<String, String> {
+    match v.split_once(':') {
+        _ if v.is_empty() => Ok(String::new()),
+        Some((id, _)) if !id.is_empty() && !id.contains('/') => Ok(v.to_string()),
+        _ => Err(format!("'{v}' is not ID:VALUE with an ID of its own (no '/')")),
+    }
+}
+
 macro_rules! key {
     ($sec:literal, $name:literal, $twin:literal, $trust:ident, |$s:ident, $v:ident| $body:expr) => {
         Key {
@@ -158,6 +194,14 @@ pub static KEYS: &[Key] = &[
     }),
     key!("Exec", "Ephemeral", "-x", any, |s, v| s.ephemeral = Some(boolean(v)?)),
     key!("Exec", "SuppressSync", "--suppress-sync", any, |s, v| s.suppress_sync = Some(yes_no(v)?)),
+    key!("Exec", "LinkJournal", "--link-journal", any, |s, v| s.link_journal = Some(one_of(v, JOURNAL)?)),
+    key!("Exec", "ResolvConf", "--resolv-conf", any, |s, v| s.resolv_conf = Some(one_of(v, RESOLV)?)),
+    key!("Exec", "Timezone", "--timezone", any, |s, v| s.timezone = Some(one_of(v, TIMEZONE)?)),
+    key!("Exec", "SetCredential", "--set-credential", any, |s, v| push(&mut s.set_credential, credential(v)?)),
+    // Reads a host file into the guest: only from a trusted file.
+    key!("Exec", "LoadCredential", "--load-credential", trusted, |s, v| push(&mut s.load_credential, credential(v)?)),
+    // berth's own: the guest's cgroup-aware /proc and /sys views.
+    key!("Exec", "ProcViews", "--proc-views", any, |s, v| s.proc_views = Some(yes_no(v)?)),
     key!("Files", "ReadOnly", "--read-only", any, |s, v| s.read_only = Some(boolean(v)?)),
     key!("Files", "Volatile", "--volatile", any, |s, v| {
         layers::parse_volatile(v).map_err(|e| e.to_string())?;
@@ -189,6 +233,24 @@ pub static KEYS: &[Key] = &[
     }),
     key!("Network", "Private", "--private-network", any, |s, v| s.private_network = Some(boolean(v)?)),
     key!("Network", "VirtualEthernet", "--network-veth", any, |s, v| s.network_veth = Some(boolean(v)?)),
+    key!("Network", "VirtualEthernetExtra", "--network-veth-extra", trusted, |s, v| {
+        crate::net::plan::parse_veth_extra(v)?;
+        push(&mut s.network_veth_extra, v.to_string())
+    }),
+    key!("Network", "Bridge", "--network-bridge", trusted, |s, v| {
+        if !crate::net::plan::ifname_valid(v) {
+            return Err(format!("'{v}' is not an interface name (1-15 characters, no '/', ':' or spaces)"));
+        }
+        s.network_bridge = Some(v.to_string())
+    }),
+    key!("Network", "Zone", "--network-zone", trusted, |s, v| {
+        crate::net::plan::check_zone(v)?;
+        s.network_zone = Some(v.to_string())
+    }),
+    key!("Network", "Port", "--port", trusted, |s, v| {
+        crate::net::ports::parse(v)?;
+        push(&mut s.port, v.to_string())
+    }),
 ];
 
 /// `Limit<RESOURCE>=SOFT[:HARD]` (--rlimit): raising a limit widens.
@@ -212,20 +274,11 @@ const NOT_SUPPORTED: &[&str] = &[
     "PivotRoot",
     "Personality",
     "LimitRTTIME",
-    "Timezone",
-    "ResolvConf",
-    "LinkJournal",
     "BindUser",
     "Inaccessible",
-    "VirtualEthernetExtra",
     "Interface",
     "MACVLAN",
     "IPVLAN",
-    "Bridge",
-    "Zone",
-    "Port",
-    "SetCredential",
-    "LoadCredential",
 ];
 
 pub fn find(section: &str, key: &str) -> Result<&'static Key, String> {

@@ -39,6 +39,12 @@ OOMScoreAdjust=-100
 CPUAffinity=0-1
 Ephemeral=yes
 SuppressSync=true
+ProcViews=off
+LinkJournal=try-guest
+ResolvConf=copy-host
+Timezone=symlink
+SetCredential=firstboot.locale:C.UTF-8
+LoadCredential=k:/etc/key
 ; another comment
 [Files]
 ReadOnly=yes
@@ -52,6 +58,10 @@ PrivateUsersOwnership=map
 [Network]
 Private=yes
 VirtualEthernet=no
+VirtualEthernetExtra=vx-a:inner
+Bridge=br0
+Zone=lab
+Port=tcp:8080:80
 "#;
     let s = ok(text);
     assert_eq!(s.boot, Some(true));
@@ -73,6 +83,11 @@ VirtualEthernet=no
     assert_eq!(s.oom_score_adjust.as_deref(), Some("-100"));
     assert_eq!(s.cpu_affinity.as_deref(), Some("0-1"));
     assert_eq!((s.ephemeral, s.suppress_sync.as_deref()), (Some(true), Some("yes")));
+    assert_eq!(s.proc_views.as_deref(), Some("no"));
+    assert_eq!(s.link_journal.as_deref(), Some("try-guest"));
+    assert_eq!((s.resolv_conf.as_deref(), s.timezone.as_deref()), (Some("copy-host"), Some("symlink")));
+    assert_eq!(s.set_credential, Some(vec!["firstboot.locale:C.UTF-8".into()]));
+    assert_eq!(s.load_credential, Some(vec!["k:/etc/key".into()]));
     assert_eq!((s.read_only, s.volatile.as_deref()), (Some(true), Some("state")));
     assert_eq!(s.bind, Some(vec!["/srv/data:/data:norbind".into()]));
     assert_eq!(s.bind_ro, Some(vec!["/etc/hosts".into()]));
@@ -81,6 +96,9 @@ VirtualEthernet=no
     assert_eq!(s.overlay_ro, Some(vec!["/l1:/l2:/usr/local".into()]));
     assert_eq!(s.private_users_ownership.as_deref(), Some("map"));
     assert_eq!((s.private_network, s.network_veth), (Some(true), Some(false)));
+    assert_eq!(s.network_veth_extra, Some(vec!["vx-a:inner".into()]));
+    assert_eq!((s.network_bridge.as_deref(), s.network_zone.as_deref()), (Some("br0"), Some("lab")));
+    assert_eq!(s.port, Some(vec!["tcp:8080:80".into()]));
     // Every key of the table is used above: a new key needs its line.
     for k in KEYS {
         assert!(text.contains(&format!("\n{}=", k.name)), "{} is not tested", k.name);
@@ -106,7 +124,8 @@ fn errors_name_file_line_and_key() {
     assert!(err("[Exec]\n\n[Nope]\n").starts_with("/etc/berth/m.berth:3: unknown section [Nope]"));
     assert!(err("[Files]\nBoot=yes\n").contains("Boot=: belongs in [Exec], not [Files]"));
     assert!(err("[Exec]\nBot=yes\n").contains(":2: Bot=: unknown key in [Exec]"));
-    assert!(err("[Exec]\nLinkJournal=try-guest\n").contains("LinkJournal=: berth does not support this key yet"));
+    assert!(err("[Exec]\nPivotRoot=/x\n").contains("PivotRoot=: berth does not support this key yet"));
+    assert!(err("[Exec]\nTimezone=maybe\n").contains(":2: Timezone=: 'maybe' is not one of off, copy"));
     assert!(err("[Exec]\nLimitNOPE=1\n").contains(":2: LimitNOPE=:"));
     assert!(err("[Files]\nBind=relative\n").contains("is not absolute"));
     assert!(err("[Exec]\nCapability=CAP_NOPE\n").contains("CAP_NOPE"));
