@@ -155,7 +155,7 @@ fn start_veth_guest(host: &HostNs, tree: &std::path::Path, name: &str, log: std:
 /// subnet's lock) is left on the host.
 fn assert_net_clean(host: &HostNs, link: &str, lock: &str) {
     assert!(!link.is_empty() && !lock.is_empty());
-    let left = poll(Duration::from_secs(5), || {
+    let left = poll(Duration::from_secs(10), || {
         let links = host.ip(&["-o", "link"]);
         let tables = host.nft_tables();
         (!links.contains(&format!(" {link}@")) && !tables.contains("berth") && !std::path::Path::new(lock).exists())

@@ -50,11 +50,11 @@ fn keys_take_effect_inside_the_guest() {
         PathBuf::from(format!("/etc/berth/{name}.nspawn")),
         &format!(
             "[Exec]\nEnvironment=FROM_FILE=yes it is\nHostname=filehost\nPrivateUsers=no\n\
-             Capability=CAP_SYS_TIME\n[Files]\nReadOnly=yes\nBindReadOnly={}:/mnt\n",
+             Capability=CAP_SYS_TIME\n[Files]\nReadOnly=yes\nBindReadOnly={}:/home\n",
             shared.display()
         ),
     );
-    let script = "echo env=$FROM_FILE; echo hn=$(hostname); echo mnt=$(cat /mnt/hello); \
+    let script = "echo env=$FROM_FILE; echo hn=$(hostname); echo mnt=$(cat /home/hello); \
                   touch /x 2>/dev/null && echo ro=no || echo ro=yes; \
                   echo map=$(awk '{print $1\"-\"$2}' /proc/self/uid_map); \
                   echo bnd=$(grep CapBnd /proc/self/status | awk '{print $2}')";
@@ -123,7 +123,7 @@ fn a_bad_file_is_one_line_and_leaves_nothing() {
     let (_s, tree) = busybox_setup("setbad");
     let _l = host_lock_shared();
     let name = unique_name("setbad");
-    let path = PathBuf::from(format!("/run/berth/{name}.berth"));
+    let path = PathBuf::from(format!("/run/systemd/nspawn/{name}.nspawn"));
     for (text, want) in [
         ("[Exec]\nHostname=ok\nBoot=perhaps\n", ":3: Boot=: 'perhaps' is not a boolean; use yes or no"),
         ("[Files]\nBind=relative/path\n", ":2: Bind=: the source 'relative/path' is not absolute"),
@@ -178,7 +178,7 @@ fn cat_edit_and_the_image_verbs_carry_the_file() {
     let out = run_to_end(c, QUICK);
     assert_ne!(out.code(), 0);
     assert_one_error_line(&out);
-    assert!(out.stderr.contains(&format!("{}:2:", saved.display())), "{}", out.describe());
+    assert!(out.stderr.contains(&format!("{}:3:", saved.display())), "{}", out.describe());
     assert_eq!(fs::read_to_string(&saved).unwrap(), "[Exec]\nHostname=kept\n", "a bad edit was saved");
     let leftovers: Vec<_> = fs::read_dir("/etc/berth")
         .unwrap()
