@@ -15,7 +15,7 @@ pub enum Error {
     Signal(#[from] crate::sys::signal::BadSignal),
     /// A settings file that cannot be read or has a mistake.
     #[error(transparent)]
-    Settings(#[from] crate::settings::file::FileError),
+    Settings(#[from] crate::settings::file_error::FileError),
     /// A bad security or resource option (capabilities, filter, limits).
     #[error(transparent)]
     Policy(#[from] crate::security::policy::PolicyError),

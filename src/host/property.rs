@@ -32,18 +32,6 @@ pub enum Memory {
     SwapMax,
 }
 
-/// A cgroup device rule: type `c` or `b`, major, minor (`None`: any), and
-/// the access letters among `rwm`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Device {
-    pub block: bool,
-    pub major: u32,
-    pub minor: Option<u32>,
-    pub read: bool,
-    pub write: bool,
-    pub mknod: bool,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// Bytes; `None` is infinity.
@@ -77,6 +65,7 @@ pub struct FileWrite {
     pub content: String,
 }
 
+pub use crate::host::property_values::Device;
 use crate::host::property_values::{parse_device, parse_index_list, parse_limit, parse_size, parse_weight, HostTables};
 
 fn write(controller: &'static str, file: &'static str, content: impl Into<String>) -> FileWrite {

@@ -3,8 +3,19 @@
 //! task ceiling, device numbers), which `HostTables::probe` reads once so
 //! the parsing itself stays pure.
 
-use crate::host::property::Device;
 use std::collections::BTreeSet;
+
+/// A cgroup device rule: type `c` or `b`, major, minor (`None`: any), and
+/// the access letters among `rwm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Device {
+    pub block: bool,
+    pub major: u32,
+    pub minor: Option<u32>,
+    pub read: bool,
+    pub write: bool,
+    pub mknod: bool,
+}
 
 /// `infinity` (`None`), `N%` of `total`, or what `plain` parses.
 pub fn parse_limit(raw: &str, total: u64, plain: fn(&str) -> Option<u64>) -> Option<Option<u64>> {

@@ -11,119 +11,11 @@
 //!   right before it execs (`child::inner_main`).
 
 use crate::security::capabilities;
-pub use crate::security::policy_values::{parse_capabilities, parse_cpu_list, parse_oom_score_adjust, parse_rlimit};
+pub use crate::security::policy_values::{
+    parse_capabilities, parse_cpu_list, parse_oom_score_adjust, parse_rlimit, CpuList, PolicyError, Rlimit, RLIMITS,
+};
 use crate::security::seccomp::{self, SeccompError, UserFilter};
 use caps::Capability;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum PolicyError {
-    #[error("{flag}={value}: unknown capability '{name}'; use names like CAP_SYS_TIME separated by commas, or all")]
-    UnknownCapability { flag: &'static str, value: String, name: String },
-    #[error("--no-new-privileges={0} is invalid; use yes or no")]
-    Bool(String),
-    #[error("--rlimit={0}: expected NAME=SOFT[:HARD], e.g. NOFILE=1024:4096 or RLIMIT_CORE=infinity")]
-    RlimitSyntax(String),
-    #[error("--rlimit={spec}: unknown resource '{name}'; use one of {list}", list = rlimit_names())]
-    UnknownRlimit { spec: String, name: String },
-    #[error("--rlimit={spec}: '{value}' is not a number or 'infinity'")]
-    RlimitValue { spec: String, value: String },
-    #[error("--rlimit={0}: the soft limit is above the hard limit")]
-    RlimitOrder(String),
-    #[error("--oom-score-adjust={0} is invalid; give an integer from -1000 to 1000")]
-    Oom(String),
-    #[error("--cpu-affinity={value}: {reason}; give CPU numbers and ranges like 0,2-3")]
-    CpuList { value: String, reason: String },
-    #[error(transparent)]
-    Seccomp(#[from] SeccompError),
-    /// A setting the host does not permit (one line with the fix).
-    #[error("{0}")]
-    NotPermitted(String),
-    /// Applying a setting to the guest failed.
-    #[error("{what}: {source}")]
-    Apply { what: String, source: std::io::Error },
-}
-
-/// One resource limit as `setrlimit(2)` takes it; `u64::MAX` is infinity.
-/// Recorded by name (`NOFILE`), the number is looked up again on reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rlimit {
-    pub name: &'static str,
-    pub resource: i32,
-    pub soft: u64,
-    pub hard: u64,
-}
-
-impl std::fmt::Display for Rlimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let v = |x: u64| {
-            if x == libc::RLIM_INFINITY {
-                "infinity".to_string()
-            } else {
-                x.to_string()
-            }
-        };
-        write!(f, "RLIMIT_{}={}:{}", self.name, v(self.soft), v(self.hard))
-    }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct RlimitRecord {
-    name: String,
-    soft: u64,
-    hard: u64,
-}
-
-impl From<Rlimit> for RlimitRecord {
-    fn from(r: Rlimit) -> Self {
-        RlimitRecord { name: r.name.into(), soft: r.soft, hard: r.hard }
-    }
-}
-
-impl serde::Serialize for Rlimit {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        RlimitRecord::from(*self).serialize(s)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Rlimit {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let r = RlimitRecord::deserialize(d)?;
-        let (name, resource) = RLIMITS
-            .iter()
-            .find(|(n, _)| *n == r.name)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource limit {}", r.name)))?;
-        Ok(Rlimit { name, resource: *resource, soft: r.soft, hard: r.hard })
-    }
-}
-
-/// The limits `--rlimit` knows, by their names without `RLIMIT_`.
-pub const RLIMITS: &[(&str, i32)] = &[
-    ("AS", libc::RLIMIT_AS as i32),
-    ("CORE", libc::RLIMIT_CORE as i32),
-    ("CPU", libc::RLIMIT_CPU as i32),
-    ("DATA", libc::RLIMIT_DATA as i32),
-    ("FSIZE", libc::RLIMIT_FSIZE as i32),
-    ("LOCKS", libc::RLIMIT_LOCKS as i32),
-    ("MEMLOCK", libc::RLIMIT_MEMLOCK as i32),
-    ("MSGQUEUE", libc::RLIMIT_MSGQUEUE as i32),
-    ("NICE", libc::RLIMIT_NICE as i32),
-    ("NOFILE", libc::RLIMIT_NOFILE as i32),
-    ("NPROC", libc::RLIMIT_NPROC as i32),
-    ("RSS", libc::RLIMIT_RSS as i32),
-    ("RTPRIO", libc::RLIMIT_RTPRIO as i32),
-    ("RTTIME", libc::RLIMIT_RTTIME as i32),
-    ("SIGPENDING", libc::RLIMIT_SIGPENDING as i32),
-    ("STACK", libc::RLIMIT_STACK as i32),
-];
-
-fn rlimit_names() -> String {
-    RLIMITS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-}
-
-/// A set of CPUs, sorted and without duplicates.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CpuList(pub Vec<usize>);
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
@@ -267,13 +159,6 @@ impl Policy {
             )?;
         }
         Ok(())
-    }
-}
-
-impl std::fmt::Display for CpuList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s: Vec<String> = self.0.iter().map(|c| c.to_string()).collect();
-        f.write_str(&s.join(","))
     }
 }
 

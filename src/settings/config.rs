@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 pub use crate::settings::console::ConsoleMode;
 use crate::settings::inputs::{Inputs, PathFact, INIT_CANDIDATES};
 use crate::settings::parse::{parse_bind, parse_env, parse_tmpfs, parse_uuid};
-use crate::settings::Settings;
+pub use crate::settings::types::{Bind, BindIdmap, InitKind, Tmpfs};
+use crate::settings::value::Settings;
 use crate::{ids::userns, security::policy, settings::layers, settings::name, sys::signal};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,44 +17,10 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// Which init runs as PID 1 decides how it is asked to shut down.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitKind {
-    Systemd,
-    SysV,
-    Busybox,
-    Unknown,
-}
-
 #[derive(Debug, Clone)]
 pub enum Mode {
     Boot { init: PathBuf, kind: InitKind, args: Vec<String> },
     Run { argv: Vec<String>, as_pid2: bool },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    pub source: PathBuf,
-    pub target: PathBuf,
-    pub read_only: bool,
-    pub recursive: bool,
-    pub idmap: BindIdmap,
-}
-
-/// How a bind mount's ownership meets the guest's user namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindIdmap {
-    /// Ids pass through unchanged (guest sees host ids, mostly nobody).
-    None,
-    /// Host ids 0-65535 appear as the same guest ids.
-    Idmap,
-    /// The owner of the source appears as the guest's root, others as nobody.
-    RootIdmap,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tmpfs {
-    pub target: PathBuf,
-    pub options: String,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +91,7 @@ impl Config {
         for (spec, ro) in
             s.bind.iter().flatten().map(|b| (b, false)).chain(s.bind_ro.iter().flatten().map(|b| (b, true)))
         {
-            binds.push(parse_bind(spec, ro, inputs)?);
+            binds.push(parse_bind(spec, ro, &|p| inputs.path(p))?);
         }
         let tmpfs = s.tmpfs.iter().flatten().map(|t| parse_tmpfs(t)).collect::<Result<Vec<_>>>()?;
         let process = Process::new(s, inputs)?;

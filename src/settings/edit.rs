@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::settings::file;
 use crate::settings::lookup::{self, Found};
-use crate::settings::Settings;
+use crate::settings::value::Settings;
 use std::path::{Path, PathBuf};
 
 fn lookup_settings(name: &str, store_root: &Path) -> Settings {

@@ -3,24 +3,14 @@
 //! (sections, comments, continuation lines, quoting); what each key means
 //! and how far it may be trusted is in `keys.rs`.
 
+pub use crate::settings::file_error::FileError;
 use crate::settings::keys::{self, Trust};
-use crate::settings::Settings;
+use crate::settings::value::Settings;
 use std::path::{Path, PathBuf};
-use thiserror::Error;
 
 /// The largest settings file berth reads (a guard against a mistaken
 /// path to a huge file, not a limit anybody should meet).
 const MAX_FILE: usize = 1 << 20;
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum FileError {
-    #[error("{path}:{line}: {what}")]
-    Syntax { path: String, line: usize, what: String },
-    #[error("{path}:{line}: {key}=: {why}")]
-    Key { path: String, line: usize, key: String, why: String },
-    #[error("{path}: {why}")]
-    Unreadable { path: String, why: String },
-}
 
 /// A key that was ignored because the file is not trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,49 +117,6 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
         out.push((start, acc.trim().to_string()));
     }
     out
-}
-
-/// Splits a value into words: whitespace separates, "double" and 'single'
-/// quotes group, a backslash escapes the next character (systemd's
-/// extract_first_word with quotes and escapes).
-pub fn words(value: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (_, '\\') => {
-                let next = chars.next().ok_or("a backslash ends the value; remove it or escape it as \\\\")?;
-                cur.push(next);
-                in_word = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if let Some(q) = quote {
-        return Err(format!("a {q} quote is not closed; close it or escape it with a backslash"));
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

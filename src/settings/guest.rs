@@ -7,7 +7,7 @@
 //! `mount/guestfiles.rs` and the binds join the configuration's binds.
 
 use crate::error::{Error, Result};
-use crate::settings::config::{Bind, BindIdmap};
+use crate::settings::types::{Bind, BindIdmap};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

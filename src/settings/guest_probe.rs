@@ -3,7 +3,7 @@
 //! `--load-credential` files. Part of `Inputs::probe`; creates nothing.
 
 use crate::settings::guest::{self, GuestFacts, HostEntry, JOURNAL_DIR, RESOLV_SOURCES};
-use crate::settings::Settings;
+use crate::settings::value::Settings;
 use crate::sys;
 use std::io::Read;
 use std::os::fd::OwnedFd;

@@ -7,8 +7,10 @@
 
 use crate::error::{Error, Result};
 use crate::host::property_values::HostTables;
-use crate::settings::config::InitKind;
-use crate::settings::{layers, name, Settings};
+use crate::settings::types::InitKind;
+pub use crate::settings::types::PathFact;
+use crate::settings::value::Settings;
+use crate::settings::{layers, name};
 use crate::sys;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -29,15 +31,6 @@ pub struct TreeFacts {
     pub init: Option<(PathBuf, InitKind)>,
     /// The tree carries the immutable attribute.
     pub immutable: bool,
-}
-
-/// A host path the user named (a bind source or an overlay layer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PathFact {
-    /// It exists: its canonical path and whether it is a directory.
-    Found { canonical: PathBuf, is_dir: bool },
-    /// It cannot be used; why.
-    Unusable(String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -70,7 +63,7 @@ impl Inputs {
                 paths.entry(PathBuf::from(layer)).or_insert_with(|| path_fact(Path::new(layer)));
             }
         }
-        let random_uuid = crate::settings::parse::random_uuid()?;
+        let random_uuid = random_uuid()?;
         let tree_dir = tree.copy_from.clone().unwrap_or_else(|| tree.root.clone());
         let uuid = crate::settings::guest_probe::uuid_of(s, &random_uuid);
         let guest = crate::settings::guest_probe::probe(s, &tree_dir, &uuid);
@@ -110,6 +103,12 @@ impl Inputs {
     pub fn path(&self, p: &Path) -> PathFact {
         self.paths.get(p).cloned().unwrap_or_else(|| PathFact::Unusable("not looked at".into()))
     }
+}
+
+pub fn random_uuid() -> Result<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::sys("reading a random UUID from /proc/sys/kernel/random/uuid", e))
 }
 
 fn path_fact(p: &Path) -> PathFact {

@@ -5,8 +5,10 @@
 //! file's line, and once more with everything else in `Config::new`.
 
 use crate::security::policy_values as pv;
-use crate::settings::file::words;
-use crate::settings::{layers, name, parse, Settings};
+use crate::settings::layers;
+use crate::settings::name;
+use crate::settings::parse;
+use crate::settings::value::Settings;
 use crate::sys::{parse_bool, signal};
 
 pub const SECTIONS: &[&str] = &["Exec", "Files", "Network"];
@@ -129,6 +131,49 @@ fn credential(v: &str) -> Result<String, String> {
         Some((id, _)) if !id.is_empty() && !id.contains('/') => Ok(v.to_string()),
         _ => Err(format!("'{v}' is not ID:VALUE with an ID of its own (no '/')")),
     }
+}
+
+/// Splits a value into words: whitespace separates, "double" and 'single'
+/// quotes group, a backslash escapes the next character (systemd's
+/// extract_first_word with quotes and escapes).
+pub fn words(value: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                let next = chars.next().ok_or("a backslash ends the value; remove it or escape it as \\\\")?;
+                cur.push(next);
+                in_word = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("a {q} quote is not closed; close it or escape it with a backslash"));
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
 }
 
 macro_rules! key {
@@ -273,7 +318,6 @@ const NOT_SUPPORTED: &[&str] = &[
     "AmbientCapability",
     "PivotRoot",
     "Personality",
-    "LimitRTTIME",
     "BindUser",
     "Inaccessible",
     "Interface",

@@ -4,7 +4,7 @@
 //! (trusted), then next to the image (untrusted); the first found wins.
 
 use crate::settings::file::{self, FileError};
-use crate::settings::Settings;
+use crate::settings::value::Settings;
 use std::path::{Path, PathBuf};
 
 /// Trusted directories, searched in this order.

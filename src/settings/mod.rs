@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod edit;
 pub mod file;
+pub mod file_error;
 pub mod guest;
 pub mod guest_probe;
 pub mod inputs;
@@ -19,6 +20,7 @@ pub mod layers;
 pub mod lookup;
 pub mod name;
 pub mod parse;
+pub mod types;
 pub mod value;
 
 pub use config::Config;

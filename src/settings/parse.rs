@@ -1,9 +1,9 @@
 //! Parsers for single option values (environment, binds, tmpfs, UUIDs),
-//! shared by every source of settings. Pure but for `random_uuid`.
+//! shared by every source of settings. Pure.
 
 use crate::error::{Error, Result};
-use crate::settings::config::{Bind, BindIdmap, Tmpfs};
-use crate::settings::inputs::{Inputs, PathFact};
+use crate::settings::types::PathFact;
+use crate::settings::types::{Bind, BindIdmap, Tmpfs};
 use std::path::{Path, PathBuf};
 
 pub fn parse_env(s: &str) -> Result<(String, String)> {
@@ -21,7 +21,8 @@ pub fn parse_env(s: &str) -> Result<(String, String)> {
 
 /// `SRC[:DST[:OPTIONS]]` as nspawn spells it; options `rbind` (default)
 /// and `norbind`.
-pub fn parse_bind(spec: &str, read_only: bool, inputs: &Inputs) -> Result<Bind> {
+/// `paths` says what the probe found at a host path.
+pub fn parse_bind(spec: &str, read_only: bool, paths: &dyn Fn(&Path) -> PathFact) -> Result<Bind> {
     let flag = if read_only { "--bind-ro" } else { "--bind" };
     let mut parts = spec.splitn(3, ':');
     let src = parts.next().unwrap_or_default();
@@ -48,7 +49,7 @@ pub fn parse_bind(spec: &str, read_only: bool, inputs: &Inputs) -> Result<Bind> 
     if !src.is_absolute() || !dst.is_absolute() {
         return Err(Error::Usage(format!("{flag} {spec}: both paths must be absolute (SRC[:DST])")));
     }
-    let source = match inputs.path(&src) {
+    let source = match paths(&src) {
         PathFact::Found { canonical, .. } => canonical,
         PathFact::Unusable(e) => {
             return Err(Error::Usage(format!("{flag} {spec}: source {} is unusable: {e}", src.display())));
@@ -77,12 +78,6 @@ pub fn parse_uuid(u: &str) -> Result<String> {
     Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
 }
 
-pub fn random_uuid() -> Result<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
-        .map(|s| s.trim().to_string())
-        .map_err(|e| Error::sys("reading a random UUID from /proc/sys/kernel/random/uuid", e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,16 +87,18 @@ mod tests {
         assert_eq!(parse_uuid("0123456789ABCDEF0123456789abcdef").unwrap(), "01234567-89ab-cdef-0123-456789abcdef");
         assert!(parse_uuid("xyz").is_err());
         assert!(parse_uuid("00000000-0000-0000-0000-000000000000").is_err());
-        assert_eq!(random_uuid().unwrap().len(), 36);
     }
 
     #[test]
     fn env_and_binds() {
-        let mut inputs = Inputs::default();
         let found = |p: &str| PathFact::Found { canonical: PathBuf::from(p), is_dir: true };
-        inputs.paths.insert("/tmp".into(), found("/tmp"));
-        inputs.paths.insert("/l".into(), found("/real/l"));
-        inputs.paths.insert("/gone".into(), PathFact::Unusable("No such file or directory".into()));
+        let known: std::collections::BTreeMap<PathBuf, PathFact> = [
+            ("/tmp".into(), found("/tmp")),
+            ("/l".into(), found("/real/l")),
+            ("/gone".into(), PathFact::Unusable("No such file or directory".into())),
+        ]
+        .into();
+        let inputs = |p: &Path| known.get(p).cloned().unwrap_or_else(|| PathFact::Unusable("not looked at".into()));
         assert_eq!(parse_env("A_B=c=d").unwrap(), ("A_B".into(), "c=d".into()));
         assert!(parse_env("1A=x").is_err());
         assert!(parse_env("noequals").is_err());

@@ -14,9 +14,9 @@
 use crate::error::{Context, Error, Result};
 use crate::ids::userns::Range;
 use crate::mount::{api, apply};
-use crate::plan::mounts::{Entry, Phase};
-use crate::settings::config::Config;
+use crate::plan::mounts::Phase;
 use crate::settings::config::ConsoleMode;
+pub use crate::spawn::ctx::ChildCtx;
 use crate::spawn::protocol::{self, Command, Report};
 use crate::{mount::dev, mount::rootfs, mount::runhost, sys};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -24,28 +24,6 @@ use nix::sched::CloneFlags;
 use nix::unistd::{chdir, pivot_root};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-
-/// Everything a child needs from the launcher.
-pub struct ChildCtx<'a> {
-    pub cfg: &'a Config,
-    /// The guest's mounts, planned once by the launcher.
-    pub mounts: &'a [Entry],
-    pub sock: OwnedFd,
-    pub launcher: libc::pid_t,
-    pub boot_id: String,
-    /// The compiled system call filter, loaded right before exec.
-    pub filter: crate::security::seccomp::Compiled,
-    /// The guest's id range, with a user namespace.
-    pub range: Option<Range>,
-    /// Whether the tree is idmapped onto the range.
-    pub idmap: bool,
-    /// The machine's layer directory (for -x, --volatile=overlay, --overlay).
-    pub layer: Option<std::path::PathBuf>,
-    pub upper_tmpfs: bool,
-    pub overlay_work: Vec<std::path::PathBuf>,
-    /// views: the /dev/fuse connection for the guest's /proc views.
-    pub views: Option<OwnedFd>,
-}
 
 /// Entry point of the outer child; never returns.
 pub fn outer(ctx: ChildCtx) -> ! {

@@ -8,7 +8,7 @@ use crate::mount::apply;
 use crate::plan::mounts::Phase;
 use crate::settings::config::ConsoleMode;
 use crate::settings::config::Mode;
-use crate::spawn::child::ChildCtx;
+use crate::spawn::ctx::ChildCtx;
 use crate::spawn::protocol::{self};
 use crate::{security::capabilities, spawn::exec, sys};
 use nix::sched::{unshare, CloneFlags};

@@ -2,6 +2,7 @@
 
 pub mod child;
 pub mod console;
+pub mod ctx;
 pub mod exec;
 pub mod exit;
 pub mod inner;

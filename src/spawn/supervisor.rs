@@ -102,7 +102,7 @@ impl Supervisor {
             .ctx(|| "creating a signalfd".into())?;
         let (ours, theirs) = protocol::pair().ctx(|| "creating the setup socket".into())?;
         let payload = cgroups.payload_fd()?;
-        let boot_id = crate::settings::parse::random_uuid()?;
+        let boot_id = crate::settings::inputs::random_uuid()?;
         let filter = cfg.policy.seccomp()?;
         let launcher = std::process::id() as libc::pid_t;
         // net hook 1: what the guest's network needs, before it exists.

@@ -3,7 +3,7 @@
 //! input makes it panic.
 
 use super::*;
-use crate::settings::keys::KEYS;
+use crate::settings::keys::{words, KEYS};
 
 fn ok(text: &str) -> Settings {
     parse(text, Path::new("/etc/berth/m.berth"), true).unwrap().settings
