@@ -5,7 +5,7 @@ use clap::Args;
 
 #[derive(Args, Debug, Default)]
 pub struct GuestArgs {
-    /// Show the guest's journal on the host: no, host, try-host, guest, try-guest or auto (default).
+    /// Show the guest's journal on the host: no (default), host, try-host, guest, try-guest or auto.
     #[arg(long = "link-journal", value_name = "MODE")]
     pub link_journal: Option<String>,
     /// Same as --link-journal=try-guest.

@@ -148,7 +148,7 @@ impl Guest {
     pub fn new(a: &Asked, f: &GuestFacts, root: &Path, uuid: &str) -> Result<Guest> {
         let machine_id = machine_id(f.tree_machine_id.as_deref(), uuid);
         Ok(Guest {
-            journal: journal(a.link_journal.unwrap_or("auto"), f, root, &machine_id, a.tree_read_only)?,
+            journal: journal(a.link_journal.unwrap_or("no"), f, root, &machine_id, a.tree_read_only)?,
             resolv: resolv(a.resolv_conf.unwrap_or("auto"), f, a.private_network, a.read_only)?,
             timezone: timezone(a.timezone.unwrap_or("auto"), f, a.read_only)?,
             credentials: credentials(a.set_credential, a.load_credential, f)?,

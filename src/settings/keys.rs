@@ -314,16 +314,8 @@ static LIMIT: Key = Key {
 
 /// nspawn keys berth does not implement (yet): refused by name, never
 /// silently ignored.
-const NOT_SUPPORTED: &[&str] = &[
-    "AmbientCapability",
-    "PivotRoot",
-    "Personality",
-    "BindUser",
-    "Inaccessible",
-    "Interface",
-    "MACVLAN",
-    "IPVLAN",
-];
+const NOT_SUPPORTED: &[&str] =
+    &["AmbientCapability", "PivotRoot", "Personality", "BindUser", "Inaccessible", "Interface", "MACVLAN", "IPVLAN"];
 
 pub fn find(section: &str, key: &str) -> Result<&'static Key, String> {
     if let Some(k) = KEYS.iter().find(|k| k.section == section && k.name == key) {
