@@ -144,17 +144,28 @@ pub struct HostTables {
 }
 
 impl HostTables {
+    /// Reads only what the given properties need: most starts name no
+    /// TasksMax or DeviceAllow, and then read neither table.
     pub fn probe(specs: &[String]) -> HostTables {
-        let dev_nodes = specs
-            .iter()
-            .filter_map(|s| s.split_once('=').filter(|(n, _)| n.trim() == "DeviceAllow"))
-            .filter_map(|(_, v)| v.split_whitespace().next().filter(|p| p.starts_with("/dev/")))
+        let values = |key: &'static str| {
+            specs.iter().filter_map(move |s| s.split_once('=').filter(|(n, _)| n.trim() == key).map(|(_, v)| v))
+        };
+        let dev_nodes = values("DeviceAllow")
+            .filter_map(|v| v.split_whitespace().next().filter(|p| p.starts_with("/dev/")))
             .map(|p| (p.to_string(), dev_node(p)))
             .collect();
+        let by_name = values("DeviceAllow").any(|v| {
+            let v = v.trim_start();
+            v.starts_with("char-") || v.starts_with("block-")
+        });
         HostTables {
             memory: physical_memory(),
-            tasks_ceiling: tasks_ceiling(),
-            proc_devices: std::fs::read_to_string("/proc/devices").unwrap_or_default(),
+            tasks_ceiling: if values("TasksMax").next().is_some() { tasks_ceiling() } else { 0 },
+            proc_devices: if by_name {
+                std::fs::read_to_string("/proc/devices").unwrap_or_default()
+            } else {
+                String::new()
+            },
             dev_nodes,
         }
     }
