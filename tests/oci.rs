@@ -136,6 +136,61 @@ fn runtime_cli_lifecycle() {
     assert!(!rt.root.join(&id).exists());
 }
 
+/// A foreground `run` hands the signals it gets to the container's
+/// process (an engine's stop, a terminal's ^C), as runc's does.
+#[test]
+fn run_forwards_signals() {
+    let rt = Rt::new("oci-fwd");
+    let id = unique_name("ho");
+    let b = rt.bundle("b", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done");
+    let out_file = rt.scratch.path("out");
+    let mut c = rt.cmd(&["run", "--bundle", b.to_str().unwrap(), &id]);
+    c.stdout(fs::File::create(&out_file).unwrap());
+    let mut child = c.spawn().unwrap();
+    poll(Duration::from_secs(10), || fs::read_to_string(&out_file).ok().filter(|s| s == "ready\n"))
+        .expect("the container did not start");
+    // SAFETY: plain kill of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = poll(Duration::from_secs(10), || child.try_wait().ok().flatten());
+    let st = st.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("run did not end after SIGTERM")
+    });
+    assert_eq!(st.code(), Some(7), "the container's trap did not run: {:?}", fs::read_to_string(&out_file));
+    assert_eq!(fs::read_to_string(&out_file).unwrap(), "ready\ngot-term\n");
+    assert!(!rt.root.join(&id).exists());
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+}
+
+/// The container's process killed between create and start: start says
+/// so in one line, state says stopped, delete removes everything; two
+/// deletes at once (they take the container's lock in turn) both end well.
+#[test]
+fn killed_between_create_and_start() {
+    let rt = Rt::new("oci-k9");
+    let id = unique_name("ho");
+    let b = rt.bundle("b", "echo never");
+    let pid_file = rt.scratch.path("pid");
+    // The container's process keeps create's stdout and stderr: files, not pipes.
+    let mut c = rt.cmd(&["create", "--bundle", b.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]);
+    c.stdout(Stdio::null()).stderr(fs::File::create(rt.scratch.path("create.err")).unwrap());
+    assert!(c.status().unwrap().success(), "create failed: {:?}", fs::read_to_string(rt.scratch.path("create.err")));
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // SAFETY: plain kill of the container's process.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    poll(Duration::from_secs(10), || (rt.state(&id)["status"] == "stopped").then_some(()))
+        .expect("stopped after kill -9");
+    let out = rt.run(&["start", &id]);
+    assert_ne!(out.code(), 0, "{}", out.describe());
+    assert_one_error_line(&out);
+    let deletes: Vec<_> = (0..2).map(|_| rt.cmd(&["delete", "--force", &id]).spawn().unwrap()).collect();
+    for mut d in deletes {
+        assert!(d.wait().unwrap().success(), "a concurrent delete --force failed");
+    }
+    assert!(!rt.root.join(&id).exists());
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+}
+
 #[test]
 fn runtime_cli_refuses_and_forces() {
     let rt = Rt::new("oci-refuse");

@@ -20,6 +20,8 @@ struct Made {
     dir: PathBuf,
     cgroups: Vec<PathBuf>,
     pid: Option<i32>,
+    /// The state directory's lock (state::lock), held until create returns.
+    lock: Option<std::fs::File>,
 }
 
 impl Made {
@@ -41,7 +43,8 @@ pub fn create(g: &Global, a: &CreateArgs) -> Result<i32> {
     let b = bundle::load(&a.bundle)?;
     let ns = bundle::namespaces(&b.spec)?;
     let dir = state::reserve(&g.root, &a.id)?;
-    let mut made = Made { dir, cgroups: Vec::new(), pid: None };
+    let lock = state::lock(&g.root, &a.id)?;
+    let mut made = Made { dir, cgroups: Vec::new(), pid: None, lock };
     match launch(g, a, &b, &ns, &mut made) {
         Ok(pid) => Ok(pid),
         Err(e) => {
@@ -104,6 +107,9 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
     let cloned = unsafe { crate::sys::clone3(flags, None, false) }.ctx(|| "cloning the container's process".into())?;
     let Some(child) = cloned else {
         drop(ours);
+        // The lock stays with create; the child's copy would hold it until
+        // the exec after `start`, which waits for it.
+        drop(made.lock.take());
         init::main(Init {
             id: &a.id,
             bundle: b,

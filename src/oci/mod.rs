@@ -8,7 +8,8 @@
 //! `cgroup` (cgroups and limits), `mounts`, `devices`, `seccomp`,
 //! `process` (becoming the container's process: user, capabilities,
 //! limits), `init` (the container's first process until it execs),
-//! `create` (the create/start split), `exec`, `verbs` (start, kill,
+//! `create` (the create/start split), `exec`, `forward` (signals
+//! to a foreground `run`), `verbs` (start, kill,
 //! delete, ps, pause, resume, update, events), `hooks`, `console`,
 //! `spec` (features and the default config.json), `log`.
 
@@ -19,6 +20,7 @@ pub mod console;
 pub mod create;
 pub mod devices;
 pub mod exec;
+pub mod forward;
 pub mod hooks;
 pub mod init;
 pub mod log;

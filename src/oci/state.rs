@@ -80,6 +80,31 @@ pub fn reserve(root: &Path, id: &str) -> Result<PathBuf> {
     }
 }
 
+/// One verb at a time per container: an exclusive flock on its state
+/// directory, held until the file is dropped. `create` holds it from
+/// `reserve` until it returns, so a `delete` never sees a create half
+/// done (nor removes what a live create is still writing). None when the
+/// directory does not exist (the verb then says so).
+pub fn lock(root: &Path, id: &str) -> Result<Option<fs::File>> {
+    check_id(id)?;
+    let d = dir(root, id);
+    let f = match fs::File::open(&d) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(OciError::sys(format!("opening {}", d.display()), e)),
+    };
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) } == 0 {
+            return Ok(Some(f));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(OciError::sys(format!("locking {}", d.display()), e));
+        }
+    }
+}
+
 pub fn save(root: &Path, rec: &Record) -> Result<()> {
     let d = dir(root, &rec.id);
     let tmp = d.join("berth.json.tmp");

@@ -10,10 +10,22 @@ use std::time::Duration;
 
 pub fn dispatch(cli: &Cli) -> Result<i32> {
     let g = &cli.global;
+    // The verbs that change a container wait for each other (and for its
+    // create); `run` locks its create and start, not its wait.
+    let _lock = match &cli.verb {
+        Verb::Start { id }
+        | Verb::Kill { id, .. }
+        | Verb::Delete { id, .. }
+        | Verb::Pause { id }
+        | Verb::Resume { id }
+        | Verb::Update { id, .. } => state::lock(&g.root, id)?,
+        _ => None,
+    };
     match &cli.verb {
         Verb::Create(a) => super::create::create(g, a).map(|_| 0),
         Verb::Start { id } => start(g, id).map(|_| 0),
         Verb::Run { create, detach, .. } => {
+            let forward = (!*detach).then(super::forward::Forwarder::new);
             let pid = super::create::create(g, create)?;
             if let Err(e) = start(g, &create.id) {
                 let _ = delete(g, &create.id, true);
@@ -22,7 +34,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             if *detach {
                 return Ok(0);
             }
-            let code = wait(pid);
+            let code = forward.map_or_else(|| wait(pid), |f| f.wait(pid));
             delete(g, &create.id, true)?;
             Ok(code)
         }
