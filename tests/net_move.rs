@@ -112,8 +112,8 @@ fn interface_comes_back_after_kill9() {
     let mac = p.host_mac(&p.here).expect("the test's link");
     let name = hl_name("mvk");
     let opt = format!("--network-interface={}", p.here);
-    let script = format!("echo IN=$(ls /sys/class/net | tr '\\n' ' '); exec sleep 1000");
-    let mut bg = Bg::spawn(p.berth(&tree, &name, &[&opt], &script), s.path("log"));
+    let script = "echo IN=$(ls /sys/class/net | tr '\\n' ' '); exec sleep 1000";
+    let mut bg = Bg::spawn(p.berth(&tree, &name, &[&opt], script), s.path("log"));
     assert!(wait_line(&bg, "IN").contains(&p.here), "{}", bg.describe());
     assert!(p.host_mac(&p.here).is_none(), "{} is still on the host", p.here);
     assert!(record_field(&name, "netns").contains(&name), "the record names the kept namespace");
@@ -194,4 +194,38 @@ fn macvlan_ipvlan_and_errors() {
     assert!(out.stderr.contains("link called host0"), "{}", out.describe());
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
     assert!(p.host_mac(&p.here).is_some() && p.peer.ip(&["-o", "link"]).contains(&p.there));
+}
+
+/// The watcher killed too: `berth gc`, run from another network namespace
+/// than the launcher's, moves the interface back to the launcher's.
+#[test]
+fn interface_comes_back_by_gc() {
+    let (s, tree) = busybox_setup("mvg");
+    let _l = host_lock_shared();
+    let p = Pair::new("mg", "10.231.10");
+    let mac = p.host_mac(&p.here).expect("the test's link");
+    let name = hl_name("mvg");
+    let opt = format!("--network-interface={}", p.here);
+    let mut bg = Bg::spawn(p.berth(&tree, &name, &[&opt], "echo UP=1; exec sleep 1000"), s.path("log"));
+    wait_line(&bg, "UP");
+    let launcher = bg.pid();
+    let watcher = poll(Duration::from_secs(5), || {
+        all_pids().into_iter().find(|&q| {
+            let status = std::fs::read_to_string(format!("/proc/{q}/status")).unwrap_or_default();
+            status.lines().any(|l| l == "Name:\tberth-watch")
+                && status.lines().any(|l| l.split_whitespace().eq(["PPid:".to_string(), launcher.to_string()]))
+        })
+    })
+    .expect("the launcher's watcher");
+    signal(watcher, libc::SIGKILL);
+    bg.kill9();
+    assert!(p.host_mac(&p.here).is_none(), "{} came back without gc", p.here);
+    let mut gc = Command::new("nsenter");
+    gc.arg(format!("--net={}", p.peer.path())).arg(BERTH).arg("gc").stdin(std::process::Stdio::null());
+    let out = run_to_end(gc, QUICK);
+    out.expect_code(0);
+    assert!(out.stdout.contains(&format!("Removed interface {} from the guest", p.here)), "{}", out.describe());
+    assert_eq!(p.host_mac(&p.here).as_deref(), Some(mac.as_str()), "{}", out.describe());
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    assert_released(&name, &p.here);
 }

@@ -193,7 +193,7 @@ pub fn cleanup(rec: &MovedRecord) -> Vec<String> {
             (Ok(mut nl), Some(home)) => {
                 for l in &rec.links {
                     match back(&mut nl, l, &home) {
-                        Ok(Some(n)) => done.push(format!("interface {n} moved back")),
+                        Ok(Some(n)) => done.push(format!("interface {n} from the guest (back on the host)")),
                         Ok(None) => {}
                         Err(e) => tracing::warn!("moving {} back: {e}", l.name),
                     }
