@@ -58,11 +58,14 @@ pub fn lock_path(home: u64, name: &str) -> PathBuf {
     Path::new(super::subnet::LOCK_DIR).join(format!("if-{home}-{name}.lock"))
 }
 
-/// The name to move an interface back under when the host has a link of
-/// its old name meanwhile: the kernel picks the first free `NAMEn`.
-pub fn fallback_name(name: &str) -> String {
-    let stem: String = name.chars().take(super::plan::IFNAME_MAX - 2).collect();
-    format!("{stem}%d")
+/// Names to move an interface back under when the host has a link of
+/// its old name meanwhile: `NAME0`, `NAME1`, ... (shortened to fit).
+pub fn fallback_names(name: &str) -> impl Iterator<Item = String> + '_ {
+    (0..100u32).map(move |n| {
+        let suffix = n.to_string();
+        let stem: String = name.chars().take(super::plan::IFNAME_MAX - suffix.len()).collect();
+        format!("{stem}{suffix}")
+    })
 }
 
 /// What the options ask for, by option: (option, interface) in order.
@@ -138,8 +141,9 @@ mod tests {
         let long = macvlan_name("enp0s31f6abcdef");
         assert_eq!(long.len(), 15);
         assert!(long.starts_with("mv-enp0s31f"));
-        assert_eq!(fallback_name("enp0s31f6abcdef"), "enp0s31f6abcd%d");
-        assert_eq!(fallback_name("eth0"), "eth0%d");
+        let f: Vec<String> = fallback_names("enp0s31f6abcdef").take(11).collect();
+        assert_eq!((f[0].as_str(), f[10].as_str()), ("enp0s31f6abcde0", "enp0s31f6abcd10"));
+        assert_eq!(fallback_names("eth0").next().unwrap(), "eth00");
     }
 
     #[test]

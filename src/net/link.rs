@@ -161,11 +161,21 @@ impl Netlink {
     }
 
     /// Moves link `index` into the network namespace `netns`, naming it
-    /// `name` there (a `%d` pattern picks a free one).
+    /// `name` there. The kernel moves it first and renames it after: a
+    /// name taken there fails the rename of a link already moved, unless
+    /// its current name is taken too (then nothing moves).
     pub fn move_to(&mut self, index: u32, netns: &impl AsFd, name: &str, what: &str) -> Result<()> {
         let mut m = LinkMessage::default();
         m.header.index = index;
         m.attributes.push(LinkAttribute::NetNsFd(netns.as_fd().as_raw_fd()));
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        self.request(RouteNetlinkMessage::SetLink(m), 0, what).map(drop)
+    }
+
+    /// Renames link `index` to `name`.
+    pub fn rename(&mut self, index: u32, name: &str, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
         m.attributes.push(LinkAttribute::IfName(name.into()));
         self.request(RouteNetlinkMessage::SetLink(m), 0, what).map(drop)
     }

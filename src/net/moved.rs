@@ -227,15 +227,26 @@ fn back(nl: &mut Netlink, l: &MovedLink, home: &File) -> Result<Option<String>> 
             None => return Ok(None),
         },
     };
+    // The guest may have renamed it.
+    let current = nl.name_of(index)?.unwrap_or_else(|| l.name.clone());
     let what = format!("moving {} back to the host", l.name);
     match nl.move_to(index, home, &l.name, &what) {
-        Ok(()) => Ok(Some(l.name.clone())),
-        Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
-            nl.move_to(index, home, &hostif::fallback_name(&l.name), &what)?;
-            let msg = format!("the host has another link called {} now; it came back under another name", l.name);
-            tracing::warn!("{msg}");
-            Ok(Some(format!("{} ({msg})", l.name)))
-        }
-        Err(e) => Err(e),
+        Ok(()) => return Ok(Some(l.name.clone())),
+        Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(e),
     }
+    let mut there = Netlink::open_in(home)?;
+    let free = hostif::fallback_names(&l.name)
+        .find(|n| matches!(there.index_of(n), Ok(None)))
+        .ok_or_else(|| NetError::Refused(format!("{what}: no free name like {}0", l.name)))?;
+    if nl.name_of(index)?.is_some() {
+        // Nothing moved: its name in the guest is taken on the host too.
+        nl.move_to(index, home, &free, &what)?;
+    } else if let Some(i) = there.index_of(&current)? {
+        // Moved, but the rename to its old name failed.
+        there.rename(i, &free, &what)?;
+    }
+    let msg = format!("the host has another link called {} now, so it came back as {free}", l.name);
+    eprint!("berth: {msg}\r\n");
+    Ok(Some(format!("{} ({msg})", l.name)))
 }
