@@ -502,10 +502,6 @@ killed_launcher() {
 }
 check killed-launcher-leaves-no-scope killed_launcher || true
 
-# ---- host links given to machines (macvlan/ipvlan, moved interfaces) -------
-# shellcheck source=checks-net-links.sh
-source "$SHARE/checks-net-links.sh"
-
 # ---------------------------------------------------------------------------
 journalctl -b --no-pager -o short-monotonic > "$SHARE/journal" 2>&1 || true
 log "all checks ran"
