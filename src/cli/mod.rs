@@ -414,6 +414,15 @@ pub struct NetArgs {
     /// Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one.
     #[arg(long = "network-namespace-path", value_name = "PATH")]
     pub network_namespace_path: Option<PathBuf>,
+    /// Move this host interface into the guest under its name, and back when the machine ends (repeatable).
+    #[arg(long = "network-interface", value_name = "IF")]
+    pub network_interface: Vec<String>,
+    /// Give the guest a macvlan mv-IF on the host interface IF, bridge mode, stable MAC (repeatable).
+    #[arg(long = "network-macvlan", value_name = "IF")]
+    pub network_macvlan: Vec<String>,
+    /// Give the guest an ipvlan iv-IF on the host interface IF, L2 mode (repeatable; needs the kernel's ipvlan).
+    #[arg(long = "network-ipvlan", value_name = "IF")]
+    pub network_ipvlan: Vec<String>,
 }
 
 /// The guest's security and resource options, spelled like systemd-nspawn's.

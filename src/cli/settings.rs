@@ -95,6 +95,9 @@ impl CommonArgs {
             port: list(&self.net.port),
             network_veth_extra: list(&self.net.network_veth_extra),
             network_namespace_path: self.net.network_namespace_path.clone(),
+            network_interface: list(&self.net.network_interface),
+            network_macvlan: list(&self.net.network_macvlan),
+            network_ipvlan: list(&self.net.network_ipvlan),
             ..Settings::default()
         }
     }

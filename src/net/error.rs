@@ -12,6 +12,10 @@ pub enum NetError {
     /// Entering or opening a network namespace failed.
     #[error("{what}: {source}")]
     Netns { what: String, source: io::Error },
+    /// A request berth turns down before asking the kernel (a missing
+    /// interface, one another machine holds): the message says it all.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl NetError {

@@ -9,7 +9,10 @@ use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    MacVlanMode,
+};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -155,6 +158,85 @@ impl Netlink {
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
         ]));
         self.create(m, &format!("creating the veth pair {host}/{peer}"))
+    }
+
+    /// Moves link `index` into the network namespace `netns`, naming it
+    /// `name` there. The kernel moves it first and renames it after: a
+    /// name taken there fails the rename of a link already moved, unless
+    /// its current name is taken too (then nothing moves).
+    pub fn move_to(&mut self, index: u32, netns: &impl AsFd, name: &str, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::NetNsFd(netns.as_fd().as_raw_fd()));
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        self.request(RouteNetlinkMessage::SetLink(m), 0, what).map(drop)
+    }
+
+    /// Renames link `index` to `name`.
+    pub fn rename(&mut self, index: u32, name: &str, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        self.request(RouteNetlinkMessage::SetLink(m), 0, what).map(drop)
+    }
+
+    /// The name of link `index`, if there is one.
+    pub fn name_of(&mut self, index: u32) -> Result<Option<String>> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        match self.request(RouteNetlinkMessage::GetLink(m), 0, &format!("looking up link {index}")) {
+            Ok(r) => Ok(r.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n),
+                    _ => None,
+                }),
+                _ => None,
+            })),
+            Err(NetError::Netlink { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates `name` on top of link `parent` directly in the network
+    /// namespace of process `pid`: a macvlan in bridge mode with MAC
+    /// `mac`, or (without one) an ipvlan in L2 mode.
+    pub fn create_vlan(&mut self, name: &str, parent: u32, mac: Option<[u8; 6]>, pid: u32, what: &str) -> Result<()> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.into()));
+        m.attributes.push(LinkAttribute::Link(parent));
+        m.attributes.push(LinkAttribute::NetNsPid(pid));
+        let info = match mac {
+            Some(mac) => {
+                m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+                vec![
+                    LinkInfo::Kind(InfoKind::MacVlan),
+                    LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Bridge)])),
+                ]
+            }
+            None => vec![
+                LinkInfo::Kind(InfoKind::IpVlan),
+                LinkInfo::Data(InfoData::IpVlan(vec![InfoIpVlan::Mode(IpVlanMode::L2)])),
+            ],
+        };
+        m.attributes.push(LinkAttribute::LinkInfo(info));
+        self.create(m, what)
+    }
+
+    /// Whether link `index` carries a default route (IPv4 or IPv6) of
+    /// any table.
+    pub fn has_default_route(&mut self, index: u32) -> Result<bool> {
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut r = RouteMessage::default();
+            r.header.address_family = family;
+            for m in self.request(RouteNetlinkMessage::GetRoute(r), NLM_F_DUMP, "listing the host's routes")? {
+                let RouteNetlinkMessage::NewRoute(r) = m else { continue };
+                let out = r.attributes.iter().any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index));
+                if r.header.destination_prefix_length == 0 && out {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Creates a bridge `name` with MAC `mac`, up.

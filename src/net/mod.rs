@@ -16,6 +16,10 @@
 //!    pair dies with the guest's namespace; the rule, the subnet's lock
 //!    and a pair whose namespace lingers are removed there.
 //!
+//! `--network-interface` moves host interfaces in and back (moved.rs);
+//! `--network-macvlan`/`--network-ipvlan` create links on host interfaces
+//! directly in the guest's namespace (vlan.rs); hostif.rs plans both.
+//!
 //! The outer child mounts a fresh sysfs from inside the guest's network
 //! namespace and leaves `/proc/sys/net` writable (plan/mounts.rs,
 //! spawn/child.rs);
@@ -23,13 +27,16 @@
 
 pub mod dhcp;
 pub mod error;
+pub mod hostif;
 pub mod link;
+pub mod moved;
 pub mod networkd;
 pub mod nft;
 pub mod plan;
 pub mod ports;
 pub mod relay;
 pub mod subnet;
+pub mod vlan;
 pub mod zone;
 
 pub use error::NetError;
@@ -72,6 +79,9 @@ pub struct NetRecord {
     /// The host sides of `--network-veth-extra` pairs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra: Vec<String>,
+    /// Host interfaces moved into the guest (`--network-interface`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<moved::MovedRecord>,
 }
 
 /// What the network options ask for.
@@ -92,6 +102,12 @@ pub struct Settings {
     pub veth_extra: Vec<(String, String)>,
     /// An existing network namespace the guest joins instead of a new one.
     pub netns_path: Option<PathBuf>,
+    /// Host interfaces moved into the guest (`--network-interface`).
+    pub interfaces: Vec<String>,
+    /// Host interfaces the guest gets a macvlan (`mv-IF`) on.
+    pub macvlan: Vec<String>,
+    /// Host interfaces the guest gets an ipvlan (`iv-IF`) on.
+    pub ipvlan: Vec<String>,
 }
 
 /// The network options as given (the command line or a settings file).
@@ -104,6 +120,9 @@ pub struct Options {
     pub port: Vec<String>,
     pub network_veth_extra: Vec<String>,
     pub network_namespace_path: Option<PathBuf>,
+    pub network_interface: Vec<String>,
+    pub network_macvlan: Vec<String>,
+    pub network_ipvlan: Vec<String>,
 }
 
 impl Settings {
@@ -129,7 +148,12 @@ impl Settings {
             .iter()
             .map(|s| plan::parse_veth_extra(s))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let others = o.private_network || o.network_veth || joins || !o.port.is_empty() || !veth_extra.is_empty();
+        let asked =
+            hostif::Asked { interfaces: &o.network_interface, macvlan: &o.network_macvlan, ipvlan: &o.network_ipvlan };
+        hostif::check(&asked, &hostif::other_names(o.network_veth || joins, &veth_extra))?;
+        let links = !o.network_interface.is_empty() || !o.network_macvlan.is_empty() || !o.network_ipvlan.is_empty();
+        let others =
+            o.private_network || o.network_veth || joins || !o.port.is_empty() || !veth_extra.is_empty() || links;
         if o.network_namespace_path.is_some() && others {
             return Err("--network-namespace-path joins an existing network namespace and conflicts with every other network option; drop them".into());
         }
@@ -146,6 +170,7 @@ impl Settings {
                 || o.network_veth
                 || joins
                 || !veth_extra.is_empty()
+                || links
                 || o.network_namespace_path.is_some(),
             // A zone or a bridge is a veth pair whose host side joins it.
             veth: o.network_veth && !joins,
@@ -154,6 +179,9 @@ impl Settings {
             ports,
             veth_extra,
             netns_path: o.network_namespace_path.clone(),
+            interfaces: o.network_interface.clone(),
+            macvlan: o.network_macvlan.clone(),
+            ipvlan: o.network_ipvlan.clone(),
         })
     }
 
@@ -182,6 +210,8 @@ pub struct Network {
     relay: Option<relay::Relay>,
     /// The host side of its pair, once it exists.
     host_index: Option<u32>,
+    /// The host interfaces moved in, moved back when this goes.
+    _moved: Option<moved::Held>,
 }
 
 impl Network {
@@ -196,6 +226,7 @@ impl Network {
             _member: None,
             relay: None,
             host_index: None,
+            _moved: None,
         }
     }
 
@@ -224,6 +255,11 @@ impl Network {
                 })?;
             self.rec.extra.push(host);
             persist(&self.rec).map_err(|e| NetError::netns("recording the machine's links", e))?;
+        }
+        vlan::attach(&self.machine, &machine_id(), &self.settings.macvlan, &self.settings.ipvlan, pid as u32)?;
+        if !self.settings.interfaces.is_empty() {
+            let interfaces = self.settings.interfaces.clone();
+            self._moved = Some(moved::attach(&self.machine, &interfaces, pid, &mut self.rec, persist)?);
         }
         if self.settings.veth {
             self.attach_veth(pid, persist)?;
@@ -451,7 +487,7 @@ fn masquerade(link: &str) -> Result<()> {
 /// in the host's network namespace after the launcher is gone. Returns
 /// what was removed.
 pub fn cleanup(rec: &NetRecord) -> Vec<String> {
-    let mut removed = Vec::new();
+    let mut removed = rec.moved.as_ref().map(moved::cleanup).unwrap_or_default();
     if let Some(link) = &rec.ports {
         if ports::remove(link).is_ok() {
             removed.push(format!("nf_tables chains {}", ports::chains(link).join(" ")));

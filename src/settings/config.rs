@@ -359,6 +359,9 @@ fn policy_and_network(s: &Settings) -> Result<(policy::Policy, crate::net::Setti
         port: s.port.clone().unwrap_or_default(),
         network_veth_extra: s.network_veth_extra.clone().unwrap_or_default(),
         network_namespace_path: s.network_namespace_path.clone(),
+        network_interface: s.network_interface.clone().unwrap_or_default(),
+        network_macvlan: s.network_macvlan.clone().unwrap_or_default(),
+        network_ipvlan: s.network_ipvlan.clone().unwrap_or_default(),
     })
     .map_err(Error::Usage)?;
     if net.private() {

@@ -76,6 +76,21 @@ fn push(list: &mut Option<Vec<String>>, v: String) {
         l.push(v);
     }
 }
+/// A space-separated list of interface names, appended (nspawn's
+/// Interface=, MACVLAN=, IPVLAN=); an empty value empties the list.
+fn ifnames(list: &mut Option<Vec<String>>, v: &str) -> Result<(), String> {
+    let names = words(v)?;
+    if let Some(bad) = names.iter().find(|n| !crate::net::plan::ifname_valid(n)) {
+        return Err(format!("'{bad}' is not an interface name (1-15 characters, no '/', ':' or spaces)"));
+    }
+    if names.is_empty() {
+        push(list, String::new());
+    }
+    for n in names {
+        push(list, n);
+    }
+    Ok(())
+}
 fn absolute(v: &str, what: &str) -> Result<(), String> {
     if v.starts_with('/') {
         Ok(())
@@ -293,6 +308,9 @@ pub static KEYS: &[Key] = &[
         crate::net::plan::check_zone(v)?;
         s.network_zone = Some(v.to_string())
     }),
+    key!("Network", "Interface", "--network-interface", trusted, |s, v| ifnames(&mut s.network_interface, v)?),
+    key!("Network", "MACVLAN", "--network-macvlan", trusted, |s, v| ifnames(&mut s.network_macvlan, v)?),
+    key!("Network", "IPVLAN", "--network-ipvlan", trusted, |s, v| ifnames(&mut s.network_ipvlan, v)?),
     key!("Network", "Port", "--port", trusted, |s, v| {
         crate::net::ports::parse(v)?;
         push(&mut s.port, v.to_string())
@@ -315,8 +333,7 @@ static LIMIT: Key = Key {
 
 /// nspawn keys berth does not implement (yet): refused by name, never
 /// silently ignored.
-const NOT_SUPPORTED: &[&str] =
-    &["AmbientCapability", "PivotRoot", "Personality", "Inaccessible", "Interface", "MACVLAN", "IPVLAN"];
+const NOT_SUPPORTED: &[&str] = &["AmbientCapability", "PivotRoot", "Personality", "Inaccessible"];
 
 pub fn find(section: &str, key: &str) -> Result<&'static Key, String> {
     if let Some(k) = KEYS.iter().find(|k| k.section == section && k.name == key) {

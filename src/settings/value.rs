@@ -80,6 +80,9 @@ pub struct Settings {
     pub port: Option<Vec<String>>,
     pub network_veth_extra: Option<Vec<String>>,
     pub network_namespace_path: Option<std::path::PathBuf>,
+    pub network_interface: Option<Vec<String>>,
+    pub network_macvlan: Option<Vec<String>>,
+    pub network_ipvlan: Option<Vec<String>>,
 }
 
 /// Lists every field once, so merge cannot forget one.
@@ -141,7 +144,10 @@ macro_rules! each_field {
             network_bridge,
             port,
             network_veth_extra,
-            network_namespace_path
+            network_namespace_path,
+            network_interface,
+            network_macvlan,
+            network_ipvlan
         )
     };
 }

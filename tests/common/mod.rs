@@ -682,7 +682,11 @@ pub fn run_berth_leftovers(name: &str) -> Vec<String> {
         }
     }
     for m in mountinfo() {
-        if path_is_under(&m.mount_point, Path::new("/run/berth")) {
+        // The network namespaces a running machine keeps are its own
+        // (named after it); any other mount there is a leftover.
+        let theirs = path_is_under(&m.mount_point, Path::new("/run/berth/netns"))
+            && !m.mount_point.ends_with(&format!("/{name}"));
+        if path_is_under(&m.mount_point, Path::new("/run/berth")) && !theirs {
             out.push(format!("mount: {}", m.line));
         }
     }

@@ -17,8 +17,13 @@ pub struct HostNs {
 impl HostNs {
     /// `hn` + tag + this process's pid: unique to this test run.
     pub fn new(tag: &str) -> HostNs {
+        HostNs::with_prefix("hn", tag)
+    }
+
+    /// The same with another prefix than `hn` (each test file its own).
+    pub fn with_prefix(prefix: &str, tag: &str) -> HostNs {
         require(&["ip", "nsenter"]);
-        let name = format!("hn{tag}{}", std::process::id());
+        let name = format!("{prefix}{tag}{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
         let ok = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add").success();
         assert!(ok, "ip netns add {name} failed");
