@@ -35,12 +35,15 @@ pub fn prepare_link(ifname: &str) {
 pub fn keep_taking_ra(conf: &[(String, String, String)]) -> Vec<String> {
     conf.iter()
         .filter(|(name, ra, fwd)| name != "all" && name != "lo" && ra == "1" && fwd == "0")
+        // berth's own links route; they take no advertisements.
+        .filter(|(name, _, _)| !["ve-", "vb-", "vz-"].iter().any(|p| name.starts_with(p)))
         .map(|(name, _, _)| name.clone())
         .collect()
 }
 
-/// Turns IPv6 forwarding on for berth's link; whether the host forwards
-/// IPv6 now (then its advertisements offer a default route).
+/// Turns IPv6 forwarding on (for berth's links, but Linux has one switch
+/// for all); whether the host forwards IPv6 now (then the advertisements
+/// offer a default route).
 pub fn enable() -> bool {
     let all = Path::new(CONF).join("all/forwarding");
     if read(&all) == "1" {
@@ -77,7 +80,7 @@ mod tests {
     fn only_interfaces_taking_ras_without_forwarding_are_kept() {
         let c = |n: &str, ra: &str, f: &str| (n.to_string(), ra.to_string(), f.to_string());
         let conf =
-            vec![c("all", "1", "0"), c("default", "1", "0"), c("lo", "1", "0"), c("eth0", "1", "0"), c("eth1", "0", "0"), c("eth2", "2", "0"), c("br0", "1", "1")];
+            vec![c("all", "1", "0"), c("default", "1", "0"), c("lo", "1", "0"), c("eth0", "1", "0"), c("eth1", "0", "0"), c("eth2", "2", "0"), c("br0", "1", "1"), c("ve-web", "1", "0")];
         assert_eq!(keep_taking_ra(&conf), vec!["default".to_string(), "eth0".to_string()]);
     }
 }

@@ -17,8 +17,12 @@ pub struct HostNs {
 impl HostNs {
     /// `hn` + tag + this process's pid: unique to this test run.
     pub fn new(tag: &str) -> HostNs {
+        HostNs::named(format!("hn{tag}{}", std::process::id()))
+    }
+
+    /// A namespace called `name` (which the caller makes unique).
+    pub fn named(name: String) -> HostNs {
         require(&["ip", "nsenter"]);
-        let name = format!("hn{tag}{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
         let ok = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add").success();
         assert!(ok, "ip netns add {name} failed");
