@@ -67,7 +67,9 @@ fn setup(tag: &str) -> (Scratch, PathBuf, PathBuf, HostNs) {
 fn assert_host_clean(host: &HostNs) {
     let gone = poll(Duration::from_secs(10), || {
         let links = host.ip(&["-o", "link"]);
-        (!links.contains(" ve-h6") && !links.contains(" vb-h6") && !links.contains(" vz-h6")
+        (!links.contains(" ve-h6")
+            && !links.contains(" vb-h6")
+            && !links.contains(" vz-h6")
             && !host.nft_tables().contains("berth"))
         .then_some(())
     });
@@ -107,7 +109,13 @@ ping -6 -c1 -W3 2001:db8:6::2 >/dev/null 2>&1 && echo OUT6=ok || echo OUT6=fail"
     let host_addr = host.ip(&["-o", "-6", "addr", "show", "dev", &link, "scope", "global"]);
     assert!(host_addr.contains(&format!("inet6 {}::1/64", prefix64(&addr))), "{host_addr}");
     assert_eq!(wait_line(&g, "HOST6"), "ok", "{}", g.describe());
-    assert_eq!(wait_line(&g, "OUT6"), "ok", "forwarded and masqueraded\n{}\n{}", g.describe(), host.sh("nft list ruleset"));
+    assert_eq!(
+        wait_line(&g, "OUT6"),
+        "ok",
+        "forwarded and masqueraded\n{}\n{}",
+        g.describe(),
+        host.sh("nft list ruleset")
+    );
     let guest_ip = addr.split('/').next().unwrap();
     let ping = host.sh(&format!("busybox ping -6 -c1 -W3 {guest_ip} >/dev/null 2>&1 && echo ok"));
     assert_eq!(ping.trim(), "ok", "the host reaches the guest at {guest_ip}");
@@ -115,7 +123,11 @@ ping -6 -c1 -W3 2001:db8:6::2 >/dev/null 2>&1 && echo OUT6=ok || echo OUT6=fail"
     assert!(rules.contains(&format!("masq-{link}")) && rules.contains("masquerade"), "{rules}");
     assert_eq!(host.sh("cat /proc/sys/net/ipv6/conf/all/forwarding").trim(), "1");
     stop(&shared, &mut g, &name);
-    assert!(g.output().contains("net.ipv6.conf.all.forwarding=1"), "berth says it turned forwarding on\n{}", g.describe());
+    assert!(
+        g.output().contains("net.ipv6.conf.all.forwarding=1"),
+        "berth says it turned forwarding on\n{}",
+        g.describe()
+    );
     assert_host_clean(&host);
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
 }
@@ -202,7 +214,8 @@ fn networkd_guest_takes_the_advertised_prefix() {
     });
     let diag = || guest_sh(pid, "networkctl status host0 --no-pager 2>&1 | head -30").stdout;
     let Some(a) = got else { panic!("no ULA address or default route\n{}\n{}", diag(), bg.describe()) };
-    let addr = a.split_whitespace().skip_while(|w| *w != "inet6").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let addr =
+        a.split_whitespace().skip_while(|w| *w != "inet6").nth(1).unwrap().split('/').next().unwrap().to_string();
     let ping = host.sh(&format!("busybox ping -6 -c1 -W3 {addr} >/dev/null 2>&1 && echo ok"));
     assert_eq!(ping.trim(), "ok", "the host reaches {addr}\n{}", diag());
     bg.signal(libc::SIGTERM);

@@ -67,7 +67,8 @@ pub fn enable() -> bool {
         eprint!("berth: cannot turn on IPv6 forwarding ({e}); guests get IPv6 addresses but no IPv6 route beyond the host\r\n");
         return false;
     }
-    let kept = if keep.is_empty() { String::new() } else { format!("; accept_ra=2 on {} keeps their SLAAC", keep.join(" ")) };
+    let kept =
+        if keep.is_empty() { String::new() } else { format!("; accept_ra=2 on {} keeps their SLAAC", keep.join(" ")) };
     eprint!("berth: turned on IPv6 forwarding for every interface (net.ipv6.conf.all.forwarding=1) for the guests' IPv6{kept}\r\n");
     true
 }
@@ -79,8 +80,16 @@ mod tests {
     #[test]
     fn only_interfaces_taking_ras_without_forwarding_are_kept() {
         let c = |n: &str, ra: &str, f: &str| (n.to_string(), ra.to_string(), f.to_string());
-        let conf =
-            vec![c("all", "1", "0"), c("default", "1", "0"), c("lo", "1", "0"), c("eth0", "1", "0"), c("eth1", "0", "0"), c("eth2", "2", "0"), c("br0", "1", "1"), c("ve-web", "1", "0")];
+        let conf = vec![
+            c("all", "1", "0"),
+            c("default", "1", "0"),
+            c("lo", "1", "0"),
+            c("eth0", "1", "0"),
+            c("eth1", "0", "0"),
+            c("eth2", "2", "0"),
+            c("br0", "1", "1"),
+            c("ve-web", "1", "0"),
+        ];
         assert_eq!(keep_taking_ra(&conf), vec!["default".to_string(), "eth0".to_string()]);
     }
 }

@@ -72,4 +72,3 @@ pub fn advert(net: Ipv6Addr, mac: [u8; 6], forwards: bool) -> Advert {
 pub fn remove_masquerade(ifname: &str) -> Result<()> {
     nft::remove_chain_in(nft::NFPROTO_IPV6, &nft::chain_name(ifname))
 }
-

@@ -50,7 +50,11 @@ const LEASE_SECONDS: u32 = 3600;
 /// The lease time, which only the test suite changes (tests/net_zone.rs
 /// renews short leases) through BERTH_TEST_LEASE_SECONDS.
 fn lease_seconds() -> u32 {
-    std::env::var("BERTH_TEST_LEASE_SECONDS").ok().and_then(|s| s.parse().ok()).filter(|s| *s >= 4).unwrap_or(LEASE_SECONDS)
+    std::env::var("BERTH_TEST_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s >= 4)
+        .unwrap_or(LEASE_SECONDS)
 }
 
 /// Writes fields into the machine record (before what they name exists).

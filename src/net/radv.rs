@@ -67,7 +67,11 @@ impl Radv {
         let (sock, timer) = unsafe {
             let fd = sys(
                 &what,
-                libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, libc::IPPROTO_ICMPV6),
+                libc::socket(
+                    libc::AF_INET6,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                    libc::IPPROTO_ICMPV6,
+                ),
             )?;
             let sock = OwnedFd::from_raw_fd(fd);
             let set = |level: libc::c_int, opt: libc::c_int, v: *const libc::c_void, len: usize| {
@@ -90,7 +94,12 @@ impl Radv {
                 ipv6mr_multiaddr: libc::in6_addr { s6_addr: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2).octets() },
                 ipv6mr_interface: ifindex,
             };
-            set(libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq as *const _ as *const _, std::mem::size_of_val(&mreq))?;
+            set(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_ADD_MEMBERSHIP,
+                &mreq as *const _ as *const _,
+                std::mem::size_of_val(&mreq),
+            )?;
             let tfd = sys(&what, libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK))?;
             let timer = OwnedFd::from_raw_fd(tfd);
             let ts = libc::timespec { tv_sec: TICK.as_secs() as libc::time_t, tv_nsec: 0 };
