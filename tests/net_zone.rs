@@ -277,7 +277,7 @@ exit 0
 /// renews at half of it) two machines' udhcpc renew by unicast to the
 /// bridge's address. Each launcher hears its own guest through its
 /// packet socket, so both renew twice and keep their addresses: no
-/// unanswered renewal (udhcpc would fall back to a broadcast "rebind"),
+/// unanswered renewal (udhcpc would fall back to a broadcast),
 /// no lease lost, no new discovery.
 #[test]
 fn zone_renewals_of_every_member_are_answered() {
@@ -327,7 +327,14 @@ echo DONE"#;
             assert!(l.ends_with(&format!(" {ip}")), "the same address: {l}\n{report}");
         }
         assert_eq!(after.iter().filter(|l| l.starts_with("bound ")).count(), 1, "one discovery\n{report}");
-        assert!(log(n).contains("sending renew") && !log(n).contains("rebind"), "unicast renewals answered\n{report}");
+        // An unanswered unicast renewal makes udhcpc 1.35 say
+        // "broadcasting renew" (later versions "rebind"): what this test
+        // saw with one UDP socket per launcher.
+        let l = log(n);
+        assert!(
+            l.contains("sending renew") && !l.contains("broadcasting renew") && !l.contains("rebind"),
+            "unicast renewals answered\n{report}"
+        );
     }
     write_file(&shared.join("stop"), "");
     for g in guests.iter_mut() {
