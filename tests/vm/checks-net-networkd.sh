@@ -37,12 +37,13 @@ nd_disable_in_tree() {
     done
 }
 
-# nd_guest_addr: the guest's IPv4 address on host0, once it has one.
+# nd_guest_addr: the guest's IPv4 address on host0 from DHCP, once it has
+# one (not the 169.254/16 one of LinkLocalAddressing=yes).
 nd_guest_addr() {
     local leader
     leader="$(machinectl show nd -p Leader --value 2>/dev/null)" || return 1
     [ -n "$leader" ] || return 1
-    nsenter -t "$leader" -n "$BB" ip -4 -o addr show dev host0 2>/dev/null | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | head -n1
+    nsenter -t "$leader" -n "$BB" ip -4 -o addr show dev host0 2>/dev/null | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | grep -v '^169\.254\.' | head -n1
 }
 
 nd_has_addr() { [ -n "$(nd_guest_addr)" ]; }
@@ -58,6 +59,10 @@ nd_dhcp_from_networkd() {
     local s
     s="$(networkctl status ve-nd --no-pager 2>&1)"
     grep -q 'State: routable (configured)' <<<"$s" || { echo "ve-nd not configured by networkd: $s"; return 1; }
+    # On the subnet networkd put on ve-nd (its connected route), so from
+    # networkd's DHCP server.
+    "$BB" ip -4 route get "$a" 2>&1 | grep -q 'dev ve-nd' ||
+        { echo "$a is not on ve-nd's subnet: $("$BB" ip -4 -o addr show dev ve-nd 2>&1)"; return 1; }
 }
 
 nd_ping() {
