@@ -21,7 +21,8 @@
 #          address, DHCP server, nf_tables rule) against the same without,
 #          for both tools, inside a network namespace of the benchmark's own
 #          (N=NETRUNS, default 20; NETRUNS=0 skips it); target: the network
-#          adds at most 5 ms to berth's start to exit. Also --network-zone
+#          adds at most 5 ms to berth's start to exit; ratio = berth / nspawn
+#          of the whole start to exit. Also --network-zone
 #          (each sample creates the zone's bridge and removes it at exit) and,
 #          berth only, `run -n` until busybox udhcpc in the guest holds a
 #          lease from berth's DHCP server (start to exit of `udhcpc -q`)
@@ -468,7 +469,7 @@ if mem50:
 if netruns > 0:
     print()
     print(f"network: run /bin/true in a namespace of its own, start to exit (N={netruns}); added = with - without")
-    print(f"{'option':36} {'berth':>10} {'added':>8} {'nspawn':>10} {'added':>8} {'target':>8}")
+    print(f"{'option':36} {'berth':>10} {'added':>8} {'nspawn':>10} {'added':>8} {'ratio':>7} {'target':>8}")
     for k in NET_OPTS:
         b, n = statistics.median(net["berth"][k]), statistics.median(net["nspawn"][k])
         bo, no = statistics.median(net["berth"]["none"]), statistics.median(net["nspawn"]["none"])
@@ -476,7 +477,7 @@ if netruns > 0:
         verdict = "" if tg is None else ("ok" if b - bo <= tg else "MISSED")
         ok_all &= tg is None or b - bo <= tg
         label_k = " ".join(NET_OPTS[k]) or "(no network option)"
-        print(f"{label_k:36} {fmt('x', b):>10} {fmt('x', b - bo):>8} {fmt('x', n):>10} {fmt('x', n - no):>8} {('<=5 ms' if tg else ''):>8} {verdict}")
+        print(f"{label_k:36} {fmt('x', b):>10} {fmt('x', b - bo):>8} {fmt('x', n):>10} {fmt('x', n - no):>8} {b / n:7.3f} {('<=5 ms' if tg else ''):>8} {verdict}")
     d = statistics.median(dhcp)
     print(f"{'-n, start until udhcpc holds a lease':36} {fmt('x', d):>10} {fmt('x', d - bo):>8}   (berth only: its own DHCP server)")
 print()

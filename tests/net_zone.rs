@@ -260,3 +260,89 @@ fn machined_gets_the_network_interfaces() {
     assert_zone_gone(&host, &zone);
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
 }
+
+/// What a renewing guest's udhcpc runs on each event: the event and the
+/// address into /shared/NAME.events, the address onto host0.
+const RENEW_SCRIPT: &str = r#"#!/bin/sh
+echo "$1 $ip" >> /shared/$(hostname).events
+case "$1" in
+bound) ip -4 addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface" ;;
+renew) ip addr replace "$ip/${mask:-24}" dev "$interface" ;;
+esac
+exit 0
+"#;
+
+/// Renewals on a zone: with a short lease (BERTH_TEST_LEASE_SECONDS=6,
+/// which only the tests set; busybox's udhcpc makes it 30 s at least and
+/// renews at half of it) two machines' udhcpc renew by unicast to the
+/// bridge's address. Each launcher hears its own guest through its
+/// packet socket, so both renew twice and keep their addresses: no
+/// unanswered renewal (udhcpc would fall back to a broadcast),
+/// no lease lost, no new discovery.
+#[test]
+fn zone_renewals_of_every_member_are_answered() {
+    require(&["nft"]);
+    let (s, tree) = busybox_setup("zr");
+    let shared = s.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let host = HostNs::named(format!("h6zr{}", std::process::id()));
+    let _l = host_lock_shared();
+    let zone = format!("h6r{}", std::process::id() % 100000);
+    write_file(&shared.join("ev.sh"), RENEW_SCRIPT);
+    assert!(std::process::Command::new("chmod").arg("755").arg(shared.join("ev.sh")).status().unwrap().success());
+    let guest = r#"ip link set host0 up
+udhcpc -f -i host0 -T 1 -t 10 -s /shared/ev.sh >/shared/$(hostname).udhcpc 2>&1 &
+while [ ! -e /shared/stop ]; do sleep 0.1; done
+kill $!
+echo DONE"#;
+    let names = [unique_name("zra").replacen("bt-", "h6-", 1), unique_name("zrb").replacen("bt-", "h6-", 1)];
+    let mut guests: Vec<Bg> = names
+        .iter()
+        .map(|n| {
+            let mut c = host.berth();
+            c.env("BERTH_TEST_LEASE_SECONDS", "6");
+            c.args(["run", "-x", "-q", "-M", n, "--network-zone", &zone, "--bind"]);
+            c.arg(format!("{}:/shared:idmap", shared.display())).arg("-D").arg(&tree);
+            c.args(["--", "/bin/sh", "-c", guest]);
+            Bg::spawn(c, s.path(&format!("{n}.log")))
+        })
+        .collect();
+    let events = |n: &str| std::fs::read_to_string(shared.join(format!("{n}.events"))).unwrap_or_default();
+    let bound = poll(Duration::from_secs(30), || names.iter().all(|n| events(n).contains("bound ")).then_some(()));
+    assert!(bound.is_some(), "both bound: {:?}", names.iter().map(|n| events(n)).collect::<Vec<_>>());
+    let renewed = poll(Duration::from_secs(45), || {
+        names.iter().all(|n| events(n).lines().filter(|l| l.starts_with("renew ")).count() >= 2).then_some(())
+    });
+    let log = |n: &str| std::fs::read_to_string(shared.join(format!("{n}.udhcpc"))).unwrap_or_default();
+    let report = names.iter().map(|n| format!("{n}:\n{}{}", events(n), log(n))).collect::<Vec<_>>().join("\n");
+    assert!(renewed.is_some(), "both renew twice\n{report}");
+    for n in &names {
+        let ev = events(n);
+        let after: Vec<&str> = ev.lines().skip_while(|l| !l.starts_with("bound ")).collect();
+        let ip = after[0].split_whitespace().nth(1).unwrap_or_default();
+        assert!(!ip.is_empty(), "{report}");
+        for l in &after {
+            let kind = l.split_whitespace().next().unwrap_or_default();
+            assert!(kind == "renew" || kind == "bound", "nothing but renewals after the lease: {l}\n{report}");
+            assert!(l.ends_with(&format!(" {ip}")), "the same address: {l}\n{report}");
+        }
+        assert_eq!(after.iter().filter(|l| l.starts_with("bound ")).count(), 1, "one discovery\n{report}");
+        // An unanswered unicast renewal makes udhcpc 1.35 say
+        // "broadcasting renew" (later versions "rebind"): what this test
+        // saw with one UDP socket per launcher.
+        let l = log(n);
+        assert!(
+            l.contains("sending renew") && !l.contains("broadcasting renew") && !l.contains("rebind"),
+            "unicast renewals answered\n{report}"
+        );
+    }
+    write_file(&shared.join("stop"), "");
+    for g in guests.iter_mut() {
+        let st = g.wait(QUICK);
+        assert!(st.success(), "{}", g.describe());
+    }
+    assert_zone_gone(&host, &zone);
+    for n in &names {
+        assert_clean(n, "", &[&tree], None, Duration::from_secs(5));
+    }
+}

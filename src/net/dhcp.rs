@@ -160,6 +160,8 @@ pub struct Server {
     pub lease: Lease,
     /// On a zone's bridge: the one client (by MAC) this server answers.
     client: Option<[u8; 6]>,
+    /// On a zone's bridge: where its requests come in (dhcp_packet.rs).
+    packet: Option<OwnedFd>,
 }
 
 impl Server {
@@ -190,51 +192,73 @@ impl Server {
             if libc::bind(fd, &sa as *const _ as *const libc::sockaddr, std::mem::size_of_val(&sa) as u32) < 0 {
                 return Err(NetError::netlink(what(), std::io::Error::last_os_error()));
             }
-            Ok(Server { sock, lease, client: None })
+            Ok(Server { sock, lease, client: None, packet: None })
         }
     }
 
     /// Answers only the client with hardware address `mac` (the other
-    /// members of a zone answer theirs).
-    pub fn only_for(mut self, mac: [u8; 6]) -> Server {
+    /// members of a zone answer theirs), hearing it on link `ifname`
+    /// through a packet socket (its renewals are unicast).
+    pub fn only_for(mut self, ifname: &str, mac: [u8; 6]) -> Result<Server> {
+        self.packet = Some(super::dhcp_packet::open(ifname, mac)?);
         self.client = Some(mac);
-        self
+        Ok(self)
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
+        self.packet.as_ref().unwrap_or(&self.sock).as_fd()
     }
 
     /// Answers whatever is waiting; errors are the client's problem.
     pub fn serve(&self) {
-        let mut buf = [0u8; 1500];
+        let mut buf = [0u8; 1514];
+        let Some(packet) = &self.packet else {
+            loop {
+                // SAFETY: reading into our own buffer.
+                let n = unsafe { libc::recv(self.sock.as_raw_fd(), buf.as_mut_ptr() as *mut _, buf.len(), 0) };
+                if n <= 0 {
+                    return;
+                }
+                self.answer(&buf[..n as usize]);
+            }
+        };
+        // What the UDP socket got, the packet socket got as well.
+        // SAFETY: reading into our own buffer.
+        while unsafe { libc::recv(self.sock.as_raw_fd(), buf.as_mut_ptr() as *mut _, buf.len(), 0) } > 0 {}
         loop {
             // SAFETY: reading into our own buffer.
-            let n = unsafe { libc::recv(self.sock.as_raw_fd(), buf.as_mut_ptr() as *mut _, buf.len(), 0) };
+            let n = unsafe { libc::recv(packet.as_raw_fd(), buf.as_mut_ptr() as *mut _, buf.len(), 0) };
             if n <= 0 {
                 return;
             }
-            let Some(req) = parse(&buf[..n as usize]) else { continue };
-            if self.client.is_some_and(|m| req.chaddr[..6] != m) {
-                continue;
+            if let Some(p) = super::dhcp_packet::udp_payload(&buf[..n as usize]) {
+                self.answer(p);
             }
-            let Some(reply) = answer(&req, &self.lease) else { continue };
-            // The client has no address yet: broadcast on the link.
-            // SAFETY: sending our own buffer to a plain sockaddr_in.
-            unsafe {
-                let mut sa: libc::sockaddr_in = std::mem::zeroed();
-                sa.sin_family = libc::AF_INET as u16;
-                sa.sin_port = 68u16.to_be();
-                sa.sin_addr.s_addr = u32::from(Ipv4Addr::BROADCAST).to_be();
-                libc::sendto(
-                    self.sock.as_raw_fd(),
-                    reply.as_ptr() as *const _,
-                    reply.len(),
-                    0,
-                    &sa as *const _ as *const libc::sockaddr,
-                    std::mem::size_of_val(&sa) as u32,
-                );
-            }
+        }
+    }
+
+    /// Answers one request (a UDP payload), broadcast on the link.
+    fn answer(&self, payload: &[u8]) {
+        let Some(req) = parse(payload) else { return };
+        if self.client.is_some_and(|m| req.chaddr[..6] != m) {
+            return;
+        }
+        let Some(reply) = answer(&req, &self.lease) else { return };
+        // The client has no address yet: broadcast on the link.
+        // SAFETY: sending our own buffer to a plain sockaddr_in.
+        unsafe {
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            sa.sin_family = libc::AF_INET as u16;
+            sa.sin_port = 68u16.to_be();
+            sa.sin_addr.s_addr = u32::from(Ipv4Addr::BROADCAST).to_be();
+            libc::sendto(
+                self.sock.as_raw_fd(),
+                reply.as_ptr() as *const _,
+                reply.len(),
+                0,
+                &sa as *const _ as *const libc::sockaddr,
+                std::mem::size_of_val(&sa) as u32,
+            );
         }
     }
 }

@@ -8,7 +8,7 @@ use netlink_packet_core::NLM_F_DUMP;
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoIpVlan, InfoKind, InfoMacVlan, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
     MacVlanMode,
@@ -17,7 +17,7 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// A route netlink socket bound to the network namespace it was created in.
@@ -316,6 +316,36 @@ impl Netlink {
                 for attr in &a.attributes {
                     if let AddressAttribute::Local(IpAddr::V4(addr)) = attr {
                         out.push(Net4 { addr: *addr, prefix: a.header.prefix_len });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds the IPv6 address `addr`/`prefix` to link `index`, without
+    /// duplicate address detection (berth picked it for its own link).
+    pub fn add_address6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8, what: &str) -> Result<()> {
+        let mut m = AddressMessage::default();
+        m.header.family = AddressFamily::Inet6;
+        m.header.prefix_len = prefix;
+        m.header.index = index;
+        m.attributes.push(AddressAttribute::Address(IpAddr::V6(addr)));
+        m.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        self.request(RouteNetlinkMessage::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL, what).map(drop)
+    }
+
+    /// Every IPv6 network the host routes already (of every table):
+    /// (network, prefix length).
+    pub fn taken6(&mut self) -> Result<Vec<(Ipv6Addr, u8)>> {
+        let mut out = Vec::new();
+        let mut r = RouteMessage::default();
+        r.header.address_family = AddressFamily::Inet6;
+        for m in self.request(RouteNetlinkMessage::GetRoute(r), NLM_F_DUMP, "listing the host's IPv6 routes")? {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                for a in &r.attributes {
+                    if let RouteAttribute::Destination(RouteAddress::Inet6(a)) = a {
+                        out.push((*a, r.header.destination_prefix_length));
                     }
                 }
             }

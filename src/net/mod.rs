@@ -26,17 +26,23 @@
 //! the guest keeps CAP_NET_ADMIN (settings/config.rs).
 
 pub mod dhcp;
+pub mod dhcp_packet;
 pub mod error;
 pub mod hostif;
+pub mod forward6;
+pub mod ipv6;
 pub mod link;
 pub mod moved;
 pub mod networkd;
 pub mod nft;
 pub mod plan;
 pub mod ports;
+pub mod ra;
+pub mod radv;
 pub mod relay;
 pub mod subnet;
 pub mod vlan;
+pub mod ula;
 pub mod zone;
 
 pub use error::NetError;
@@ -47,6 +53,16 @@ use std::path::PathBuf;
 
 /// How long a DHCP lease lasts (the guest renews it while it runs).
 const LEASE_SECONDS: u32 = 3600;
+
+/// The lease time, which only the test suite changes (tests/net_zone.rs
+/// renews short leases) through BERTH_TEST_LEASE_SECONDS.
+fn lease_seconds() -> u32 {
+    std::env::var("BERTH_TEST_LEASE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s >= 4)
+        .unwrap_or(LEASE_SECONDS)
+}
 
 /// Writes fields into the machine record (before what they name exists).
 pub type Persist<'a> = dyn FnMut(&NetRecord) -> std::io::Result<()> + 'a;
@@ -67,6 +83,9 @@ pub struct NetRecord {
     /// The link whose masquerade chain is in table ip berth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nft: Option<String>,
+    /// The link whose masquerade chain is in table ip6 berth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nft6: Option<String>,
     /// The zone the machine joined (`--network-zone`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
@@ -212,6 +231,8 @@ pub struct Network {
     host_index: Option<u32>,
     /// The host interfaces moved in, moved back when this goes.
     _moved: Option<moved::Held>,
+    /// The router advertisements on its link (or its zone's bridge).
+    radv: Option<radv::Radv>,
 }
 
 impl Network {
@@ -227,6 +248,7 @@ impl Network {
             relay: None,
             host_index: None,
             _moved: None,
+            radv: None,
         }
     }
 
@@ -316,6 +338,9 @@ impl Network {
             return self.no_address(&host);
         }
         // IPv6 link-local comes with the link being up.
+        if ipv6::available() {
+            forward6::prepare_link(&host);
+        }
         nl.set_up(index, &host)?;
         let taken = nl.taken4()?;
         let mut lock = None;
@@ -341,9 +366,26 @@ impl Network {
         nl.add_address4(index, server, subnet, &format!("adding address {server}/{} to {host}", subnet.prefix))?;
         masquerade(&host)?;
         let dns = dhcp::host_dns(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-        let lease = dhcp::Lease { net: subnet, server, address: subnet.nth(2), dns, seconds: LEASE_SECONDS };
+        let lease = dhcp::Lease { net: subnet, server, address: subnet.nth(2), dns, seconds: lease_seconds() };
         self.dhcp = Some(dhcp::Server::bind(&host, lease)?);
+        self.attach_ipv6(&mut nl, index, &host, persist)?;
         self.forward(&host, subnet.nth(2), persist)
+    }
+
+    /// A ULA /64 on the machine's own link `host`, forwarded,
+    /// masqueraded and advertised.
+    fn attach_ipv6(&mut self, nl: &mut link::Netlink, index: u32, host: &str, persist: &mut Persist) -> Result<()> {
+        if !ipv6::available() {
+            return Ok(());
+        }
+        let id = machine_id();
+        let Some(net) = ipv6::address(nl, index, host, &id)? else { return Ok(()) };
+        self.rec.nft6 = Some(host.to_string());
+        persist(&self.rec).map_err(|e| NetError::netns("recording the machine's network", e))?;
+        let forwards = ipv6::masquerade(host)?;
+        let advert = ipv6::advert(net, plan::mac(&id, &self.machine, true), forwards);
+        self.radv = Some(radv::Radv::new(host, index, &advert, None)?);
+        Ok(())
     }
 
     /// `--port`: DNAT rules to the guest at `guest` behind `link`, and
@@ -399,12 +441,16 @@ impl Network {
         if let Some(net) = z.net {
             let address = zone::take_address(zone, &self.machine, &net, &mut member)?;
             let dns = dhcp::host_dns(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
-            let lease = dhcp::Lease { net, server: net.nth(1), address, dns, seconds: LEASE_SECONDS };
+            let lease = dhcp::Lease { net, server: net.nth(1), address, dns, seconds: lease_seconds() };
             let guest_mac = plan::mac(&machine_id(), &self.machine, false);
-            self.dhcp = Some(dhcp::Server::bind(&z.bridge, lease)?.only_for(guest_mac));
+            self.dhcp = Some(dhcp::Server::bind(&z.bridge, lease)?.only_for(&z.bridge, guest_mac)?);
             self.forward(&port, address, persist)?;
         } else {
             self.no_address(&z.bridge)?;
+        }
+        if let Some(net) = z.net6 {
+            let advert = ipv6::advert(net, plan::mac(&machine_id(), &z.bridge, true), ipv6::forwards());
+            self.radv = Some(radv::Radv::new(&z.bridge, z.index, &advert, Some(zone::ra_lock_path(zone)))?);
         }
         self._member = Some(member);
         self._subnet_lock = z.hold;
@@ -439,6 +485,9 @@ impl Network {
     /// Hook 3: descriptors the launcher's event loop polls for input.
     pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, nix::poll::PollFlags)> {
         let mut v: Vec<_> = self.dhcp.iter().map(|s| (s.fd(), nix::poll::PollFlags::POLLIN)).collect();
+        if let Some(r) = &self.radv {
+            v.extend(r.fds().map(|fd| (fd, nix::poll::PollFlags::POLLIN)));
+        }
         if let Some(r) = &self.relay {
             v.extend(r.poll_fds());
         }
@@ -451,6 +500,12 @@ impl Network {
         if let Some(s) = &self.dhcp {
             if ready.next() == Some(&true) {
                 s.serve();
+            }
+        }
+        if let Some(r) = &mut self.radv {
+            let (socket, timer) = (ready.next() == Some(&true), ready.next() == Some(&true));
+            if socket || timer {
+                r.service(socket, timer);
             }
         }
         if let Some(r) = &mut self.relay {
@@ -496,6 +551,11 @@ pub fn cleanup(rec: &NetRecord) -> Vec<String> {
     if let Some(host) = &rec.nft {
         if nft::remove_masquerade(host).is_ok() {
             removed.push(format!("nf_tables chain {}", nft::chain_name(host)));
+        }
+    }
+    if let Some(host) = &rec.nft6 {
+        if ipv6::remove_masquerade(host).is_ok() {
+            removed.push(format!("nf_tables chain ip6 {}", nft::chain_name(host)));
         }
     }
     for host in rec.extra.iter().chain(&rec.link) {

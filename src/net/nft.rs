@@ -1,6 +1,7 @@
 //! Masquerading for berth's own links through nf_tables over netlink
-//! (never `nft` or `iptables`): table `ip berth`, one base chain per link
-//! at the postrouting hook, `iifname LINK oifname != LINK masquerade`.
+//! (never `nft` or `iptables`): table `ip berth` (and `ip6 berth` for
+//! IPv6), one base chain per link at the postrouting hook,
+//! `iifname LINK oifname != LINK masquerade`.
 //! Every message is built here, as the kernel's nf_tables UAPI spells it.
 
 use super::error::{NetError, Result};
@@ -19,6 +20,7 @@ const NFT_MSG_DELCHAIN: u16 = 5;
 const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_DELRULE: u16 = 8;
 pub const NFPROTO_IPV4: u8 = 2;
+pub const NFPROTO_IPV6: u8 = 10;
 
 const NLM_F_REQUEST: u16 = 1;
 const NLM_F_ACK: u16 = 4;
@@ -118,14 +120,26 @@ pub fn chain_name(ifname: &str) -> String {
 }
 
 /// A batch of nf_tables messages, sent as one transaction.
-#[derive(Default)]
 pub struct Batch {
     msgs: Vec<(u16, u16, Attrs)>,
+    /// NFPROTO_IPV4 (table ip berth) or NFPROTO_IPV6 (table ip6 berth).
+    family: u8,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch::new()
+    }
 }
 
 impl Batch {
     pub fn new() -> Batch {
-        Batch { msgs: Vec::new() }
+        Batch::in_family(NFPROTO_IPV4)
+    }
+
+    /// A batch on table berth of `family`.
+    pub fn in_family(family: u8) -> Batch {
+        Batch { msgs: Vec::new(), family }
     }
 
     fn add(&mut self, msg: u16, flags: u16, attrs: Attrs) {
@@ -173,7 +187,7 @@ impl Batch {
         };
         put(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, 0, NFNL_SUBSYS_NFTABLES, &[]);
         for (i, (ty, flags, a)) in self.msgs.iter().enumerate() {
-            put(*ty, NLM_F_REQUEST | NLM_F_ACK | flags, i as u32 + 1, NFPROTO_IPV4, 0, &a.0);
+            put(*ty, NLM_F_REQUEST | NLM_F_ACK | flags, i as u32 + 1, self.family, 0, &a.0);
         }
         put(NFNL_MSG_BATCH_END, NLM_F_REQUEST, self.msgs.len() as u32 + 1, 0, NFNL_SUBSYS_NFTABLES, &[]);
         out
@@ -225,8 +239,13 @@ fn chain_attrs(chain: &str) -> Attrs {
 
 /// Masquerades what comes in from `ifname` and leaves by another link.
 pub fn add_masquerade(ifname: &str) -> Result<()> {
+    add_masquerade_in(NFPROTO_IPV4, ifname)
+}
+
+/// The same in table berth of `family`.
+pub fn add_masquerade_in(family: u8, ifname: &str) -> Result<()> {
     let chain = chain_name(ifname);
-    let mut b = Batch::new();
+    let mut b = Batch::in_family(family);
     b.table();
     b.base_chain(&chain, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC);
     b.rule(
@@ -239,7 +258,7 @@ pub fn add_masquerade(ifname: &str) -> Result<()> {
             expr("masq", None),
         ],
     );
-    b.commit(&format!("adding the masquerade rule for {ifname} to nf_tables table ip {TABLE}"))
+    b.commit(&format!("adding the masquerade rule for {ifname} to nf_tables table {} {TABLE}", family_name(family)))
 }
 
 /// Removes the chain of `ifname`, then the table if no chain is left.
@@ -249,14 +268,28 @@ pub fn remove_masquerade(ifname: &str) -> Result<()> {
 
 /// Removes `chain` with its rules, then the table if no chain is left.
 pub fn remove_chain(chain: &str) -> Result<()> {
-    let mut b = Batch::new();
+    remove_chain_in(NFPROTO_IPV4, chain)
+}
+
+/// `ip` or `ip6`, as nft names the family.
+pub fn family_name(family: u8) -> &'static str {
+    if family == NFPROTO_IPV6 {
+        "ip6"
+    } else {
+        "ip"
+    }
+}
+
+/// Removes `chain` of table berth of `family`, then the table if empty.
+pub fn remove_chain_in(family: u8, chain: &str) -> Result<()> {
+    let mut b = Batch::in_family(family);
     let mut r = Attrs::default();
     r.str(NFTA_RULE_TABLE, TABLE).str(NFTA_RULE_CHAIN, chain);
     b.add(NFT_MSG_DELRULE, 0, r);
     b.add(NFT_MSG_DELCHAIN, 0, chain_attrs(chain));
-    let res = b.commit(&format!("removing chain {chain} of nf_tables table ip {TABLE}"));
+    let res = b.commit(&format!("removing chain {chain} of nf_tables table {} {TABLE}", family_name(family)));
     // Only an empty table goes: other machines' chains stay.
-    let mut t = Batch::new();
+    let mut t = Batch::in_family(family);
     t.add(NFT_MSG_DELTABLE, NLM_F_NONREC, table_attrs());
     let _ = t.commit("removing an empty nf_tables table");
     res

@@ -5,7 +5,9 @@
 //!
 //! State under /run/berth/zones: `ZONE.lock` serialises joining and
 //! leaving; the directory `ZONE/` holds `subnet` (the zone's subnet, when
-//! berth addresses the bridge), `bridge` (berth created the bridge) and one
+//! berth addresses the bridge), `ula` (its IPv6 /64), `ra.lock` (held by
+//! the member whose launcher sends the router advertisements, radv.rs),
+//! `bridge` (berth created the bridge) and one
 //! `NAME.member` file per machine, flocked by its launcher while it runs
 //! and holding the guest's address: a file nobody holds is a member gone.
 //! Addresses are picked under the zone's lock among those held, so two
@@ -13,10 +15,10 @@
 
 use super::error::{NetError, Result};
 use super::plan::{self, Net4};
-use super::{link, networkd, nft, subnet};
+use super::{forward6, ipv6, link, networkd, nft, subnet, ula};
 use std::fs::{self, File};
 use std::io::{self, Seek, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,11 @@ fn dir(zone: &str) -> PathBuf {
 
 fn lock_path(zone: &str) -> PathBuf {
     Path::new(ZONE_DIR).join(format!("{zone}.lock"))
+}
+
+/// The lock whose holder advertises the zone's IPv6 prefix.
+pub fn ra_lock_path(zone: &str) -> PathBuf {
+    dir(zone).join("ra.lock")
 }
 
 /// The member file of `machine` in `zone`.
@@ -63,6 +70,8 @@ pub struct Zone {
     pub net: Option<Net4>,
     /// This member's shared hold on the subnet.
     pub hold: Option<subnet::Held>,
+    /// The zone's IPv6 /64 when berth addresses the bridge.
+    pub net6: Option<Ipv6Addr>,
 }
 
 /// Finds or creates the zone's bridge (the caller holds the zone's lock).
@@ -76,7 +85,8 @@ pub fn ensure(nl: &mut link::Netlink, zone: &str, machine_id: &[u8; 16]) -> Resu
             Some(n) => Some(subnet::hold_shared(&n).map_err(io_err(format!("holding the subnet {n} of zone {zone}")))?),
             None => None,
         };
-        return Ok(Zone { bridge, index, net, hold });
+        let net6 = fs::read_to_string(d.join("ula")).ok().and_then(|t| ula::parse_net(&t));
+        return Ok(Zone { bridge, index, net, hold, net6 });
     }
     // Marked before it exists: a launcher killed right after leaves a
     // bridge the clean-up knows as berth's.
@@ -85,10 +95,14 @@ pub fn ensure(nl: &mut link::Netlink, zone: &str, machine_id: &[u8; 16]) -> Resu
     let index = nl
         .index_of(&bridge)?
         .ok_or_else(|| NetError::netlink(format!("finding {bridge}"), io::Error::from_raw_os_error(libc::ENODEV)))?;
+    let managed = networkd::manages(&bridge);
+    if !managed && ipv6::available() {
+        forward6::prepare_link(&bridge);
+    }
     nl.set_up(index, &bridge)?;
-    if networkd::manages(&bridge) {
+    if managed {
         tracing::info!("systemd-networkd manages {bridge}; leaving its addresses to it");
-        return Ok(Zone { bridge, index, net: None, hold: None });
+        return Ok(Zone { bridge, index, net: None, hold: None, net6: None });
     }
     let taken = nl.taken4()?;
     let mut held = None;
@@ -112,7 +126,20 @@ pub fn ensure(nl: &mut link::Netlink, zone: &str, machine_id: &[u8; 16]) -> Resu
     if let Some(h) = &held {
         h.share();
     }
-    Ok(Zone { bridge, index, net: Some(net), hold: held })
+    let net6 = ensure_ipv6(nl, index, &bridge, &d, machine_id)?;
+    Ok(Zone { bridge, index, net: Some(net), hold: held, net6 })
+}
+
+/// The new zone's IPv6 /64 on its bridge, recorded in the zone's state
+/// (before its masquerade chain exists), forwarded and masqueraded.
+fn ensure_ipv6(nl: &mut link::Netlink, index: u32, bridge: &str, d: &Path, id: &[u8; 16]) -> Result<Option<Ipv6Addr>> {
+    if !ipv6::available() {
+        return Ok(None);
+    }
+    let Some(net) = ipv6::address(nl, index, bridge, id)? else { return Ok(None) };
+    fs::write(d.join("ula"), format!("{net}/64")).map_err(io_err(format!("writing {}/ula", d.display())))?;
+    ipv6::masquerade(bridge)?;
+    Ok(Some(net))
 }
 
 /// Takes this member's file (flocked while the launcher lives).
@@ -199,6 +226,9 @@ pub fn leave(zone: &str, member: &Path) -> Vec<String> {
         if p.exists() && subnet::release_if_unheld(&p) {
             removed.push(format!("lock {}", p.display()));
         }
+    }
+    if d.join("ula").exists() && ipv6::remove_masquerade(&bridge).is_ok() {
+        removed.push(format!("nf_tables chain ip6 {}", nft::chain_name(&bridge)));
     }
     if fs::remove_dir_all(&d).is_ok() {
         removed.push(format!("zone {}", d.display()));

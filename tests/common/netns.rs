@@ -22,8 +22,12 @@ impl HostNs {
 
     /// The same with another prefix than `hn` (each test file its own).
     pub fn with_prefix(prefix: &str, tag: &str) -> HostNs {
+        HostNs::named(format!("{prefix}{tag}{}", std::process::id()))
+    }
+
+    /// A namespace called `name` (which the caller makes unique).
+    pub fn named(name: String) -> HostNs {
         require(&["ip", "nsenter"]);
-        let name = format!("{prefix}{tag}{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
         let ok = Command::new("ip").args(["netns", "add", &name]).status().expect("run ip netns add").success();
         assert!(ok, "ip netns add {name} failed");

@@ -502,6 +502,11 @@ killed_launcher() {
 }
 check killed-launcher-leaves-no-scope killed_launcher || true
 
+# ---- networking where the host's systemd-networkd manages ve-* links -------
+# (tests/vm/checks-net-networkd.sh)
+# shellcheck source=/dev/null
+source "$SHARE/checks-net-networkd.sh"
+
 # ---------------------------------------------------------------------------
 journalctl -b --no-pager -o short-monotonic > "$SHARE/journal" 2>&1 || true
 log "all checks ran"
