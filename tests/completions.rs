@@ -88,7 +88,10 @@ fn interactive_bash_completes_sh_to_shell_and_show() {
     let shown = tab_tab(&rc);
     std::fs::remove_dir_all(&dir).unwrap();
     let words: Vec<&str> = shown.split_whitespace().collect();
-    assert!(words.contains(&"shell") && words.contains(&"show"), "berth sh<TAB><TAB> did not offer shell and show:\n{shown}");
+    assert!(
+        words.contains(&"shell") && words.contains(&"show"),
+        "berth sh<TAB><TAB> did not offer shell and show:\n{shown}"
+    );
 }
 
 /// The checked-in script and the one `berth completions SHELL` prints

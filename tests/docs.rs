@@ -59,7 +59,9 @@ fn checked_in_docs_match_the_code() {
         let fresh = std::fs::read(tmp.join(rel)).unwrap();
         match std::fs::read(top().join(rel)) {
             Ok(old) if old == fresh => {}
-            Ok(_) => stale.push(format!("{rel} is stale (it differs from what the code generates); run scripts/gen-docs")),
+            Ok(_) => {
+                stale.push(format!("{rel} is stale (it differs from what the code generates); run scripts/gen-docs"))
+            }
             Err(_) => stale.push(format!("{rel} is missing; run scripts/gen-docs")),
         }
     }

@@ -62,7 +62,8 @@ fn expected(prefix: &str, unitdir: &str, zsh: &str, fish: &str) -> Vec<String> {
 
 fn check(prefix: Option<&str>, unitdir: &str, zsh: &str, fish: &str) {
     let p = prefix.unwrap_or("/usr/local");
-    let dest = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-{}{}", std::process::id(), p.replace('/', "-")));
+    let dest =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-{}{}", std::process::id(), p.replace('/', "-")));
     let _ = fs::remove_dir_all(&dest);
     let said = install(&dest, prefix);
     let first = tree(&dest);
@@ -96,7 +97,12 @@ fn default_prefix() {
 
 #[test]
 fn usr() {
-    check(Some("/usr"), "/usr/lib/systemd/system", "/usr/share/zsh/vendor-completions", "/usr/share/fish/vendor_completions.d");
+    check(
+        Some("/usr"),
+        "/usr/lib/systemd/system",
+        "/usr/share/zsh/vendor-completions",
+        "/usr/share/fish/vendor_completions.d",
+    );
 }
 
 #[test]

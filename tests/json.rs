@@ -59,7 +59,8 @@ fn check_object(verb: &str, obj: &Value, fields: &[(String, String)], prefix: &s
         .filter_map(|(f, t)| f.strip_prefix(prefix).filter(|r| !r.contains('.')).map(|r| (r, t.as_str())))
         .collect();
     for (f, ty) in &here {
-        let v = o.get(*f).unwrap_or_else(|| panic!("berth {verb} --json: documented field {prefix}{f} is missing: {obj}"));
+        let v =
+            o.get(*f).unwrap_or_else(|| panic!("berth {verb} --json: documented field {prefix}{f} is missing: {obj}"));
         assert!(has_type(v, ty), "berth {verb} --json: {prefix}{f} is {v}, documented as {ty}");
         if *ty == "array of object" {
             for item in v.as_array().unwrap() {
@@ -99,7 +100,7 @@ fn every_documented_field_and_no_other() {
     let store = store.to_str().unwrap();
     let _l = host_lock_shared();
     let mut c = berth();
-    c.args(["boot", "-q", "--console=passive", "--image-root", store, &name]);
+    c.args(["boot", "-q", "--image-root", store, &name]);
     let mut bg = Bg::spawn(c, s.path("boot.log"));
     let leader = wait_guest_init(&mut bg, &name, QUICK);
     poll(QUICK, || bg.output().contains("hd-init-up").then_some(()))
@@ -127,7 +128,10 @@ fn every_documented_field_and_no_other() {
     for i in images.as_array().expect("images --json is an array") {
         check_object("images", i, &schemas["images"], "");
     }
-    assert!(images.as_array().unwrap().iter().any(|i| i["name"] == name.as_str() && i["type"] == "directory"), "{images}");
+    assert!(
+        images.as_array().unwrap().iter().any(|i| i["name"] == name.as_str() && i["type"] == "directory"),
+        "{images}"
+    );
     let cat = json_of(&["cat", &name, "--json", "--image-root", store]);
     check_object("cat", &cat, &schemas["cat"], "");
     assert!(cat["trusted"] == false && cat["text"].as_str().unwrap().contains("HD_JSON=1"), "{cat}");

@@ -134,7 +134,10 @@ mod tests {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
         let top = &docs[0].text;
-        assert!(top.contains(".SH NAME") && top.contains("berth\\-boot(1)") && top.contains(".SH EXIT STATUS"), "{top}");
+        assert!(
+            top.contains(".SH NAME") && top.contains("berth\\-boot(1)") && top.contains(".SH EXIT STATUS"),
+            "{top}"
+        );
         assert!(!top.contains(HEAD) && !top.contains(OPTIONS) && !top.contains(NOTE));
         assert!(top.contains(".TH BERTH 1 \"\" \"berth ") && top.matches(".ds Aq").count() == 2, "{top}");
         let boot = docs.iter().find(|d| d.path == "man/berth-boot.1").unwrap();

@@ -103,7 +103,11 @@ mod tests {
         for k in KEYS {
             assert!(p.text.contains(&format!("\\fB{}=\\fR", esc(k.name))), "{}", k.name);
         }
-        assert!(p.text.contains("\\fBLimit*=\\fR    option: \\fB\\-\\-rlimit\\fR, trust: \\fItrusted\\fR\n"), "{}", p.text);
+        assert!(
+            p.text.contains("\\fBLimit*=\\fR    option: \\fB\\-\\-rlimit\\fR, trust: \\fItrusted\\fR\n"),
+            "{}",
+            p.text
+        );
         assert!(p.text.contains(".SS \"[Network]\"\n.TP\n\\fBPrivate=\\fR"), "{}", p.text);
         assert!(!p.text.contains(MARKER));
     }
