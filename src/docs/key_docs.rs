@@ -39,6 +39,7 @@ pub fn what(section: &str, name: &str) -> Option<&'static str> {
         ("Files", "TemporaryFileSystem") => "a fresh tmpfs at a guest path",
         ("Files", "Overlay") => "overlayfs of host directories at a guest path",
         ("Files", "OverlayReadOnly") => "a read-only overlayfs of host directories",
+        ("Files", "BindUser") => "bind a host user's home and make the user known to the guest",
         ("Files", "PrivateUsersOwnership") => "how the tree's owners meet the id range: auto, map, chown or off",
         ("Network", "Private") => "a network namespace of the guest's own with only lo",
         ("Network", "VirtualEthernet") => "a veth pair to the host with an address, DHCP and NAT",
