@@ -229,7 +229,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__boot)
-            opts="-D -M -E -u -P -U -x -q -S -n -p -j -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --link-journal --resolv-conf --timezone --set-credential --load-credential --verbose --help"
+            opts="-D -M -E -u -P -U -x -q -S -n -p -j -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --link-journal --resolv-conf --timezone --set-credential --load-credential --bind-user --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +440,10 @@ _berth() {
                     return 0
                     ;;
                 --load-credential)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1211,7 +1215,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__run)
-            opts="-D -M -E -u -P -U -x -q -S -n -p -j -a -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --link-journal --resolv-conf --timezone --set-credential --load-credential --as-pid2 --verbose --help"
+            opts="-D -M -E -u -P -U -x -q -S -n -p -j -a -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --link-journal --resolv-conf --timezone --set-credential --load-credential --bind-user --as-pid2 --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1422,6 +1426,10 @@ _berth() {
                     return 0
                     ;;
                 --load-credential)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

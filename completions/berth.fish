@@ -105,6 +105,7 @@ complete -c berth -n "__fish_berth_using_subcommand boot" -l resolv-conf -d 'The
 complete -c berth -n "__fish_berth_using_subcommand boot" -l timezone -d 'The guest\'s /etc/localtime: off, copy, bind, symlink, delete or auto (default)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l set-credential -d 'Pass a credential to the guest\'s system, under /run/host/credentials' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l load-credential -d 'Pass a host file\'s contents as a credential to the guest\'s system' -r
+complete -c berth -n "__fish_berth_using_subcommand boot" -l bind-user -d 'Bind a host user\'s home to /run/host/home/USER and make the user known to the guest (its ids as 60514 and up)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l read-only -d 'Mount the tree read-only'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s P -l pipe -d 'Same as --console=pipe'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s x -l ephemeral -d 'Run on an overlay of the tree whose changes vanish at exit'
@@ -164,6 +165,7 @@ complete -c berth -n "__fish_berth_using_subcommand run" -l resolv-conf -d 'The 
 complete -c berth -n "__fish_berth_using_subcommand run" -l timezone -d 'The guest\'s /etc/localtime: off, copy, bind, symlink, delete or auto (default)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l set-credential -d 'Pass a credential to the guest\'s system, under /run/host/credentials' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l load-credential -d 'Pass a host file\'s contents as a credential to the guest\'s system' -r
+complete -c berth -n "__fish_berth_using_subcommand run" -l bind-user -d 'Bind a host user\'s home to /run/host/home/USER and make the user known to the guest (its ids as 60514 and up)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l read-only -d 'Mount the tree read-only'
 complete -c berth -n "__fish_berth_using_subcommand run" -s P -l pipe -d 'Same as --console=pipe'
 complete -c berth -n "__fish_berth_using_subcommand run" -s x -l ephemeral -d 'Run on an overlay of the tree whose changes vanish at exit'
