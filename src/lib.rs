@@ -3,6 +3,7 @@
 //! README's "Layout" section says what each one owns.
 
 pub mod cli;
+pub mod docs;
 pub mod error;
 pub mod host;
 pub mod ids;

@@ -107,7 +107,19 @@ fn dispatch(cli: &Cli) -> (bool, berth::Result<i32>) {
             };
             (false, print(out))
         }
-        Command::Status { name } => (false, machine::lookup(name).map(|m| machine::status(&m)).and_then(print)),
+        Command::Status { name, json } => (
+            false,
+            machine::lookup(name)
+                .map(|m| {
+                    if *json {
+                        berth::state::status_json::status_json(&m).to_string() + "\n"
+                    } else {
+                        machine::status(&m)
+                    }
+                })
+                .and_then(print),
+        ),
+        Command::Completions { shell } => (false, print(berth::docs::completion(shell))),
         Command::Show { name, json } => (
             false,
             machine::lookup(name)

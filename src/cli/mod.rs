@@ -40,11 +40,15 @@ pub enum Command {
     Status {
         #[arg(value_name = "NAME")]
         name: String,
+        /// Print JSON for scripts (see docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// Show a running machine's properties as key=value (or JSON).
     Show {
         #[arg(value_name = "NAME")]
         name: String,
+        /// Print JSON for scripts (see docs/json.md).
         #[arg(long)]
         json: bool,
     },
@@ -222,6 +226,11 @@ pub enum Command {
         /// Replace an existing DST (directories are merged).
         #[arg(long)]
         force: bool,
+    },
+    /// Print the completion script for bash, zsh or fish (see completions/ and scripts/install).
+    Completions {
+        #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
     },
     /// Mount a host path into a running machine.
     Bind {

@@ -4,4 +4,5 @@ pub mod cleanup;
 pub mod lock;
 pub mod machine;
 pub mod record;
+pub mod status_json;
 pub mod watcher;
