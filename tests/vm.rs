@@ -76,6 +76,7 @@ fn systemd_host_in_a_vm() {
         (PathBuf::from(BERTH), "berth"),
         (repo_root().join("units/berth@.service"), "berth@.service"),
         (repo_root().join("tests/vm/guest-tests.sh"), "guest-tests.sh"),
+        (repo_root().join("tests/vm/checks-services.sh"), "checks-services.sh"),
     ] {
         fs::copy(&src, share.join(name)).unwrap_or_else(|e| panic!("copy {} to the share: {e}", src.display()));
     }

@@ -35,8 +35,8 @@ pub enum ServiceError {
     Outside { name: String, fix: String },
     #[error("the job to {verb} {unit} ended '{result}'; see 'systemctl status {unit}' and 'journalctl -u {unit}'")]
     Job { verb: &'static str, unit: String, result: String },
-    #[error("berth {verb} {what}: {detail}")]
-    Bus { verb: &'static str, what: String, detail: String },
+    #[error("{what}: {detail}")]
+    Bus { what: String, detail: String },
 }
 
 impl Verb {
@@ -106,7 +106,7 @@ pub fn run(verb: Verb, names: &[String]) -> Result<String, ServiceError> {
             fix: verb.without_systemd(name),
         });
     }
-    let bus = |what: String| move |detail| ServiceError::Bus { verb: verb.as_str(), what, detail };
+    let bus = |what: String| move |detail| ServiceError::Bus { what, detail };
     let mut states = Vec::new();
     for name in names {
         let unit = unit_name(name);
@@ -127,9 +127,10 @@ pub fn run(verb: Verb, names: &[String]) -> Result<String, ServiceError> {
             if verb == Verb::Enable {
                 units.push("machines.target".into());
             }
-            match service_bus::install(verb == Verb::Enable, units).map_err(bus("the unit files".into()))? {
+            let what = format!("{} {}", if verb == Verb::Enable { "enabling" } else { "disabling" }, units.join(" "));
+            match service_bus::install(verb == Verb::Enable, units).map_err(bus(what.clone()))? {
                 Outcome::Changes(c) => Ok(describe_changes(&c)),
-                o => Err(bus("the unit files".into())(format!("unexpected answer {o:?}"))),
+                o => Err(bus(what)(format!("unexpected answer {o:?}"))),
             }
         }
     }
@@ -159,7 +160,8 @@ fn job(verb: Verb, name: &str, state: &str) -> Result<(), ServiceError> {
         _ => {}
     }
     let method = if verb == Verb::Start { "StartUnit" } else { "StopUnit" };
-    let bus = |detail| ServiceError::Bus { verb: verb.as_str(), what: unit.clone(), detail };
+    let what = format!("{} {unit}", if verb == Verb::Start { "starting" } else { "stopping" });
+    let bus = |detail| ServiceError::Bus { what: what.clone(), detail };
     match service_bus::job(method, &unit).map_err(bus)? {
         Outcome::Job(r) if r == "done" => Ok(()),
         Outcome::Job(result) => Err(ServiceError::Job { verb: verb.as_str(), unit, result }),

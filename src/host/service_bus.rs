@@ -3,7 +3,7 @@
 //! systemd removes it, and the unit's install links. Every call runs in a
 //! helper process (bus.rs); what it found comes back as one `Outcome`.
 
-use crate::host::bus::{call, connect, describe, in_helper, in_helper_within, Reply};
+use crate::host::bus::{call, describe, in_helper_within, Reply};
 use std::time::Duration;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 
@@ -14,6 +14,9 @@ const UNIT: &str = "org.freedesktop.systemd1.Unit";
 /// How long berth waits for a job; systemd's own start and stop timeouts
 /// (90 s by default) end it well before.
 const JOB_LIMIT: Duration = Duration::from_secs(600);
+/// How long one call may take: `Reload` returns once systemd has reloaded
+/// every unit, which takes seconds on a slow machine.
+const CALL_LIMIT: Duration = Duration::from_secs(120);
 
 /// What a helper found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,10 +72,8 @@ fn outcome(r: Reply) -> Result<Outcome, String> {
     }
 }
 
-fn helper(
-    limit: Duration,
-    f: impl FnOnce(&zbus::blocking::Connection) -> zbus::Result<Outcome>,
-) -> Result<Outcome, String> {
+fn helper(f: impl FnOnce(&zbus::blocking::Connection) -> zbus::Result<Outcome>) -> Result<Outcome, String> {
+    let connect = || zbus::blocking::connection::Builder::system()?.method_timeout(CALL_LIMIT).build();
     let work = move || match connect() {
         Err(e) => Reply::Failed(format!("cannot connect to the system bus: {}", describe(&e))),
         Ok(c) => match f(&c) {
@@ -80,7 +81,7 @@ fn helper(
             Err(e) => Reply::Failed(format!("systemd: {}", describe(&e))),
         },
     };
-    outcome(if limit.is_zero() { in_helper(work) } else { in_helper_within(limit, work) })
+    outcome(in_helper_within(JOB_LIMIT, work))
 }
 
 fn unit_property(c: &zbus::blocking::Connection, path: &str, name: &str) -> zbus::Result<String> {
@@ -91,7 +92,7 @@ fn unit_property(c: &zbus::blocking::Connection, path: &str, name: &str) -> zbus
 /// Whether `unit`'s file is there, and its ActiveState.
 pub fn probe(unit: &str) -> Result<Outcome, String> {
     let unit = unit.to_string();
-    helper(Duration::ZERO, move |c| {
+    helper(move |c| {
         let path: OwnedObjectPath = call(c, DEST, PATH, MANAGER, "LoadUnit", &(unit.as_str(),))?;
         if unit_property(c, path.as_str(), "LoadState")? == "not-found" {
             return Ok(Outcome::NoUnit);
@@ -104,7 +105,7 @@ pub fn probe(unit: &str) -> Result<Outcome, String> {
 /// the result of its job once systemd removes it.
 pub fn job(method: &'static str, unit: &str) -> Result<Outcome, String> {
     let unit = unit.to_string();
-    helper(JOB_LIMIT, move |c| {
+    helper(move |c| {
         // Watch before asking, so a job that ends at once is not missed.
         let rule = format!("type='signal',sender='{DEST}',interface='{MANAGER}',member='JobRemoved'");
         let removed = zbus::blocking::MessageIterator::for_match_rule(rule.as_str(), c, Some(64))?;
@@ -126,7 +127,7 @@ pub fn job(method: &'static str, unit: &str) -> Result<Outcome, String> {
 /// `EnableUnitFiles` (or `DisableUnitFiles`) of `units`, then `Reload`,
 /// as `systemctl enable` does.
 pub fn install(enable: bool, units: Vec<String>) -> Result<Outcome, String> {
-    helper(Duration::ZERO, move |c| {
+    helper(move |c| {
         let changes: Vec<(String, String, String)> = if enable {
             let (_, ch): (bool, Vec<(String, String, String)>) =
                 call(c, DEST, PATH, MANAGER, "EnableUnitFiles", &(&units, false, false))?;
