@@ -82,7 +82,8 @@ fn start(common: &berth::cli::CommonArgs, cli: berth::settings::Settings) -> ber
 
 /// `berth start|stop|enable|disable`: the machines' berth@NAME.service.
 fn service(verb: Verb, names: &[String]) -> berth::Result<i32> {
-    berth::host::service::run(verb, names).map_err(Into::into).and_then(print)
+    let by_hand = |n: &str| berth::state::machine::find(n).is_ok();
+    berth::host::service::run(verb, names, by_hand).map_err(Into::into).and_then(print)
 }
 
 /// Runs the verb; whether it is `run`-like (its failures exit 125) and

@@ -24,20 +24,30 @@ fn berth_out(args: &[&str]) -> Out {
 }
 
 /// An image in the machine store, /var/lib/machines, removed on drop (the
-/// verbs look there, where berth@.service boots from).
-struct StoreImage(PathBuf);
+/// verbs look there, where berth@.service boots from), with the store when
+/// this made it.
+struct StoreImage {
+    path: PathBuf,
+    made_store: bool,
+}
 
 impl StoreImage {
     fn new(name: &str) -> StoreImage {
-        let p = Path::new("/var/lib/machines").join(name);
-        fs::create_dir_all(&p).expect("create an image directory in /var/lib/machines");
-        StoreImage(p)
+        let store = Path::new("/var/lib/machines");
+        let made_store = !store.exists();
+        let path = store.join(name);
+        fs::create_dir_all(&path).expect("create an image directory in /var/lib/machines");
+        StoreImage { path, made_store }
     }
 }
 
 impl Drop for StoreImage {
     fn drop(&mut self) {
-        let _ = fs::remove_dir(&self.0);
+        let _ = fs::remove_dir(&self.path);
+        if self.made_store {
+            // Only when empty: someone else may have put an image there since.
+            let _ = fs::remove_dir("/var/lib/machines");
+        }
     }
 }
 

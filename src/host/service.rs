@@ -89,8 +89,14 @@ pub fn describe_changes(changes: &[(String, String, String)]) -> String {
         .collect()
 }
 
+/// Whether systemd runs this host (sd_booted(3)).
+fn systemd_booted() -> bool {
+    std::path::Path::new("/run/systemd/system").is_dir()
+}
+
 /// Runs the verb for every name; what it printed on success.
-pub fn run(verb: Verb, names: &[String]) -> Result<String, ServiceError> {
+/// `by_hand(NAME)` says whether berth runs a machine NAME (its record).
+pub fn run(verb: Verb, names: &[String], by_hand: impl Fn(&str) -> bool) -> Result<String, ServiceError> {
     let store = Store::new(None);
     for name in names {
         crate::image::validate_name(name)?;
@@ -98,7 +104,7 @@ pub fn run(verb: Verb, names: &[String]) -> Result<String, ServiceError> {
             store.find(name)?;
         }
     }
-    if !crate::host::scope::systemd_booted() {
+    if !systemd_booted() {
         let name = names.first().map(String::as_str).unwrap_or("NAME");
         return Err(ServiceError::NoSystemd {
             verb: verb.as_str(),
@@ -118,7 +124,7 @@ pub fn run(verb: Verb, names: &[String]) -> Result<String, ServiceError> {
     match verb {
         Verb::Start | Verb::Stop => {
             for (name, state) in names.iter().zip(states) {
-                job(verb, name, &state)?;
+                job(verb, name, &state, &by_hand)?;
             }
             Ok(String::new())
         }
@@ -137,12 +143,12 @@ pub fn run(verb: Verb, names: &[String]) -> Result<String, ServiceError> {
 }
 
 /// A start or stop of one machine's unit, in ActiveState `state` now.
-fn job(verb: Verb, name: &str, state: &str) -> Result<(), ServiceError> {
+fn job(verb: Verb, name: &str, state: &str, by_hand: &dyn Fn(&str) -> bool) -> Result<(), ServiceError> {
     let unit = unit_name(name);
     // A machine of this name that berth runs while its unit is down was
     // started by hand: the unit cannot start it, and stopping the unit
     // would not stop it.
-    let by_hand = || !is_up(state) && crate::state::machine::find(name).is_ok();
+    let by_hand = || !is_up(state) && by_hand(name);
     match verb {
         Verb::Stop if by_hand() => {
             return Err(ServiceError::Outside {
