@@ -127,3 +127,56 @@ fn booted_guest_journal_on_the_host_and_credentials_imported() {
     assert_eq!(st.code(), Some(0), "{}", bg.describe());
     assert_clean(&n, "", &[&fx], None, Duration::from_secs(3));
 }
+
+/// A first-boot tree, whose accounts systemd-sysusers creates (root is
+/// not in its passwd yet): the root password credential becomes root's
+/// password. This needs the guest's mounts shared within the guest, as
+/// its systemd hands each service its credentials through a mount made
+/// in the service's own namespace.
+#[test]
+fn credential_sets_the_root_password_of_a_first_boot_tree() {
+    require(&["perl"]);
+    let fx = fixture("bookworm");
+    let s = Scratch::new("hgpw");
+    let tree = tree_copy(&s, &fx, "tree");
+    for f in ["etc/passwd", "etc/shadow"] {
+        let text = fs::read_to_string(tree.join(f)).unwrap();
+        let kept: String = text.lines().filter(|l| !l.starts_with("root:")).map(|l| format!("{l}\n")).collect();
+        fs::write(tree.join(f), kept).unwrap();
+    }
+    let _ = fs::remove_file(tree.join("etc/.updated"));
+    let n = name("pw");
+    let mut c = berth();
+    c.args(["boot", "--set-credential=passwd.plaintext-password.root:hg-pw-s3cret", "-M", &n, "-D"]).arg(&tree);
+    let mut bg = Bg::spawn(c, s.path("boot.log"));
+    let hash = poll(Duration::from_secs(45), || {
+        let shadow = fs::read_to_string(tree.join("etc/shadow")).ok()?;
+        let line = shadow.lines().find(|l| l.starts_with("root:"))?.to_string();
+        Some(line.split(':').nth(1)?.to_string())
+    });
+    bg.signal(libc::SIGTERM);
+    let st = bg.wait(Duration::from_secs(20));
+    let hash = hash.unwrap_or_else(|| panic!("sysusers made no root account\n{}", bg.describe()));
+    assert!(hash.starts_with('$'), "root's password is {hash:?}, not the credential's\n{}", bg.describe());
+    // The hash is of the credential's value (libcrypt, as login checks it).
+    let out = std::process::Command::new("perl")
+        .args(["-e", "print crypt($ARGV[0], $ARGV[1]) eq $ARGV[1] ? qq(match) : qq(differs)", "hg-pw-s3cret", &hash])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "match", "root's hash {hash} is not of the credential");
+    assert_eq!(st.code(), Some(0), "{}", bg.describe());
+    assert_clean(&n, "", &[&tree], None, Duration::from_secs(3));
+}
+
+/// The guest's mounts are shared within the guest (nspawn does the same):
+/// what a service of the guest mounts in its own namespace can reach the
+/// rest of the guest. The host sees none of it.
+#[test]
+fn guest_mounts_are_shared_within_the_guest() {
+    let (_s, tree) = busybox_setup("hgshare");
+    let n = name("share");
+    let out = run(&tree, &n, &[], "awk '$5 == \"/\"' /proc/self/mountinfo");
+    out.expect_code(0);
+    assert!(out.stdout.contains(" shared:"), "the guest's root is not shared\n{}", out.describe());
+    assert_clean(&n, "", &[&tree], None, Duration::from_secs(3));
+}

@@ -11,6 +11,7 @@ use crate::settings::config::Mode;
 use crate::spawn::ctx::ChildCtx;
 use crate::spawn::protocol::{self};
 use crate::{security::capabilities, spawn::exec, sys};
+use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{chdir, sethostname};
 use std::io::Read;
@@ -61,23 +62,20 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
     )
     .ctx(|| "creating the guest's mount, uts, ipc and cgroup namespaces".into())?;
     chdir("/").ctx(|| "entering /".into())?;
-    // A fresh, anonymous session keyring: the caller's (with whatever keys
-    // the host session holds) must not be reachable from the guest.
-    // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
-    if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
-        let e = std::io::Error::last_os_error();
-        // EPERM: a seccomp filter above (berth in a machine) denies the
-        // keyring calls to this guest as well, so no keyring is reachable.
-        if e.raw_os_error() != Some(libc::EPERM) {
-            return Err(Error::sys("giving the guest its own session keyring", e));
-        }
-    }
+    fresh_keyring()?;
     let root: OwnedFd = std::fs::File::open("/").ctx(|| "opening /".into())?.into();
     apply::apply(ctx.mounts, Phase::Inner, &root)?;
     if crate::plan::mounts::proc_masks_inside(cfg, ctx.range) {
         crate::mount::api::mount_boot_id(&root, &ctx.boot_id)?;
     }
     crate::mount::guestfiles::place_in_guest(cfg);
+    // Everything shared within the guest's own namespace (as nspawn does):
+    // its systemd does not do this in a container, and without it what a
+    // service's private namespace mounts (its credentials, under
+    // /run/credentials) never reaches the rest of the guest. The peer
+    // groups are new and the guest's alone: nothing propagates to the host.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SHARED, None::<&str>)
+        .ctx(|| "making the guest's mounts shared within the guest".into())?;
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
     if cfg.console != ConsoleMode::Pipe {
@@ -136,6 +134,21 @@ fn attach_console() -> Result<()> {
     }
     if fd > 2 {
         let _ = nix::unistd::close(fd);
+    }
+    Ok(())
+}
+
+/// A fresh, anonymous session keyring: the caller's (with whatever keys
+/// the host session holds) must not be reachable from the guest.
+fn fresh_keyring() -> Result<()> {
+    // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
+    if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
+        let e = std::io::Error::last_os_error();
+        // EPERM: a seccomp filter above (berth in a machine) denies the
+        // keyring calls to this guest as well, so no keyring is reachable.
+        if e.raw_os_error() != Some(libc::EPERM) {
+            return Err(Error::sys("giving the guest its own session keyring", e));
+        }
     }
     Ok(())
 }
