@@ -54,7 +54,7 @@ impl Outcome {
             'J' => Outcome::Job(rest.into()),
             'C' => {
                 let f: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('\t').collect() };
-                if f.len() % 3 != 0 {
+                if !f.len().is_multiple_of(3) {
                     return None;
                 }
                 Outcome::Changes(f.chunks(3).map(|c| (c[0].into(), c[1].into(), c[2].into())).collect())
