@@ -23,4 +23,7 @@ pub struct GuestArgs {
     /// Pass a host file's contents as a credential to the guest's system.
     #[arg(long = "load-credential", value_name = "ID:PATH")]
     pub load_credential: Vec<String>,
+    /// Bind a host user's home to /run/host/home/USER and make the user known to the guest (its ids as 60514 and up).
+    #[arg(long = "bind-user", value_name = "USER")]
+    pub bind_user: Vec<String>,
 }

@@ -89,6 +89,7 @@ impl CommonArgs {
             timezone: self.guest.timezone.clone(),
             set_credential: list(&self.guest.set_credential),
             load_credential: list(&self.guest.load_credential),
+            bind_user: list(&self.guest.bind_user),
             network_zone: self.net.network_zone.clone(),
             network_bridge: self.net.network_bridge.clone(),
             port: list(&self.net.port),

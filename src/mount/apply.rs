@@ -107,6 +107,14 @@ fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()>
                     .ctx(|| "creating the user namespace for rootidmap".into())?;
                     crate::ids::userns::idmapped_clone(src, &ns, 0)
                 }
+                BindIdmap::Owner { uid, gid, guest } => {
+                    let ns = crate::ids::userns::detached(
+                        &format!("{uid} {} 1\n", m.range.host(*guest)),
+                        &format!("{gid} {} 1\n", m.range.host(*guest)),
+                    )
+                    .ctx(|| "creating the user namespace for a bound user's home".into())?;
+                    crate::ids::userns::idmapped_clone(src, &ns, 0)
+                }
                 _ => crate::ids::userns::idmapped_clone(src, m.userns, 0),
             }
             .ctx(|| {

@@ -38,7 +38,12 @@ fn host_os_release() -> Vec<u8> {
 pub fn create(root: &OwnedFd, cfg: &Config, range: Option<crate::ids::userns::Range>) -> Result<OwnedFd> {
     let run = sys::open_in_root(root, Path::new("/run"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "opening /run".into())?;
-    mkdirat(Some(run.as_raw_fd()), "host", Mode::from_bits_truncate(0o755)).ctx(|| "creating /run/host".into())?;
+    // It exists already when a bind (--bind-user's homes) went below it;
+    // /run is the guest's fresh tmpfs, so only berth made it.
+    match mkdirat(Some(run.as_raw_fd()), "host", Mode::from_bits_truncate(0o755)) {
+        Err(nix::Error::EEXIST) => {}
+        r => r.ctx(|| "creating /run/host".into())?,
+    }
     let host = sys::open_in_root(root, Path::new("/run/host"), libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| "opening /run/host".into())?;
     write_file(&host, "os-release", &host_os_release(), 0o444)?;
@@ -79,6 +84,10 @@ pub fn create(root: &OwnedFd, cfg: &Config, range: Option<crate::ids::userns::Ra
             }
         }
     }
+    let owner = range.filter(|r| r.base != 0).map(|r| r.base);
+    if !cfg.bound_users.is_empty() {
+        userdb(root, &host, cfg, owner)?;
+    }
     if let Some(r) = range.filter(|r| r.base != 0) {
         if creds {
             nix::unistd::fchownat(
@@ -107,6 +116,36 @@ pub fn create(root: &OwnedFd, cfg: &Config, range: Option<crate::ids::userns::Ra
     Ok(host)
 }
 
+/// /run/host/userdb: the JSON records of the users --bind-user brings
+/// in, owned by the guest's root (`owner`, a host id) where it is mapped.
+fn userdb(root: &OwnedFd, host: &OwnedFd, cfg: &Config, owner: Option<u32>) -> Result<()> {
+    mkdirat(Some(host.as_raw_fd()), "userdb", Mode::from_bits_truncate(0o755))
+        .ctx(|| "creating /run/host/userdb".into())?;
+    let dir = sys::open_in_root(root, Path::new("/run/host/userdb"), libc::O_PATH | libc::O_DIRECTORY, 0)
+        .ctx(|| "opening /run/host/userdb".into())?;
+    let chown = |d: &OwnedFd, name: &str| match owner {
+        Some(id) => {
+            let (u, g) = (Some(nix::unistd::Uid::from_raw(id)), Some(nix::unistd::Gid::from_raw(id)));
+            nix::unistd::fchownat(Some(d.as_raw_fd()), name, u, g, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                .ctx(|| format!("handing /run/host/userdb/{name} to the guest's root"))
+        }
+        None => Ok(()),
+    };
+    for user in &cfg.bound_users {
+        let (files, links) = user.userdb();
+        for (name, content) in files {
+            write_file(&dir, &name, content.as_bytes(), 0o444)?;
+            chown(&dir, &name)?;
+        }
+        for (link, target) in links {
+            nix::unistd::symlinkat(target.as_str(), Some(dir.as_raw_fd()), link.as_str())
+                .ctx(|| format!("linking /run/host/userdb/{link}"))?;
+            chown(&dir, &link)?;
+        }
+    }
+    chown(host, "userdb")
+}
+
 /// Makes /run/host read-only (bind onto itself, then set the attribute).
 pub fn seal(root: &OwnedFd) -> Result<()> {
     let e = crate::plan::mounts::Entry {
@@ -115,9 +154,11 @@ pub fn seal(root: &OwnedFd) -> Result<()> {
         flags: nix::mount::MsFlags::empty(),
         data: None,
         phase: crate::plan::mounts::Phase::Outer,
-        read_only: true,
+        read_only: false,
         recursive: false,
         create: crate::plan::mounts::Create::Skip,
     };
-    crate::mount::apply::apply(std::slice::from_ref(&e), crate::plan::mounts::Phase::Outer, root)
+    crate::mount::apply::apply(std::slice::from_ref(&e), crate::plan::mounts::Phase::Outer, root)?;
+    // Only the top: the homes --bind-user mounted below stay writable.
+    crate::mount::apply::seal_read_only(root, Path::new("/run/host"), false, false)
 }

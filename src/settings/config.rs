@@ -64,6 +64,8 @@ pub struct Config {
     pub net: crate::net::Settings,
     /// Its journal, resolver, time zone and credentials (see guest.rs).
     pub guest: crate::settings::guest::Guest,
+    /// `--bind-user`: host users with their homes (see bind_user.rs).
+    pub bound_users: Vec<crate::settings::bind_user::BoundUser>,
 }
 
 impl Config {
@@ -112,7 +114,11 @@ impl Config {
         let host = HostIntegration::new(s, inputs)?;
         let guest = guest_setup(s, inputs, &root, &uuid, &roots, net.private())?;
         binds.extend(guest.binds(userns != userns::Mode::No));
+        let names = s.bind_user.as_deref().unwrap_or_default();
+        let bound_users = crate::settings::bind_user::plan(names, &inputs.users, userns != userns::Mode::No)?;
+        binds.extend(bound_users.iter().map(|u| u.bind()));
         Ok(Config {
+            bound_users,
             guest,
             net,
             register: host.register,

@@ -48,6 +48,8 @@ pub struct Inputs {
     /// What the guest's journal, resolver, time zone and credentials
     /// are decided on (guest_probe.rs).
     pub guest: crate::settings::guest::GuestFacts,
+    /// The host accounts --bind-user names.
+    pub users: crate::settings::bind_user::UserFacts,
 }
 
 impl Inputs {
@@ -68,6 +70,7 @@ impl Inputs {
         let uuid = crate::settings::guest_probe::uuid_of(s, &random_uuid);
         let guest = crate::settings::guest_probe::probe(s, &tree_dir, &uuid);
         Ok(Inputs {
+            users: crate::settings::bind_user::probe(s.bind_user.as_deref().unwrap_or_default()),
             guest,
             tree,
             paths,

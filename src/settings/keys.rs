@@ -252,6 +252,7 @@ pub static KEYS: &[Key] = &[
         layers::parse_volatile(v).map_err(|e| e.to_string())?;
         s.volatile = Some(v.to_string())
     }),
+    key!("Files", "BindUser", "--bind-user", trusted, |s, v| push(&mut s.bind_user, v.to_string())),
     key!("Files", "Bind", "--bind", trusted, |s, v| {
         bind_spec(v)?;
         push(&mut s.bind, v.to_string())
@@ -315,7 +316,7 @@ static LIMIT: Key = Key {
 /// nspawn keys berth does not implement (yet): refused by name, never
 /// silently ignored.
 const NOT_SUPPORTED: &[&str] =
-    &["AmbientCapability", "PivotRoot", "Personality", "BindUser", "Inaccessible", "Interface", "MACVLAN", "IPVLAN"];
+    &["AmbientCapability", "PivotRoot", "Personality", "Inaccessible", "Interface", "MACVLAN", "IPVLAN"];
 
 pub fn find(section: &str, key: &str) -> Result<&'static Key, String> {
     if let Some(k) = KEYS.iter().find(|k| k.section == section && k.name == key) {

@@ -6,6 +6,7 @@
 //! console modes, the throw-away root options (`layers.rs`) and the rules
 //! for machine names (`name.rs`).
 
+pub mod bind_user;
 pub mod carry;
 pub mod config;
 pub mod console;

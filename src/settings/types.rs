@@ -29,6 +29,9 @@ pub enum BindIdmap {
     Idmap,
     /// The owner of the source appears as the guest's root, others as nobody.
     RootIdmap,
+    /// Host `uid`/`gid` appear as guest id `guest`, others as nobody
+    /// (--bind-user).
+    Owner { uid: u32, gid: u32, guest: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

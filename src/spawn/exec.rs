@@ -39,7 +39,15 @@ impl Plan {
             None => None,
             Some(spec) => {
                 let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-                Some(passwd::find_user(&text, spec).ok_or_else(|| {
+                let bound = cfg.bound_users.iter().find(|b| b.host.name == *spec || b.id.to_string() == *spec);
+                let bound = bound.map(|b| passwd::User {
+                    name: b.host.name.clone(),
+                    uid: b.id,
+                    gid: b.id,
+                    home: b.home().to_string_lossy().into_owned(),
+                    shell: b.host.shell.clone(),
+                });
+                Some(passwd::find_user(&text, spec).or(bound).ok_or_else(|| {
                     Error::Usage(format!("user '{spec}' does not exist in the guest's /etc/passwd; add it to the tree or pick another with -u"))
                 })?)
             }

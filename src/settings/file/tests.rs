@@ -51,6 +51,7 @@ ReadOnly=yes
 Volatile=state
 Bind=/srv/data:/data:norbind
 BindReadOnly=/etc/hosts
+BindUser=alice
 TemporaryFileSystem=/var/cache:size=10m
 Overlay=/l1:/l2:/up:/opt
 OverlayReadOnly=/l1:/l2:/usr/local
@@ -91,6 +92,7 @@ Port=tcp:8080:80
     assert_eq!((s.read_only, s.volatile.as_deref()), (Some(true), Some("state")));
     assert_eq!(s.bind, Some(vec!["/srv/data:/data:norbind".into()]));
     assert_eq!(s.bind_ro, Some(vec!["/etc/hosts".into()]));
+    assert_eq!(s.bind_user, Some(vec!["alice".into()]));
     assert_eq!(s.tmpfs, Some(vec!["/var/cache:size=10m".into()]));
     assert_eq!(s.overlay, Some(vec!["/l1:/l2:/up:/opt".into()]));
     assert_eq!(s.overlay_ro, Some(vec!["/l1:/l2:/usr/local".into()]));
