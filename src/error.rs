@@ -28,6 +28,9 @@ pub enum Error {
     /// An image verb failed (store, tarball, pull).
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// `berth start|stop|enable|disable`: the machine's service.
+    #[error(transparent)]
+    Service(#[from] crate::host::service::ServiceError),
     /// The guest's network could not be set up.
     #[error(transparent)]
     Net(#[from] crate::net::NetError),

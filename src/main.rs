@@ -1,4 +1,5 @@
 use berth::cli::{Cli, Command, StoreArgs};
+use berth::host::service::Verb;
 use berth::image::{ops, pull, table, tar, ImageError, Store};
 use berth::live::copy::{self, Direction};
 use berth::spawn::launch::launch;
@@ -77,6 +78,12 @@ fn start(common: &berth::cli::CommonArgs, cli: berth::settings::Settings) -> ber
         sealed()?;
     }
     launch(&cfg)
+}
+
+/// `berth start|stop|enable|disable`: the machines' berth@NAME.service.
+fn service(verb: Verb, names: &[String]) -> berth::Result<i32> {
+    let by_hand = |n: &str| berth::state::machine::find(n).is_ok();
+    berth::host::service::run(verb, names, by_hand).map_err(Into::into).and_then(print)
 }
 
 /// Runs the verb; whether it is `run`-like (its failures exit 125) and
@@ -158,6 +165,10 @@ fn dispatch(cli: &Cli) -> (bool, berth::Result<i32>) {
             now(machine::started(name)
                 .and_then(|m| berth::live::bind::bind(&m, src, dst.as_deref(), *read_only, *mkdir))),
         ),
+        Command::Start { names } => (false, service(Verb::Start, names)),
+        Command::Stop { names } => (false, service(Verb::Stop, names)),
+        Command::Enable { names } => (false, service(Verb::Enable, names)),
+        Command::Disable { names } => (false, service(Verb::Disable, names)),
         Command::Images { store: s, json } => (
             false,
             store("images", s, global, false).and_then(|st| {
@@ -250,22 +261,7 @@ fn main() {
     }
     let mut cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     global_image_root(&mut cli);
-    let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| level.into());
-    // With -v, each phase of a start says how long it took as it closes,
-    // with the time since berth started.
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if cli.verbose > 0 {
-        fmt.with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-            .with_timer(tracing_subscriber::fmt::time::Uptime::default())
-            .init();
-    } else {
-        fmt.without_time().init();
-    }
+    berth::sys::logging::init(cli.log_level.as_deref(), cli.verbose);
     let (run, result) = dispatch(&cli);
     match result {
         Ok(code) => std::process::exit(code),

@@ -15,9 +15,13 @@ pub struct Cli {
     /// Directory of the image store (default /var/lib/machines); a verb's own --image-root wins.
     #[arg(long = "image-root", value_name = "DIR")]
     pub image_root: Option<PathBuf>,
-    /// Log more (repeat for more detail); BERTH_LOG overrides.
+    /// Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG.
+    #[arg(long = "log-level", value_name = "LEVEL", global = true,
+          value_parser = clap::builder::PossibleValuesParser::new(crate::sys::logging::LEVELS))]
+    pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -96,6 +100,28 @@ pub enum Command {
         /// leader (the guest's PID 1) or all of its processes.
         #[arg(long = "kill-whom", default_value = "all")]
         kill_whom: String,
+    },
+
+    // ---- machines as services (berth@NAME.service on a systemd host) ----
+    /// Start machines as berth@NAME.service and wait until they are up.
+    Start {
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+    },
+    /// Stop machines running as berth@NAME.service (a clean poweroff).
+    Stop {
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+    },
+    /// Start machines at boot: enable berth@NAME.service (and machines.target).
+    Enable {
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+    },
+    /// No longer start machines at boot: disable berth@NAME.service.
+    Disable {
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
     },
 
     // ---- image verbs (the store under /var/lib/machines) ----

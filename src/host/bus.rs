@@ -50,6 +50,11 @@ impl Reply {
 /// Runs `f` in a child process and returns its reply. The child holds the
 /// D-Bus connection; it is gone when this returns.
 pub fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
+    in_helper_within(HELPER_LIMIT, f)
+}
+
+/// `in_helper` for work that may take up to `limit` (a unit's start job).
+pub fn in_helper_within(limit: Duration, f: impl FnOnce() -> Reply) -> Reply {
     let (r, w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => return Reply::Failed(format!("creating a pipe for the D-Bus helper: {e}")),
@@ -69,13 +74,13 @@ pub fn in_helper(f: impl FnOnce() -> Reply) -> Reply {
         Ok(Some(child)) => {
             drop(w);
             let pid = nix::unistd::Pid::from_raw(child.pid);
-            let reply = read_reply(std::fs::File::from(r), HELPER_LIMIT, false);
+            let reply = read_reply(std::fs::File::from(r), limit, false);
             if reply.is_none() {
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             }
             let _ = nix::sys::wait::waitpid(pid, None);
             reply.unwrap_or_else(|| {
-                Reply::Failed(format!("the D-Bus service did not answer within {}s", HELPER_LIMIT.as_secs()))
+                Reply::Failed(format!("the D-Bus service did not answer within {}s", limit.as_secs()))
             })
         }
     }

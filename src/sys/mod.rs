@@ -291,6 +291,7 @@ pub fn reset_signals() {
     }
 }
 
+pub mod logging;
 pub mod osrelease;
 pub mod passwd;
 pub mod sealed;

@@ -300,6 +300,9 @@ else
 fi
 systemctl reset-failed berth@deb.service 2>/dev/null || true
 
+# ---- machines as services: berth start|stop|enable|disable, the journal ----
+. "$SHARE/checks-services.sh"
+
 # ---- limits through --property ---------------------------------------------
 
 scope=machine.slice/machine-lim.scope
