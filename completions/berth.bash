@@ -37,8 +37,14 @@ _berth() {
             berth,copy-to)
                 cmd="berth__subcmd__copy__subcmd__to"
                 ;;
+            berth,disable)
+                cmd="berth__subcmd__disable"
+                ;;
             berth,edit)
                 cmd="berth__subcmd__edit"
+                ;;
+            berth,enable)
+                cmd="berth__subcmd__enable"
                 ;;
             berth,export)
                 cmd="berth__subcmd__export"
@@ -94,8 +100,14 @@ _berth() {
             berth,show)
                 cmd="berth__subcmd__show"
                 ;;
+            berth,start)
+                cmd="berth__subcmd__start"
+                ;;
             berth,status)
                 cmd="berth__subcmd__status"
+                ;;
+            berth,stop)
+                cmd="berth__subcmd__stop"
                 ;;
             berth,terminate)
                 cmd="berth__subcmd__terminate"
@@ -124,8 +136,14 @@ _berth() {
             berth__subcmd__help,copy-to)
                 cmd="berth__subcmd__help__subcmd__copy__subcmd__to"
                 ;;
+            berth__subcmd__help,disable)
+                cmd="berth__subcmd__help__subcmd__disable"
+                ;;
             berth__subcmd__help,edit)
                 cmd="berth__subcmd__help__subcmd__edit"
+                ;;
+            berth__subcmd__help,enable)
+                cmd="berth__subcmd__help__subcmd__enable"
                 ;;
             berth__subcmd__help,export)
                 cmd="berth__subcmd__help__subcmd__export"
@@ -181,8 +199,14 @@ _berth() {
             berth__subcmd__help,show)
                 cmd="berth__subcmd__help__subcmd__show"
                 ;;
+            berth__subcmd__help,start)
+                cmd="berth__subcmd__help__subcmd__start"
+                ;;
             berth__subcmd__help,status)
                 cmd="berth__subcmd__help__subcmd__status"
+                ;;
+            berth__subcmd__help,stop)
+                cmd="berth__subcmd__help__subcmd__stop"
                 ;;
             berth__subcmd__help,terminate)
                 cmd="berth__subcmd__help__subcmd__terminate"
@@ -197,7 +221,7 @@ _berth() {
 
     case "${cmd}" in
         berth)
-            opts="-v -h -V --image-root --verbose --help --version boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help"
+            opts="-v -h -V --image-root --verbose --log-level --help --version boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,6 +229,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -215,12 +243,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__bind)
-            opts="-v -h --read-only --mkdir --verbose --help"
+            opts="-v -h --read-only --mkdir --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -229,7 +261,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__boot)
-            opts="-D -M -E -u -P -U -x -q -S -n -p -j -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --link-journal --resolv-conf --timezone --set-credential --load-credential --bind-user --verbose --help"
+            opts="-D -M -E -u -P -U -x -q -S -n -p -j -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --network-interface --network-macvlan --network-ipvlan --link-journal --resolv-conf --timezone --set-credential --load-credential --bind-user --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,6 +455,18 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --network-interface)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-macvlan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-ipvlan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --link-journal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -447,6 +491,10 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -455,7 +503,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__cat)
-            opts="-v -h --json --image-root --verbose --help"
+            opts="-v -h --json --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -463,6 +511,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -473,7 +525,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__clone)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,6 +533,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -491,12 +547,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__completions)
-            opts="-v -h --verbose --help bash zsh fish"
+            opts="-v -h --verbose --log-level --help bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -505,12 +565,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__copy__subcmd__from)
-            opts="-v -h --force --verbose --help"
+            opts="-v -h --force --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -519,12 +583,34 @@ _berth() {
             return 0
             ;;
         berth__subcmd__copy__subcmd__to)
-            opts="-v -h --force --verbose --help"
+            opts="-v -h --force --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__disable)
+            opts="-v -h --verbose --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -533,7 +619,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__edit)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,6 +627,28 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__enable)
+            opts="-v -h --verbose --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -551,7 +659,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__export)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -559,6 +667,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -569,12 +681,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__freeze)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -583,12 +699,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__gc)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -597,7 +717,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__help)
-            opts="boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help"
+            opts="boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,7 +828,35 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        berth__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         berth__subcmd__help__subcmd__edit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -974,7 +1122,35 @@ _berth() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        berth__subcmd__help__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         berth__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__help__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1017,7 +1193,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__images)
-            opts="-v -h --json --image-root --verbose --help"
+            opts="-v -h --json --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,6 +1201,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1035,7 +1215,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__import)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1043,6 +1223,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1053,7 +1237,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__kill)
-            opts="-s -v -h --signal --kill-whom --verbose --help"
+            opts="-s -v -h --signal --kill-whom --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1071,6 +1255,10 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1079,12 +1267,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__list)
-            opts="-v -h --json --verbose --help"
+            opts="-v -h --json --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1093,12 +1285,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__login)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1107,12 +1303,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__poweroff)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1121,7 +1321,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__pull)
-            opts="-q -v -h --name --mirror --quiet --image-root --verbose --help"
+            opts="-q -v -h --name --mirror --quiet --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1139,6 +1339,10 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1147,7 +1351,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__read__subcmd__only)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1155,6 +1359,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1165,12 +1373,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__reboot)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1179,7 +1391,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__remove)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1187,6 +1399,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1197,7 +1413,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__rename)
-            opts="-v -h --image-root --verbose --help"
+            opts="-v -h --image-root --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1205,6 +1421,10 @@ _berth() {
             case "${prev}" in
                 --image-root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1215,7 +1435,7 @@ _berth() {
             return 0
             ;;
         berth__subcmd__run)
-            opts="-D -M -E -u -P -U -x -q -S -n -p -j -a -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --link-journal --resolv-conf --timezone --set-credential --load-credential --bind-user --as-pid2 --verbose --help"
+            opts="-D -M -E -u -P -U -x -q -S -n -p -j -a -v -h --image-root --directory --machine --hostname --uuid --setenv --user --chdir --bind --bind-ro --tmpfs --read-only --kill-signal --stop-timeout --notify-ready --console --pipe --private-users --private-users-ownership --ephemeral --layer-dir --volatile --overlay --overlay-ro --template --quiet --settings --register --slice --keep-unit --nesting --proc-views --property --capability --drop-capability --no-new-privileges --system-call-filter --suppress-sync --rlimit --oom-score-adjust --cpu-affinity --private-network --network-veth --network-zone --network-bridge --port --network-veth-extra --network-namespace-path --network-interface --network-macvlan --network-ipvlan --link-journal --resolv-conf --timezone --set-credential --load-credential --bind-user --as-pid2 --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1409,6 +1629,18 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --network-interface)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-macvlan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network-ipvlan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --link-journal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1433,6 +1665,10 @@ _berth() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1441,12 +1677,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__shell)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1455,12 +1695,34 @@ _berth() {
             return 0
             ;;
         berth__subcmd__show)
-            opts="-v -h --json --verbose --help"
+            opts="-v -h --json --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__start)
+            opts="-v -h --verbose --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1469,12 +1731,34 @@ _berth() {
             return 0
             ;;
         berth__subcmd__status)
-            opts="-v -h --json --verbose --help"
+            opts="-v -h --json --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        berth__subcmd__stop)
+            opts="-v -h --verbose --log-level --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1483,12 +1767,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__terminate)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1497,12 +1785,16 @@ _berth() {
             return 0
             ;;
         berth__subcmd__thaw)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -W "error warn info debug trace" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_berth_global_optspecs
-    string join \n image-root= v/verbose h/help V/version
+    string join \n image-root= v/verbose log-level= h/help V/version
 end
 
 function __fish_berth_needs_command
@@ -25,7 +25,12 @@ function __fish_berth_using_subcommand
 end
 
 complete -c berth -n "__fish_berth_needs_command" -l image-root -d 'Directory of the image store (default /var/lib/machines); a verb\'s own --image-root wins' -r -F
-complete -c berth -n "__fish_berth_needs_command" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_needs_command" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_needs_command" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_needs_command" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_needs_command" -s V -l version -d 'Print version'
 complete -c berth -n "__fish_berth_needs_command" -f -a "boot" -d 'Boot the tree\'s init as PID 1, like `systemd-nspawn -b`'
@@ -41,6 +46,10 @@ complete -c berth -n "__fish_berth_needs_command" -f -a "shell" -d 'Run a comman
 complete -c berth -n "__fish_berth_needs_command" -f -a "freeze" -d 'Suspend every process of a machine (cgroup freezer on payload/)'
 complete -c berth -n "__fish_berth_needs_command" -f -a "thaw" -d 'Resume a frozen machine'
 complete -c berth -n "__fish_berth_needs_command" -f -a "kill" -d 'Send a signal to a machine\'s processes'
+complete -c berth -n "__fish_berth_needs_command" -f -a "start" -d 'Start machines as berth@NAME.service and wait until they are up'
+complete -c berth -n "__fish_berth_needs_command" -f -a "stop" -d 'Stop machines running as berth@NAME.service (a clean poweroff)'
+complete -c berth -n "__fish_berth_needs_command" -f -a "enable" -d 'Start machines at boot: enable berth@NAME.service (and machines.target)'
+complete -c berth -n "__fish_berth_needs_command" -f -a "disable" -d 'No longer start machines at boot: disable berth@NAME.service'
 complete -c berth -n "__fish_berth_needs_command" -f -a "images" -d 'List the images in the store'
 complete -c berth -n "__fish_berth_needs_command" -f -a "cat" -d 'Show the settings file that applies to a machine (NAME.berth or NAME.nspawn)'
 complete -c berth -n "__fish_berth_needs_command" -f -a "edit" -d 'Edit a machine\'s settings file in $EDITOR (a copy in /etc/berth, saved only when valid)'
@@ -100,12 +109,20 @@ complete -c berth -n "__fish_berth_using_subcommand boot" -l network-bridge -d '
 complete -c berth -n "__fish_berth_using_subcommand boot" -s p -l port -d 'Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT, from this host\'s 127.0.0.1 and ::1 (TCP) through berth itself' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l network-veth-extra -d 'One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l network-namespace-path -d 'Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one' -r -F
+complete -c berth -n "__fish_berth_using_subcommand boot" -l network-interface -d 'Move this host interface into the guest under its name, and back when the machine ends (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand boot" -l network-macvlan -d 'Give the guest a macvlan mv-IF on the host interface IF, bridge mode, stable MAC (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand boot" -l network-ipvlan -d 'Give the guest an ipvlan iv-IF on the host interface IF, L2 mode (repeatable; needs the kernel\'s ipvlan)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l link-journal -d 'Show the guest\'s journal on the host: no (default), host, try-host, guest, try-guest or auto' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l resolv-conf -d 'The guest\'s /etc/resolv.conf: off, copy-host, copy-static, copy-uplink, copy-stub, replace-*, bind-*, delete or auto (default)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l timezone -d 'The guest\'s /etc/localtime: off, copy, bind, symlink, delete or auto (default)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l set-credential -d 'Pass a credential to the guest\'s system, under /run/host/credentials' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l load-credential -d 'Pass a host file\'s contents as a credential to the guest\'s system' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l bind-user -d 'Bind a host user\'s home to /run/host/home/USER and make the user known to the guest (its ids as 60514 and up)' -r
+complete -c berth -n "__fish_berth_using_subcommand boot" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand boot" -l read-only -d 'Mount the tree read-only'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s P -l pipe -d 'Same as --console=pipe'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s x -l ephemeral -d 'Run on an overlay of the tree whose changes vanish at exit'
@@ -115,7 +132,7 @@ complete -c berth -n "__fish_berth_using_subcommand boot" -l nesting -d 'Let the
 complete -c berth -n "__fish_berth_using_subcommand boot" -l private-network -d 'Give the guest a network namespace of its own with only `lo`, up'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s n -l network-veth -d 'A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network)'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s j -d 'Same as --link-journal=try-guest'
-complete -c berth -n "__fish_berth_using_subcommand boot" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand boot" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand boot" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand run" -l image-root -d 'Where NAME is looked up (default /var/lib/machines)' -r -F
 complete -c berth -n "__fish_berth_using_subcommand run" -s D -l directory -d 'Root directory of the tree' -r -F
@@ -160,12 +177,20 @@ complete -c berth -n "__fish_berth_using_subcommand run" -l network-bridge -d 'A
 complete -c berth -n "__fish_berth_using_subcommand run" -s p -l port -d 'Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT, from this host\'s 127.0.0.1 and ::1 (TCP) through berth itself' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l network-veth-extra -d 'One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l network-namespace-path -d 'Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one' -r -F
+complete -c berth -n "__fish_berth_using_subcommand run" -l network-interface -d 'Move this host interface into the guest under its name, and back when the machine ends (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand run" -l network-macvlan -d 'Give the guest a macvlan mv-IF on the host interface IF, bridge mode, stable MAC (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand run" -l network-ipvlan -d 'Give the guest an ipvlan iv-IF on the host interface IF, L2 mode (repeatable; needs the kernel\'s ipvlan)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l link-journal -d 'Show the guest\'s journal on the host: no (default), host, try-host, guest, try-guest or auto' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l resolv-conf -d 'The guest\'s /etc/resolv.conf: off, copy-host, copy-static, copy-uplink, copy-stub, replace-*, bind-*, delete or auto (default)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l timezone -d 'The guest\'s /etc/localtime: off, copy, bind, symlink, delete or auto (default)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l set-credential -d 'Pass a credential to the guest\'s system, under /run/host/credentials' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l load-credential -d 'Pass a host file\'s contents as a credential to the guest\'s system' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l bind-user -d 'Bind a host user\'s home to /run/host/home/USER and make the user known to the guest (its ids as 60514 and up)' -r
+complete -c berth -n "__fish_berth_using_subcommand run" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand run" -l read-only -d 'Mount the tree read-only'
 complete -c berth -n "__fish_berth_using_subcommand run" -s P -l pipe -d 'Same as --console=pipe'
 complete -c berth -n "__fish_berth_using_subcommand run" -s x -l ephemeral -d 'Run on an overlay of the tree whose changes vanish at exit'
@@ -176,110 +201,272 @@ complete -c berth -n "__fish_berth_using_subcommand run" -l private-network -d '
 complete -c berth -n "__fish_berth_using_subcommand run" -s n -l network-veth -d 'A veth pair to the host: ve-NAME here, host0 in the guest, with an address, DHCP and NAT (implies --private-network)'
 complete -c berth -n "__fish_berth_using_subcommand run" -s j -d 'Same as --link-journal=try-guest'
 complete -c berth -n "__fish_berth_using_subcommand run" -s a -l as-pid2 -d 'Run the command as PID 2 under a stub init that reaps and forwards signals'
-complete -c berth -n "__fish_berth_using_subcommand run" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand run" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand run" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand gc" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand gc" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand gc" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand gc" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand list" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand list" -l json -d 'Print JSON for scripts'
-complete -c berth -n "__fish_berth_using_subcommand list" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand list" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand list" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand status" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand status" -l json -d 'Print JSON for scripts (see docs/json.md)'
-complete -c berth -n "__fish_berth_using_subcommand status" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand status" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand status" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand show" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand show" -l json -d 'Print JSON for scripts (see docs/json.md)'
-complete -c berth -n "__fish_berth_using_subcommand show" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand show" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand show" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand poweroff" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand poweroff" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand poweroff" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand poweroff" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand reboot" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand reboot" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand reboot" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand reboot" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand terminate" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand terminate" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand terminate" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand terminate" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand shell" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand shell" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand shell" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand shell" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand freeze" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand freeze" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand freeze" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand freeze" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand thaw" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand thaw" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand thaw" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand thaw" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand kill" -s s -l signal -d 'The signal (default SIGTERM)' -r
 complete -c berth -n "__fish_berth_using_subcommand kill" -l kill-whom -d 'leader (the guest\'s PID 1) or all of its processes' -r
-complete -c berth -n "__fish_berth_using_subcommand kill" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand kill" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand kill" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand kill" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand start" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand start" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand start" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand stop" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand stop" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand enable" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand enable" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand enable" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand disable" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand disable" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand disable" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand images" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand images" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand images" -l json -d 'Print JSON for scripts'
-complete -c berth -n "__fish_berth_using_subcommand images" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand images" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand images" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand cat" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand cat" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand cat" -l json -d 'Print JSON (name, path, trusted, text) for scripts'
-complete -c berth -n "__fish_berth_using_subcommand cat" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand cat" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand cat" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand edit" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand edit" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand edit" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand edit" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand edit" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand clone" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand clone" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand clone" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand clone" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand clone" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand rename" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand rename" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand rename" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand rename" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand rename" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand remove" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand remove" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand remove" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand remove" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand remove" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand read-only" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand read-only" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand read-only" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand read-only" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand read-only" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand import" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand import" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand import" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand import" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand import" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand export" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
-complete -c berth -n "__fish_berth_using_subcommand export" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand export" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand export" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand export" -s h -l help -d 'Print help'
 complete -c berth -n "__fish_berth_using_subcommand pull" -l name -d 'Image name (default: the distribution, plus -SUITE when a suite is given)' -r
 complete -c berth -n "__fish_berth_using_subcommand pull" -l mirror -d 'Debian mirror (default: $BERTH_MIRROR, else http://deb.debian.org/debian)' -r
 complete -c berth -n "__fish_berth_using_subcommand pull" -l image-root -d 'Directory of the image store (default /var/lib/machines)' -r -F
+complete -c berth -n "__fish_berth_using_subcommand pull" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand pull" -s q -l quiet -d 'Print no progress'
-complete -c berth -n "__fish_berth_using_subcommand pull" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand pull" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand pull" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand login" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand login" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand login" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand login" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand copy-to" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand copy-to" -l force -d 'Replace an existing DST (directories are merged)'
-complete -c berth -n "__fish_berth_using_subcommand copy-to" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand copy-to" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand copy-to" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand copy-from" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand copy-from" -l force -d 'Replace an existing DST (directories are merged)'
-complete -c berth -n "__fish_berth_using_subcommand copy-from" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand copy-from" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand copy-from" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand completions" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand completions" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
+complete -c berth -n "__fish_berth_using_subcommand completions" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c berth -n "__fish_berth_using_subcommand bind" -l log-level -d 'How much berth logs: error, warn (the default), info, debug or trace; wins over -v and BERTH_LOG' -r -f -a "error\t''
+warn\t''
+info\t''
+debug\t''
+trace\t''"
 complete -c berth -n "__fish_berth_using_subcommand bind" -l read-only -d 'Mount it read-only (the guest cannot make it writable)'
 complete -c berth -n "__fish_berth_using_subcommand bind" -l mkdir -d 'Create DST (and missing parents) when it does not exist'
-complete -c berth -n "__fish_berth_using_subcommand bind" -s v -l verbose -d 'Log more (repeat for more detail); BERTH_LOG overrides'
+complete -c berth -n "__fish_berth_using_subcommand bind" -s v -l verbose -d 'Log more (repeat for more detail): -v is --log-level=info, -vv debug; BERTH_LOG overrides'
 complete -c berth -n "__fish_berth_using_subcommand bind" -s h -l help -d 'Print help'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "boot" -d 'Boot the tree\'s init as PID 1, like `systemd-nspawn -b`'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "run" -d 'Run a command as PID 1 (or PID 2 with --as-pid2) in the tree'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "gc" -d 'Remove what killed launchers left behind and say what was removed'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "list" -d 'List the running machines'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "status" -d 'Show a running machine\'s state, OS and processes'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "show" -d 'Show a running machine\'s properties as key=value (or JSON)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "poweroff" -d 'Ask a machine\'s init to power off (SIGRTMIN+4 to its leader)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "reboot" -d 'Ask a machine\'s init to reboot (SIGINT to its leader)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "terminate" -d 'Kill every process of a machine at once, without a clean shutdown'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "shell" -d 'Run a command (or a login shell) inside a running machine'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "freeze" -d 'Suspend every process of a machine (cgroup freezer on payload/)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "thaw" -d 'Resume a frozen machine'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "kill" -d 'Send a signal to a machine\'s processes'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "images" -d 'List the images in the store'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "cat" -d 'Show the settings file that applies to a machine (NAME.berth or NAME.nspawn)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "edit" -d 'Edit a machine\'s settings file in $EDITOR (a copy in /etc/berth, saved only when valid)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "clone" -d 'Copy an image to a new one (reflinked where possible), with its settings files'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "rename" -d 'Rename an image and its settings files'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "remove" -d 'Remove images'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "read-only" -d 'Show, or set with true/false, whether an image is read-only (immutable)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "import" -d 'Create an image from a tarball (.tar, .tar.gz, .tar.xz, .tar.zst; - for stdin)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "export" -d 'Write an image to a tarball, compressed as its name says (- for a plain tar on stdout)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "pull" -d 'Build an image of a distribution with debootstrap: debian[:SUITE] (default suite bookworm)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "login" -d 'A login prompt on a new pty of a booted machine (^] three times to leave)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "copy-to" -d 'Copy a host file or directory into a running machine'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "copy-from" -d 'Copy a file or directory out of a running machine'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "completions" -d 'Print the completion script for bash, zsh or fish (see completions/ and scripts/install)'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "bind" -d 'Mount a host path into a running machine'
-complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "boot" -d 'Boot the tree\'s init as PID 1, like `systemd-nspawn -b`'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "run" -d 'Run a command as PID 1 (or PID 2 with --as-pid2) in the tree'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "gc" -d 'Remove what killed launchers left behind and say what was removed'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "list" -d 'List the running machines'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "status" -d 'Show a running machine\'s state, OS and processes'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "show" -d 'Show a running machine\'s properties as key=value (or JSON)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "poweroff" -d 'Ask a machine\'s init to power off (SIGRTMIN+4 to its leader)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "reboot" -d 'Ask a machine\'s init to reboot (SIGINT to its leader)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "terminate" -d 'Kill every process of a machine at once, without a clean shutdown'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "shell" -d 'Run a command (or a login shell) inside a running machine'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "freeze" -d 'Suspend every process of a machine (cgroup freezer on payload/)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "thaw" -d 'Resume a frozen machine'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "kill" -d 'Send a signal to a machine\'s processes'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "start" -d 'Start machines as berth@NAME.service and wait until they are up'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "stop" -d 'Stop machines running as berth@NAME.service (a clean poweroff)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "enable" -d 'Start machines at boot: enable berth@NAME.service (and machines.target)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "disable" -d 'No longer start machines at boot: disable berth@NAME.service'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "images" -d 'List the images in the store'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "cat" -d 'Show the settings file that applies to a machine (NAME.berth or NAME.nspawn)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "edit" -d 'Edit a machine\'s settings file in $EDITOR (a copy in /etc/berth, saved only when valid)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "clone" -d 'Copy an image to a new one (reflinked where possible), with its settings files'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "rename" -d 'Rename an image and its settings files'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "remove" -d 'Remove images'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "read-only" -d 'Show, or set with true/false, whether an image is read-only (immutable)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "import" -d 'Create an image from a tarball (.tar, .tar.gz, .tar.xz, .tar.zst; - for stdin)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "export" -d 'Write an image to a tarball, compressed as its name says (- for a plain tar on stdout)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "pull" -d 'Build an image of a distribution with debootstrap: debian[:SUITE] (default suite bookworm)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "login" -d 'A login prompt on a new pty of a booted machine (^] three times to leave)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "copy-to" -d 'Copy a host file or directory into a running machine'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "copy-from" -d 'Copy a file or directory out of a running machine'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "completions" -d 'Print the completion script for bash, zsh or fish (see completions/ and scripts/install)'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "bind" -d 'Mount a host path into a running machine'
+complete -c berth -n "__fish_berth_using_subcommand help; and not __fish_seen_subcommand_from boot run gc list status show poweroff reboot terminate shell freeze thaw kill start stop enable disable images cat edit clone rename remove read-only import export pull login copy-to copy-from completions bind help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -28,8 +28,8 @@
 pub mod dhcp;
 pub mod dhcp_packet;
 pub mod error;
-pub mod hostif;
 pub mod forward6;
+pub mod hostif;
 pub mod ipv6;
 pub mod link;
 pub mod moved;
@@ -41,8 +41,8 @@ pub mod ra;
 pub mod radv;
 pub mod relay;
 pub mod subnet;
-pub mod vlan;
 pub mod ula;
+pub mod vlan;
 pub mod zone;
 
 pub use error::NetError;

@@ -37,7 +37,7 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new() -> Forwarder {
+    pub fn block() -> Forwarder {
         let set = forwarded();
         let mut old = nix::sys::signal::SigSet::empty();
         let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old));

@@ -25,7 +25,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Verb::Create(a) => super::create::create(g, a).map(|_| 0),
         Verb::Start { id } => start(g, id).map(|_| 0),
         Verb::Run { create, detach, .. } => {
-            let forward = (!*detach).then(super::forward::Forwarder::new);
+            let forward = (!*detach).then(super::forward::Forwarder::block);
             let pid = super::create::create(g, create)?;
             if let Err(e) = start(g, &create.id) {
                 let _ = delete(g, &create.id, true);
