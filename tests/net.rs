@@ -203,7 +203,8 @@ fn veth_dhcp_nat_and_service() {
     let link = record_field(&name, "link");
     assert!(link.starts_with("ve-hn-veth") && link.len() <= 15, "{link}");
     let ll = host.ip(&["-o", "-6", "addr", "show", "dev", &link]);
-    let ll = ll.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next());
+    // The link-local one: the side may also have a ULA address (IPv6).
+    let ll = ll.split_whitespace().filter_map(|w| w.split('/').next()).find(|a| a.starts_with("fe80:"));
     let ll = ll.unwrap_or_else(|| panic!("no IPv6 link-local address on the host side\n{}", bg.describe()));
     assert!(ll.starts_with("fe80:"), "{ll}");
     write_file(&tree.join("ll"), ll);

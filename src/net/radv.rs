@@ -160,6 +160,13 @@ impl Radv {
             due = self.initial < INITIAL || self.last.is_none_or(|t| t.elapsed() >= INTERVAL);
         }
         let answer = solicited && self.last.is_none_or(|t| t.elapsed() >= MIN_GAP);
+        if solicited {
+            // A host just came up (a guest's link, a zone's new member):
+            // the burst of the first advertisements again, as a router
+            // does when its link changes. An answer sent before the
+            // link's own link-local address was ready is not lost then.
+            self.initial = 0;
+        }
         if (due || answer) && self.leads() {
             self.send();
         }
