@@ -37,14 +37,6 @@ impl Drop for HostUser {
     }
 }
 
-fn run(tree: &Path, name: &str, extra: &[&str], script: &str) -> Out {
-    let mut c = berth();
-    c.arg("run").arg("-D").arg(tree).arg("-M").arg(name);
-    c.args(extra);
-    c.arg("--").arg("/bin/sh").arg("-c").arg(script);
-    run_to_end(c, Duration::from_secs(30))
-}
-
 #[test]
 fn a_host_user_and_its_home_inside() {
     require(&["useradd", "userdel"]);
@@ -65,7 +57,7 @@ fn a_host_user_and_its_home_inside() {
         "cat /run/host/userdb/{user}.user; echo; readlink /run/host/userdb/60514.user; \
          stat -c '%u:%g' /run/host/home/{user}/mine; cat /run/host/home/{user}/mine; echo"
     );
-    let out = run(&tree, &n, &[&bind], &script);
+    let out = run_default(&tree, &n, &[&bind], &script);
     out.expect_code(0);
     let lines = out.lines();
     let record: serde_json::Value =
@@ -77,7 +69,7 @@ fn a_host_user_and_its_home_inside() {
 
     // As the user: its ids, and what it writes is its own on the host.
     let script = format!("id -u; id -g; echo $HOME; echo new > /run/host/home/{user}/written && echo wrote");
-    let out = run(&tree, &n, &[&bind, "-u", &user], &script);
+    let out = run_default(&tree, &n, &[&bind, "-u", &user], &script);
     out.expect_code(0);
     assert_eq!(out.lines()[..4], ["60514", "60514", &format!("/run/host/home/{user}"), "wrote"], "{}", out.describe());
     let md = fs::metadata(home.join("written")).unwrap();
@@ -95,7 +87,7 @@ fn bad_users_are_refused_in_one_line() {
         (vec!["--bind-user=root"], "refused"),
         (vec!["--bind-user=root", "-U", "no"], "user namespace"),
     ] {
-        let out = run(&tree, &n, &extra, "true");
+        let out = run_default(&tree, &n, &extra, "true");
         assert_one_error_line(&out);
         assert!(out.stderr.contains("--bind-user") && out.stderr.contains(says), "{extra:?}: {}", out.describe());
     }

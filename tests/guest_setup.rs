@@ -15,14 +15,6 @@ fn name(tag: &str) -> String {
     format!("hg-{tag}-{}", std::process::id())
 }
 
-fn run(tree: &Path, name: &str, extra: &[&str], script: &str) -> Out {
-    let mut c = berth();
-    c.arg("run").arg("-D").arg(tree).arg("-M").arg(name);
-    c.args(extra);
-    c.arg("--").arg("/bin/sh").arg("-c").arg(script);
-    run_to_end(c, Duration::from_secs(30))
-}
-
 #[test]
 fn resolv_conf_and_timezone_follow_the_host() {
     let (_s, tree) = busybox_setup("hgtz");
@@ -32,7 +24,7 @@ fn resolv_conf_and_timezone_follow_the_host() {
     let md5 = std::process::Command::new("sh").args(["-c", "md5sum < /etc/localtime"]).output().unwrap();
     let host_zone = String::from_utf8_lossy(&md5.stdout).split(' ').next().unwrap().to_string();
     // auto, sharing the host's network, writable tree: both replaced.
-    let out = run(&tree, &n, &[], "cat /etc/resolv.conf; echo ==; md5sum < /etc/localtime");
+    let out = run_default(&tree, &n, &[], "cat /etc/resolv.conf; echo ==; md5sum < /etc/localtime");
     out.expect_code(0);
     let stdout = out.stdout.replace("\r\n", "\n");
     let (resolv, zone) = stdout.split_once("==\n").expect("two parts");
@@ -40,17 +32,19 @@ fn resolv_conf_and_timezone_follow_the_host() {
     assert!(zone.starts_with(&host_zone), "busybox has no zoneinfo: the zone is copied\n{}", out.describe());
     // off leaves the tree's file; delete removes it.
     fs::write(tree.join("etc/resolv.conf"), "nameserver 192.0.2.1\n").unwrap();
-    let out = run(&tree, &n, &["--resolv-conf=off", "--timezone=delete"], "cat /etc/resolv.conf; ls /etc/localtime");
+    let out =
+        run_default(&tree, &n, &["--resolv-conf=off", "--timezone=delete"], "cat /etc/resolv.conf; ls /etc/localtime");
     assert!(out.stdout.contains("192.0.2.1") && !out.stdout.contains("/etc/localtime\n"), "{}", out.describe());
     // A read-only tree gets the host's files bound, read-only (where it
     // has a file to bind onto: its /etc/localtime is gone by now).
-    let out = run(&tree, &n, &["--read-only"], "cat /etc/resolv.conf; echo x >> /etc/resolv.conf || echo refused");
+    let out =
+        run_default(&tree, &n, &["--read-only"], "cat /etc/resolv.conf; echo x >> /etc/resolv.conf || echo refused");
     let stdout = out.stdout.replace("\r\n", "\n");
     assert!(stdout.starts_with(&host_resolv) && stdout.contains("refused"), "{}", out.describe());
     assert_eq!(fs::read_to_string(tree.join("etc/resolv.conf")).unwrap(), "nameserver 192.0.2.1\n");
     // Wrong modes: one line, nothing started.
     for bad in ["--resolv-conf=copy-nowhere", "--timezone=symlink", "--link-journal=sideways"] {
-        let out = run(&tree, &n, &[bad], "true");
+        let out = run_default(&tree, &n, &[bad], "true");
         assert_one_error_line(&out);
         assert!(out.stderr.contains(bad.split('=').next().unwrap()), "{bad}: {}", out.describe());
     }
@@ -67,16 +61,16 @@ fn credentials_are_read_only_under_run_host() {
     let script = "echo $CREDENTIALS_DIRECTORY; cat /run/host/credentials/a.value; echo; \
                   cat /run/host/credentials/b.file; echo; stat -c %a /run/host/credentials/a.value; \
                   echo x > /run/host/credentials/a.value || echo refused";
-    let out = run(&tree, &n, &["--set-credential=a.value:one:two", &load], script);
+    let out = run_default(&tree, &n, &["--set-credential=a.value:one:two", &load], script);
     out.expect_code(0);
     let lines = out.lines();
     assert_eq!(lines[..4], ["/run/host/credentials", "one:two", "from a file", "400"], "{}", out.describe());
     assert!(out.stdout.contains("refused"), "{}", out.describe());
     // Without credentials, no directory and no variable.
-    let out = run(&tree, &n, &[], "echo [$CREDENTIALS_DIRECTORY]; ls /run/host/credentials || echo none");
+    let out = run_default(&tree, &n, &[], "echo [$CREDENTIALS_DIRECTORY]; ls /run/host/credentials || echo none");
     assert!(out.stdout.contains("[]") && out.stdout.contains("none"), "{}", out.describe());
     for bad in ["--set-credential=novalue", "--set-credential=../x:1", "--load-credential=x:/nonexistent/file"] {
-        let out = run(&tree, &n, &[bad], "true");
+        let out = run_default(&tree, &n, &[bad], "true");
         assert_one_error_line(&out);
     }
     assert_clean(&n, "", &[&tree], None, Duration::from_secs(3));
@@ -175,7 +169,7 @@ fn credential_sets_the_root_password_of_a_first_boot_tree() {
 fn guest_mounts_are_shared_within_the_guest() {
     let (_s, tree) = busybox_setup("hgshare");
     let n = name("share");
-    let out = run(&tree, &n, &[], "awk '$5 == \"/\"' /proc/self/mountinfo");
+    let out = run_default(&tree, &n, &[], "awk '$5 == \"/\"' /proc/self/mountinfo");
     out.expect_code(0);
     assert!(out.stdout.contains(" shared:"), "the guest's root is not shared\n{}", out.describe());
     assert_clean(&n, "", &[&tree], None, Duration::from_secs(3));

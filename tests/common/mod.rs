@@ -311,6 +311,17 @@ pub fn run_sh(tree: &Path, name: &str, extra: &[&str], script: &str) -> Out {
     run_to_end(c, QUICK)
 }
 
+/// `berth run -D TREE -M NAME EXTRA... -- /bin/sh -c SCRIPT` the way a
+/// person types it: the default console, stdin from /dev/null, output
+/// to pipes.
+pub fn run_default(tree: &Path, name: &str, extra: &[&str], script: &str) -> Out {
+    let mut c = berth();
+    c.arg("run").arg("-D").arg(tree).arg("-M").arg(name);
+    c.args(extra);
+    c.arg("--").arg("/bin/sh").arg("-c").arg(script);
+    run_to_end(c, Duration::from_secs(30))
+}
+
 /// A berth running in the background with stdout and stderr in files.
 pub struct Bg {
     pub child: Child,
