@@ -61,6 +61,26 @@ impl Rt {
         b
     }
 
+    /// `create --pid-file` of `bundle` as `id`, its stdout to `stdout`
+    /// (the container's process keeps create's stdio: files, not pipes);
+    /// the container's pid.
+    fn create(&self, bundle: &Path, id: &str, stdout: Stdio) -> i32 {
+        let pid_file = self.scratch.path(&format!("{id}.pid"));
+        let err = self.scratch.path(&format!("{id}.create-err"));
+        let mut c =
+            self.cmd(&["create", "--bundle", bundle.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), id]);
+        c.stdout(stdout).stderr(fs::File::create(&err).unwrap());
+        let st = c.status().unwrap();
+        assert!(st.success(), "create failed: {st:?} {:?}", fs::read_to_string(&err));
+        fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap()
+    }
+
+    /// Neither state nor cgroups are left of `id`.
+    fn assert_gone(&self, id: &str) {
+        assert!(!self.root.join(id).exists(), "state of {id} left");
+        assert!(cgroups_named(id).is_empty(), "cgroups left: {:?}", cgroups_named(id));
+    }
+
     fn state(&self, id: &str) -> serde_json::Value {
         let out = self.run(&["state", id]);
         out.expect_code(0);
@@ -101,12 +121,7 @@ fn runtime_cli_lifecycle() {
     let id = unique_name("ho");
     let out_file = rt.scratch.path("out");
     let b = rt.bundle("b1", "echo started; exec sleep 30");
-    let pid_file = rt.scratch.path("pid");
-    let mut c = rt.cmd(&["create", "--bundle", b.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]);
-    c.stdout(fs::File::create(&out_file).unwrap());
-    let st = c.status().unwrap();
-    assert!(st.success(), "create failed: {st:?}");
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid = rt.create(&b, &id, fs::File::create(&out_file).unwrap().into());
     // create has returned; the process waits, and berth is not its parent.
     assert_eq!(rt.state(&id)["status"], "created");
     assert_eq!(rt.state(&id)["pid"], pid);
@@ -126,8 +141,7 @@ fn runtime_cli_lifecycle() {
     rt.run(&["kill", &id, "KILL"]).expect_code(0);
     poll(Duration::from_secs(10), || (rt.state(&id)["status"] == "stopped").then_some(())).expect("stopped after kill");
     rt.run(&["delete", &id]).expect_code(0);
-    assert!(!rt.root.join(&id).exists());
-    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+    rt.assert_gone(&id);
     // run: create+start+wait, the program's own exit code.
     let b2 = rt.bundle("b2", "echo in-run; exit 3");
     let out = rt.run(&["run", "--bundle", b2.to_str().unwrap(), &id]);
@@ -158,8 +172,7 @@ fn run_forwards_signals() {
     });
     assert_eq!(st.code(), Some(7), "the container's trap did not run: {:?}", fs::read_to_string(&out_file));
     assert_eq!(fs::read_to_string(&out_file).unwrap(), "ready\ngot-term\n");
-    assert!(!rt.root.join(&id).exists());
-    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+    rt.assert_gone(&id);
 }
 
 /// The container's process killed between create and start: start says
@@ -170,12 +183,7 @@ fn killed_between_create_and_start() {
     let rt = Rt::new("oci-k9");
     let id = unique_name("ho");
     let b = rt.bundle("b", "echo never");
-    let pid_file = rt.scratch.path("pid");
-    // The container's process keeps create's stdout and stderr: files, not pipes.
-    let mut c = rt.cmd(&["create", "--bundle", b.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]);
-    c.stdout(Stdio::null()).stderr(fs::File::create(rt.scratch.path("create.err")).unwrap());
-    assert!(c.status().unwrap().success(), "create failed: {:?}", fs::read_to_string(rt.scratch.path("create.err")));
-    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid = rt.create(&b, &id, Stdio::null());
     // SAFETY: plain kill of the container's process.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     poll(Duration::from_secs(10), || (rt.state(&id)["status"] == "stopped").then_some(()))
@@ -187,8 +195,7 @@ fn killed_between_create_and_start() {
     for mut d in deletes {
         assert!(d.wait().unwrap().success(), "a concurrent delete --force failed");
     }
-    assert!(!rt.root.join(&id).exists());
-    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+    rt.assert_gone(&id);
 }
 
 #[test]

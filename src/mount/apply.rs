@@ -95,27 +95,24 @@ fn apply_one(e: &Entry, root: &OwnedFd, idmap: Option<&Idmapping>) -> Result<()>
         Source::Host(src, mode) if *mode != BindIdmap::None => {
             let m =
                 idmap.ok_or_else(|| Error::Usage(format!("bind {}: idmap needs a user namespace", src.display())))?;
-            let tree = match mode {
+            // One owner shown as one guest id, every other id unmapped
+            // (nobody): rootidmap's source owner as root, a bound user.
+            let owner = match mode {
                 BindIdmap::RootIdmap => {
-                    // The source's owner becomes the guest's root; every
-                    // other id stays unmapped (nobody).
                     let md = std::fs::metadata(src).ctx(|| format!("inspecting bind source {}", src.display()))?;
-                    let ns = crate::ids::userns::detached(
-                        &format!("{} {} 1\n", md.uid(), m.range.base),
-                        &format!("{} {} 1\n", md.gid(), m.range.base),
-                    )
-                    .ctx(|| "creating the user namespace for rootidmap".into())?;
+                    Some((md.uid(), md.gid(), 0))
+                }
+                BindIdmap::Owner { uid, gid, guest } => Some((*uid, *gid, *guest)),
+                _ => None,
+            };
+            let tree = match owner {
+                Some((uid, gid, guest)) => {
+                    let host = m.range.host(guest);
+                    let ns = crate::ids::userns::detached(&format!("{uid} {host} 1\n"), &format!("{gid} {host} 1\n"))
+                        .ctx(|| format!("creating the user namespace for the idmap of {}", src.display()))?;
                     crate::ids::userns::idmapped_clone(src, &ns, 0)
                 }
-                BindIdmap::Owner { uid, gid, guest } => {
-                    let ns = crate::ids::userns::detached(
-                        &format!("{uid} {} 1\n", m.range.host(*guest)),
-                        &format!("{gid} {} 1\n", m.range.host(*guest)),
-                    )
-                    .ctx(|| "creating the user namespace for a bound user's home".into())?;
-                    crate::ids::userns::idmapped_clone(src, &ns, 0)
-                }
-                _ => crate::ids::userns::idmapped_clone(src, m.userns, 0),
+                None => crate::ids::userns::idmapped_clone(src, m.userns, 0),
             }
             .ctx(|| {
                 format!("idmapping bind source {} (does its filesystem support idmapped mounts?)", src.display())

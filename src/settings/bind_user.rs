@@ -44,6 +44,9 @@ pub type UserFacts = Vec<(String, std::result::Result<HostUser, String>)>;
 
 /// Reads the host's account files for each name.
 pub fn probe(names: &[String]) -> UserFacts {
+    if names.is_empty() {
+        return Vec::new();
+    }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     names.iter().map(|n| (n.clone(), host_user(&passwd, &group, n))).collect()
