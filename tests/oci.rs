@@ -2,7 +2,7 @@
 //! command line straight (create/start/state/kill/delete, a refused
 //! field), podman 4.3 with conmon (`--runtime` pointing at a `berth-oci`
 //! link: run --rm exit codes and output, run -it on a terminal under
-//! `script`, exec, pause/unpause, kill, stop, --memory/--pids-limit in
+//! `script`, exec, pause/unpause, kill, stop, ps, --uidmap, --memory/--pids-limit in
 //! the cgroup, 100 sequential runs leaking nothing) and containerd
 //! (`ctr run --runc-binary`: run, exec, kill, delete, task list, and a
 //! restart of containerd while a task runs).
@@ -388,6 +388,34 @@ fn podman_exec_pause_stop() {
     pm.run(&["rm", &name]).expect_code(0);
     assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
     assert!(!Path::new("/run/berth-oci").join(&id).exists(), "state left");
+}
+
+/// `--uidmap`/`--gidmap`: the container's root is host uid 200000, its
+/// files in podman's idmapped store are its own, and `podman ps` lists it.
+#[test]
+fn podman_userns_and_ps() {
+    let pm = Podman::new("oci-podman-userns");
+    let name = unique_name("ho");
+    let map = ["--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536"];
+    let mut args = vec!["run", "-d", "--name", &name, "--network=none"];
+    args.extend(map);
+    args.extend([IMG, "sh", "-c", "touch /mine; sleep 60"]);
+    pm.run(&args).expect_code(0);
+    let ps = pm.run(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.lines().iter().any(|l| l.starts_with(&format!("{name} Up"))), "{}", ps.describe());
+    let pid = pm.run(&["inspect", "-f", "{{.State.Pid}}", &name]).stdout.trim().to_string();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
+    assert!(uid.split_whitespace().skip(1).all(|u| u == "200000"), "{uid}");
+    let out = pm.run(&["exec", &name, "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /mine"]);
+    out.expect_code(0);
+    let l = out.lines();
+    assert_eq!(l[0], "0", "{}", out.describe());
+    assert_eq!(l[1].split_whitespace().collect::<Vec<_>>(), ["0", "200000", "65536"]);
+    assert_eq!(l[2], "0", "{}", out.describe());
+    let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
+    pm.run(&["rm", "-f", "-t", "0", &name]).expect_code(0);
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
 }
 
 /// Mounts under this podman's storage and run directories (other tests
