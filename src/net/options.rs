@@ -24,8 +24,9 @@ pub struct Settings {
     pub veth_extra: Vec<(String, String)>,
     /// An existing network namespace the guest joins instead of a new one.
     pub netns_path: Option<PathBuf>,
-    /// Host interfaces moved into the guest (`--network-interface`).
-    pub interfaces: Vec<String>,
+    /// Host interfaces moved into the guest (`--network-interface`): the
+    /// name on the host, the name in the guest.
+    pub interfaces: Vec<(String, String)>,
     /// Host interfaces the guest gets a macvlan (`mv-IF`) on.
     pub macvlan: Vec<String>,
     /// Host interfaces the guest gets an ipvlan (`iv-IF`) on.
@@ -101,7 +102,11 @@ impl Settings {
             ports,
             veth_extra,
             netns_path: o.network_namespace_path.clone(),
-            interfaces: o.network_interface.clone(),
+            interfaces: o
+                .network_interface
+                .iter()
+                .map(|s| hostif::parse_interface(s))
+                .collect::<std::result::Result<_, _>>()?,
             macvlan: o.network_macvlan.clone(),
             ipvlan: o.network_ipvlan.clone(),
         })
