@@ -22,6 +22,7 @@ iv_run() {
     timeout 60 "$BERTH" run -q -D "$TREE" -M iv --network-ipvlan=ivp0 -- /bin/sh -c \
         'echo "LINKS=$(ls /sys/class/net | tr "\n" " ")"; echo "MAC=$(cat /sys/class/net/iv-ivp0/address)"' \
         </dev/null >/tmp/iv.out 2>&1 || rc=$?
+    tr -d '\r' </tmp/iv.out >/tmp/iv.txt && mv /tmp/iv.txt /tmp/iv.out
     echo "exit $rc: $(cat /tmp/iv.out)"
     [ "$rc" -eq 0 ] || return 1
     grep -q '^LINKS=.*iv-ivp0' /tmp/iv.out || { echo "the guest has no iv-ivp0"; return 1; }
