@@ -319,3 +319,51 @@ fn veth_name_taken_is_one_error_line_and_leaves_the_hosts_link() {
     assert!(host.ip(&["-o", "link"]).contains(&format!(" {link}@")), "the host's own link must stay");
     assert!(!host.nft_tables().contains("berth"), "{}", host.nft_tables());
 }
+
+const DHCP_GUEST: &str = r#"ip link set host0 up
+udhcpc -i host0 -n -q -t 4 -T 1 -s /usr/share/udhcpc/default.script >/dev/null 2>&1
+echo "ADDR=$(ip -o -4 addr show dev host0 | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p')"
+while [ ! -e /stop ]; do sleep 0.1; done
+echo DONE"#;
+
+/// A systemd-networkd in another network namespace (as a booted guest's
+/// runs) is not the host's: berth still addresses the link and serves
+/// DHCP. One in the host's own namespace is, and berth leaves the link
+/// to it. The stand-in is `sleep` copied to a file named
+/// systemd-networkd (the kernel's comm is the file name, cut to 15).
+#[test]
+fn only_the_hosts_own_networkd_takes_the_link() {
+    let (s, tree, host) = veth_setup("vnd");
+    let _l = host_lock_shared();
+    let fake = s.path("systemd-networkd");
+    std::fs::copy("/bin/sleep", &fake).unwrap();
+    let run = |tag: &str| -> (String, String, Bg) {
+        let name = hn_name(tag);
+        let _ = std::fs::remove_file(tree.join("stop"));
+        let mut c = host.berth();
+        c.arg("run").arg("-D").arg(&tree).args(["-M", &name, "-n", "--", "/bin/sh", "-c", DHCP_GUEST]);
+        let mut bg = Bg::spawn(c, s.path(&format!("{tag}.log")));
+        let addr = wait_line(&bg, "ADDR");
+        let link = record_field(&name, "link");
+        let host4 = host.ip(&["-o", "-4", "addr", "show", "dev", &link]);
+        write_file(&tree.join("stop"), "");
+        let st = bg.wait(QUICK);
+        assert!(st.success(), "{}", bg.describe());
+        (addr, host4, bg)
+    };
+    let mut c = Command::new("unshare");
+    c.arg("-n").arg(&fake).arg("300");
+    let mut elsewhere = Bg::spawn(c, s.path("elsewhere.log"));
+    let (addr, host4, bg) = run("vnd1");
+    elsewhere.kill9();
+    assert!(addr.parse::<std::net::Ipv4Addr>().is_ok(), "no address from berth\n{}", bg.describe());
+    assert!(host4.contains("inet "), "berth left the link to another namespace's networkd: {host4}");
+
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net={}", host.path())).arg(&fake).arg("300");
+    let mut here = Bg::spawn(c, s.path("here.log"));
+    let (addr, host4, bg) = run("vnd2");
+    here.kill9();
+    assert!(addr.is_empty(), "berth served DHCP beside the host's networkd\n{}", bg.describe());
+    assert!(!host4.contains("inet "), "berth addressed a link the host's networkd manages: {host4}");
+}

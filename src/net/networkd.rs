@@ -48,10 +48,20 @@ pub fn network_matches(text: &str, ifname: &str) -> bool {
     pos.iter().any(|p| fnmatch(p, ifname)) && neg.iter().all(|p| !fnmatch(&p[1..], ifname))
 }
 
+/// Whether a systemd-networkd runs in our network namespace and sees our
+/// root (so the .network files read below are its own). A guest's
+/// networkd, in a namespace of its own, looks after the guest's links
+/// only.
 fn networkd_running() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let net = std::fs::read_link("/proc/self/ns/net").ok();
+    let root = std::fs::metadata("/").ok().map(|m| (m.dev(), m.ino()));
     std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
+        let p = e.path();
         e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())
-            && std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "systemd-network")
+            && std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim() == "systemd-network")
+            && std::fs::read_link(p.join("ns/net")).ok() == net
+            && std::fs::metadata(p.join("root")).ok().map(|m| (m.dev(), m.ino())) == root
     })
 }
 
