@@ -18,6 +18,8 @@ pub struct Options {
     pub data: Vec<String>,
     /// tmpfs: copy what the directory held into the new tmpfs.
     pub copy_up: bool,
+    /// Recursive options and nosymfollow (mount_setattr).
+    pub attrs: super::mount_attr::Attrs,
 }
 
 /// Parses mount options the way mount(8) and runc read them. Pure.
@@ -30,6 +32,7 @@ pub fn parse(opts: &[String]) -> Result<Options> {
         recursive: false,
         data: vec![],
         copy_up: false,
+        attrs: Default::default(),
     };
     for opt in opts {
         let (set, clear) = match opt.as_str() {
@@ -78,7 +81,9 @@ pub fn parse(opts: &[String]) -> Result<Options> {
                 continue;
             }
             other => {
-                o.data.push(other.to_string());
+                if !super::mount_attr::parse(other, &mut o.attrs) {
+                    o.data.push(other.to_string());
+                }
                 continue;
             }
         };
@@ -227,6 +232,7 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
             copy_up(&from, &dest).ctx(|| format!("tmpcopyup into {}", m.destination().display()))?;
         }
     }
+    super::mount_attr::apply(&dest, &o.attrs)?;
     for p in &o.propagation {
         mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
             .ctx(|| format!("propagation of {}", m.destination().display()))?;
