@@ -179,6 +179,14 @@ pub struct Context<'a> {
 pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
     let o = parse(m.options().as_deref().unwrap_or_default())?;
     let typ = m.typ().clone().unwrap_or_default();
+    let literal = cx.rootfs.join(m.destination().strip_prefix("/").unwrap_or(m.destination()));
+    if (typ == "proc" || typ == "sysfs") && literal.symlink_metadata().is_ok_and(|s| s.file_type().is_symlink()) {
+        // A link there could aim the kernel's views anywhere in the tree.
+        return Err(OciError::Bundle(format!(
+            "mount destination {}: {typ} must be mounted on ordinary directory, not a symlink; replace the link in the root",
+            m.destination().display()
+        )));
+    }
     let dest = inside(cx.rootfs, m.destination())?;
     let what = || format!("mounting {} at {}", typ, m.destination().display());
     let source = m.source().clone().map(|s| if s.is_relative() && o.bind { cx.bundle.join(s) } else { s });
