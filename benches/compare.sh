@@ -26,6 +26,9 @@
 #          (each sample creates the zone's bridge and removes it at exit) and,
 #          berth only, `run -n` until busybox udhcpc in the guest holds a
 #          lease from berth's DHCP server (start to exit of `udhcpc -q`)
+#   netboot  bookworm boot to READY=1 with -n against the same without, in
+#          the benchmark's network namespace, both tools (N=NETBOOTS,
+#          default 5; skipped with NETRUNS=0); target: -n adds at most 5 ms
 #   rss-time  `/usr/bin/time -f %M` of `run /bin/true` (N=5): ru_maxrss from
 #          wait4(), i.e. the peak RSS of the launcher OR of any descendant it
 #          reaped, whichever is larger; shown for reference, no target
@@ -83,12 +86,13 @@ if [ "$NETRUNS" -gt 0 ]; then
     trap 'ip netns del "$NETNS" 2>/dev/null; rm -rf --one-file-system "$WORK"' EXIT
 fi
 
-python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" "$NETRUNS" "/run/netns/$NETNS" "${MEMRUNS:-5}" "${CONC:-50}" <<'PY'
+python3 - "$BERTH" "$WORK" "${RUNS:-20}" "${BOOTS:-5}" "$XRUNS" "$NETRUNS" "/run/netns/$NETNS" "${MEMRUNS:-5}" "${CONC:-50}" "${NETBOOTS:-5}" <<'PY'
 import os, shlex, socket, statistics, sys, threading, time, signal
 
 berth, work, runs, boots, xruns = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 netruns, netns = int(sys.argv[6]), sys.argv[7]
 memruns, conc = int(sys.argv[8]), int(sys.argv[9])
+netboots = int(sys.argv[10]) if netruns > 0 else 0
 bb, bw = os.path.join(work, "busybox"), os.path.join(work, "bookworm")
 nspawn = "/usr/bin/systemd-nspawn"
 prefix = os.environ.get("BENCH_PREFIX", "bench")
@@ -147,14 +151,14 @@ def vmhwm(pid):
         pass
     return None
 
-def boot_once(tool, i):
+def boot_once(tool, i, argv=None):
     log = os.path.join(work, f"{tool}-boot{i}.log")
     sock_path = os.path.join(work, f"notify-{tool}-{i}.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(sock_path)
     s.settimeout(0.2)
     t0 = time.monotonic()
-    pid = spawn(BOOT[tool], log, {"NOTIFY_SOCKET": sock_path})
+    pid = spawn(argv or BOOT[tool], log, {"NOTIFY_SOCKET": sock_path})
     hwm = [0]
     done = threading.Event()
     def sampler():
@@ -339,6 +343,15 @@ def dhcp_once():
         fail("berth", "run -n udhcpc", log)
     return time.monotonic() - t
 
+def netboot_cmd(tool, opts):
+    # BOOT's command with the network options, in the benchmark's network
+    # namespace, under a name of its own per sample.
+    NET_SAMPLE[0] += 1
+    argv = list(BOOT[tool])
+    argv[argv.index(f"{prefix}-boot")] = f"{prefix}-nb-{NET_SAMPLE[0]}"
+    cut = 2 if tool == "berth" else 1
+    return ["/usr/bin/nsenter", f"--net={netns}"] + argv[:cut] + opts + argv[cut:]
+
 def net_once(tool, opts):
     log = os.path.join(work, f"{tool}-net.log")
     t = time.monotonic()
@@ -409,6 +422,14 @@ if netruns > 0:
                 net[t][k].append(net_once(t, NET_OPTS[k]))
     dhcp = [dhcp_once() for _ in range(netruns)]
     sys.stderr.write("  network: done\n")
+NETBOOT_OPTS = ["none", "veth"]
+netboot = {t: {k: [] for k in NETBOOT_OPTS} for t in tools}
+for i in range(netboots):
+    for t in (tools if i % 2 == 0 else tools[::-1]):
+        for k in (NETBOOT_OPTS if i % 2 == 0 else NETBOOT_OPTS[::-1]):
+            netboot[t][k].append(boot_once(t, f"nb{i}{k}", netboot_cmd(t, NET_OPTS[k]))[0])
+if netboots:
+    sys.stderr.write("  network boots: done\n")
 
 targets = {"run": 0.2, "boot": 0.75, "stop": 1.0, "rss": 0.6, "rss-time": None}
 label = {"run": f"run /bin/true (N={runs})", "boot": f"boot to READY=1 (N={boots})",
@@ -480,6 +501,18 @@ if netruns > 0:
         print(f"{label_k:36} {fmt('x', b):>10} {fmt('x', b - bo):>8} {fmt('x', n):>10} {fmt('x', n - no):>8} {b / n:7.3f} {('<=5 ms' if tg else ''):>8} {verdict}")
     d = statistics.median(dhcp)
     print(f"{'-n, start until udhcpc holds a lease':36} {fmt('x', d):>10} {fmt('x', d - bo):>8}   (berth only: its own DHCP server)")
+if netboots:
+    print()
+    print(f"network: bookworm boot to READY=1 in a namespace of its own (N={netboots}); added = with - without")
+    print(f"{'option':36} {'berth':>10} {'added':>8} {'nspawn':>10} {'added':>8} {'ratio':>7} {'target':>8}")
+    bo, no = statistics.median(netboot["berth"]["none"]), statistics.median(netboot["nspawn"]["none"])
+    for k in NETBOOT_OPTS:
+        b, n = statistics.median(netboot["berth"][k]), statistics.median(netboot["nspawn"][k])
+        tg = None if k == "none" else 0.005
+        verdict = "" if tg is None else ("ok" if b - bo <= tg else "MISSED")
+        ok_all &= tg is None or b - bo <= tg
+        label_k = "boot " + (" ".join(NET_OPTS[k]) or "(no network option)")
+        print(f"{label_k:36} {fmt('x', b):>10} {fmt('x', b - bo):>8} {fmt('x', n):>10} {fmt('x', n - no):>8} {b / n:7.3f} {('<=5 ms' if tg else ''):>8} {verdict}")
 print()
 print("all targets met" if ok_all else "some targets missed")
 PY

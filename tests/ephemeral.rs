@@ -216,6 +216,17 @@ fn overlay_and_template_options() {
         out.describe()
     );
     assert!(!lo1.join("d").exists() && !lo2.join("d").exists() && !up.join("d").exists());
+    // Under the default user namespace, a fresh empty disk upper is handed
+    // to the guest's ids: its root writes there, shifted ids on disk.
+    let up2 = s.path("up2");
+    fs::create_dir(&up2).unwrap();
+    let spec2 = format!("{}:{}:/mnt/ovl2", lo1.display(), up2.display());
+    let out = run_default(&tree, &unique_name("xovl"), &["--overlay", &spec2], "echo w > /mnt/ovl2/e && echo wrote");
+    out.expect_code(0);
+    assert!(out.stdout.contains("wrote"), "the guest's root cannot write its disk upper\n{}", out.describe());
+    let uid = std::os::unix::fs::MetadataExt::uid(&fs::metadata(up2.join("e")).unwrap());
+    assert_ne!(uid, 0, "written with the guest's shifted ids");
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&fs::metadata(&up2).unwrap()), uid);
     let strays: Vec<_> = fs::read_dir(&s.dir)
         .unwrap()
         .flatten()

@@ -2,9 +2,10 @@
 //! command line straight (create/start/state/kill/delete, a refused
 //! field), podman 4.3 with conmon (`--runtime` pointing at a `berth-oci`
 //! link: run --rm exit codes and output, run -it on a terminal under
-//! `script`, exec, pause/unpause, kill, stop, --memory/--pids-limit in
-//! the cgroup, 20 sequential runs leaking nothing) and containerd
-//! (`ctr run --runc-binary`: run, exec, kill, delete, task list).
+//! `script`, exec, pause/unpause, kill, stop, ps, --uidmap, --memory/--pids-limit in
+//! the cgroup, 100 sequential runs leaking nothing) and containerd
+//! (`ctr run --runc-binary`: run, exec, kill, delete, task list, and a
+//! restart of containerd while a task runs).
 //! podman and containerd come from Debian (scripts/test installs them).
 //! Each engine gets private state (podman's --root/--runroot, its own
 //! containerd socket), so nothing here touches anyone else's containers.
@@ -512,6 +513,34 @@ fn podman_exec_pause_stop() {
     assert!(!Path::new("/run/berth-oci").join(&id).exists(), "state left");
 }
 
+/// `--uidmap`/`--gidmap`: the container's root is host uid 200000, its
+/// files in podman's idmapped store are its own, and `podman ps` lists it.
+#[test]
+fn podman_userns_and_ps() {
+    let pm = Podman::new("oci-podman-userns");
+    let name = unique_name("ho");
+    let map = ["--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536"];
+    let mut args = vec!["run", "-d", "--name", &name, "--network=none"];
+    args.extend(map);
+    args.extend([IMG, "sh", "-c", "touch /mine; sleep 60"]);
+    pm.run(&args).expect_code(0);
+    let ps = pm.run(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.lines().iter().any(|l| l.starts_with(&format!("{name} Up"))), "{}", ps.describe());
+    let pid = pm.run(&["inspect", "-f", "{{.State.Pid}}", &name]).stdout.trim().to_string();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
+    assert!(uid.split_whitespace().skip(1).all(|u| u == "200000"), "{uid}");
+    let out = pm.run(&["exec", &name, "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /mine"]);
+    out.expect_code(0);
+    let l = out.lines();
+    assert_eq!(l[0], "0", "{}", out.describe());
+    assert_eq!(l[1].split_whitespace().collect::<Vec<_>>(), ["0", "200000", "65536"]);
+    assert_eq!(l[2], "0", "{}", out.describe());
+    let id = pm.run(&["inspect", "-f", "{{.Id}}", &name]).stdout.trim().to_string();
+    pm.run(&["rm", "-f", "-t", "0", &name]).expect_code(0);
+    assert!(cgroups_named(&id).is_empty(), "cgroups left: {:?}", cgroups_named(&id));
+}
+
 /// Mounts under this podman's storage and run directories (other tests
 /// mount and unmount elsewhere at the same time).
 fn mount_count(pm: &Podman) -> usize {
@@ -524,12 +553,12 @@ fn mount_count(pm: &Podman) -> usize {
 }
 
 #[test]
-fn podman_twenty_runs_leak_nothing() {
+fn podman_hundred_runs_leak_nothing() {
     let pm = Podman::new("oci-podman-leak");
     pm.run(&["run", "--rm", "--network=none", IMG, "true"]).expect_code(0);
     let mounts = mount_count(&pm);
     let cgroups = fs::read_dir("/sys/fs/cgroup/memory/libpod_parent").map(|d| d.count()).unwrap_or(0);
-    for i in 0..20 {
+    for i in 0..100 {
         let out = pm.run(&["run", "--rm", "--network=none", IMG, "sh", "-c", &format!("echo run-{i}")]);
         out.expect_code(0);
         assert_eq!(out.lines()[0], format!("run-{i}"));
@@ -546,53 +575,133 @@ fn podman_twenty_runs_leak_nothing() {
 // ---------------------------------------------------------------------------
 // containerd
 
+/// A containerd of the test's own (root, state, socket under scratch and
+/// /run), with the busybox image imported from podman's store.
+struct Ctd {
+    base: PathBuf,
+    state: String,
+    sock: String,
+    log: PathBuf,
+    daemon: Option<Bg>,
+    image: String,
+    rb: String,
+}
+
+impl Ctd {
+    fn new(pm: &Podman, tag: &str) -> Ctd {
+        require(&["containerd", "ctr"]);
+        let base = pm.rt.scratch.path("ctd");
+        let state = format!("/run/berth-oci-ctd-{}-{tag}", std::process::id());
+        let mut c = Ctd {
+            base,
+            sock: format!("{state}.sock"),
+            state,
+            log: pm.rt.scratch.path("containerd.log"),
+            daemon: None,
+            image: format!("{IMG}:latest"),
+            rb: format!("--runc-binary={}", pm.rt.link.display()),
+        };
+        c.start();
+        let tar = pm.rt.scratch.path("image.tar");
+        pm.run(&["save", "--format", "docker-archive", "-o", tar.to_str().unwrap(), IMG]).expect_code(0);
+        c.ctr(&["images", "import", tar.to_str().unwrap()]).expect_code(0);
+        c
+    }
+
+    fn start(&mut self) {
+        let _ = fs::remove_file(&self.sock);
+        let mut c = Command::new("containerd");
+        c.arg("--root").arg(self.base.join("root")).arg("--state").arg(&self.state).arg("--address").arg(&self.sock);
+        self.daemon = Some(Bg::spawn(c, self.log.clone()));
+        poll(Duration::from_secs(20), || Path::new(&self.sock).exists().then_some(())).expect("containerd socket");
+    }
+
+    /// Ends the daemon (SIGTERM), as a restart of the engine does; its
+    /// shims and their containers live on.
+    fn stop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            d.signal(libc::SIGTERM);
+            d.wait(Duration::from_secs(20));
+        }
+    }
+
+    fn ctr(&self, args: &[&str]) -> Out {
+        let mut c = Command::new("ctr");
+        c.arg("-a").arg(&self.sock).args(args).stdin(Stdio::null());
+        run_to_end(c, LIMIT)
+    }
+
+    fn task_state(&self, id: &str) -> String {
+        let out = self.ctr(&["task", "ls"]);
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// kill -s KILL, wait for STOPPED, delete the task and the container.
+    fn kill_and_delete(&self, id: &str) {
+        self.ctr(&["task", "kill", "-s", "KILL", id]).expect_code(0);
+        poll(Duration::from_secs(10), || (self.task_state(id) == "STOPPED").then_some(())).expect("stopped");
+        self.ctr(&["task", "delete", id]).expect_code(0);
+        self.ctr(&["container", "delete", id]).expect_code(0);
+        assert!(cgroups_named(id).is_empty(), "cgroups left: {:?}", cgroups_named(id));
+    }
+}
+
+impl Drop for Ctd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = Command::new("umount").arg("-R").arg(&self.base).stderr(Stdio::null()).status();
+    }
+}
+
 #[test]
 fn containerd_ctr() {
     let pm = Podman::new("oci-ctr");
-    require(&["containerd", "ctr"]);
-    let base = pm.rt.scratch.path("ctd");
-    let sock = format!("/run/berth-oci-ctd-{}.sock", std::process::id());
-    let mut daemon = Bg::spawn(
-        {
-            let mut c = Command::new("containerd");
-            c.arg("--root")
-                .arg(base.join("root"))
-                .arg("--state")
-                .arg(format!("/run/berth-oci-ctd-{}", std::process::id()))
-                .arg("--address")
-                .arg(&sock);
-            c
-        },
-        pm.rt.scratch.path("containerd.log"),
-    );
-    poll(Duration::from_secs(20), || Path::new(&sock).exists().then_some(())).expect("containerd socket");
-    let ctr = |args: &[&str]| {
-        let mut c = Command::new("ctr");
-        c.arg("-a").arg(&sock).args(args).stdin(Stdio::null());
-        run_to_end(c, LIMIT)
-    };
-    let tar = pm.rt.scratch.path("image.tar");
-    pm.run(&["save", "--format", "docker-archive", "-o", tar.to_str().unwrap(), IMG]).expect_code(0);
-    ctr(&["images", "import", tar.to_str().unwrap()]).expect_code(0);
-    let image = format!("{IMG}:latest");
-    let rb = format!("--runc-binary={}", pm.rt.link.display());
-    let out = ctr(&["run", "--rm", &rb, &image, "ho-ctr-1", "sh", "-c", "echo ctr-ok; exit 6"]);
+    let ctd = Ctd::new(&pm, "ctr");
+    let (image, rb) = (ctd.image.as_str(), ctd.rb.as_str());
+    let out = ctd.ctr(&["run", "--rm", rb, image, "ho-ctr-1", "sh", "-c", "echo ctr-ok; exit 6"]);
     assert_eq!(out.code(), 6, "{}", out.describe());
     assert!(out.stdout.contains("ctr-ok"), "{}", out.describe());
-    ctr(&["run", "-d", &rb, &image, "ho-ctr-2", "sleep", "60"]).expect_code(0);
-    let out = ctr(&["task", "ls"]);
-    assert!(out.stdout.lines().any(|l| l.starts_with("ho-ctr-2") && l.contains("RUNNING")), "{}", out.describe());
-    let out = ctr(&["task", "exec", "--exec-id", "e1", "ho-ctr-2", "sh", "-c", "echo exec-ctr; exit 2"]);
+    ctd.ctr(&["run", "-d", rb, image, "ho-ctr-2", "sleep", "60"]).expect_code(0);
+    assert_eq!(ctd.task_state("ho-ctr-2"), "RUNNING");
+    let out = ctd.ctr(&["task", "exec", "--exec-id", "e1", "ho-ctr-2", "sh", "-c", "echo exec-ctr; exit 2"]);
     assert_eq!(out.code(), 2, "{}", out.describe());
     assert!(out.stdout.contains("exec-ctr"));
-    ctr(&["task", "kill", "-s", "KILL", "ho-ctr-2"]).expect_code(0);
-    poll(Duration::from_secs(10), || ctr(&["task", "ls"]).stdout.contains("STOPPED").then_some(())).expect("stopped");
-    ctr(&["task", "delete", "ho-ctr-2"]).expect_code(0);
-    ctr(&["container", "delete", "ho-ctr-2"]).expect_code(0);
-    assert!(cgroups_named("ho-ctr-2").is_empty(), "cgroups left: {:?}", cgroups_named("ho-ctr-2"));
-    daemon.signal(libc::SIGTERM);
-    daemon.wait(Duration::from_secs(20));
-    let _ = Command::new("umount").arg("-R").arg(&base).stderr(Stdio::null()).status();
+    ctd.kill_and_delete("ho-ctr-2");
+}
+
+/// The engine restarts while a container runs: the new containerd finds
+/// the task through its shim (which asks berth's `state`), exec and kill
+/// still work, and nothing of it is left after delete.
+#[test]
+fn containerd_restart_finds_running_tasks() {
+    let pm = Podman::new("oci-ctr-restart");
+    let mut ctd = Ctd::new(&pm, "restart");
+    let id = "ho-ctr-restart";
+    let (image, rb) = (ctd.image.clone(), ctd.rb.clone());
+    ctd.ctr(&["run", "-d", &rb, &image, id, "sh", "-c", "echo $$ >/tmp/pid; exec sleep 600"]).expect_code(0);
+    assert_eq!(ctd.task_state(id), "RUNNING");
+    let before = ctd.ctr(&["task", "exec", "--exec-id", "b", id, "cat", "/tmp/pid"]);
+    before.expect_code(0);
+    ctd.stop();
+    assert!(!cgroups_named(id).is_empty(), "the container did not outlive its engine");
+    ctd.start();
+    let st = poll(Duration::from_secs(20), || Some(ctd.task_state(id)).filter(|s| !s.is_empty()));
+    assert_eq!(st.as_deref(), Some("RUNNING"), "{}", ctd.ctr(&["task", "ls"]).describe());
+    let after = ctd.ctr(&["task", "exec", "--exec-id", "a", id, "cat", "/tmp/pid"]);
+    after.expect_code(0);
+    assert_eq!(after.stdout, before.stdout, "not the same container after the restart");
+    let state_dirs = |id: &str| -> Vec<PathBuf> {
+        let out = Command::new("find").args(["/run", "-path", &format!("*/{id}/berth.json")]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(PathBuf::from).collect()
+    };
+    assert_eq!(state_dirs(id).len(), 1, "berth's state of {id}: {:?}", state_dirs(id));
+    ctd.kill_and_delete(id);
+    assert!(state_dirs(id).is_empty(), "berth's state left: {:?}", state_dirs(id));
 }
 
 #[test]

@@ -132,6 +132,10 @@ fn log_level_decides_what_a_run_logs() {
     assert!(debug.len() >= 2, "--log-level=debug shows debug lines\n{}", out.describe());
     assert!(out.stderr.contains("Capability= ignored"), "and the warning\n{}", out.describe());
     assert!(debug.iter().any(|l| l.contains("start{machine=")), "with the start's span\n{}", out.describe());
+    // The guest side's last line goes to stderr, not through the console
+    // into the guest's output on stdout.
+    assert!(debug.iter().any(|l| l.contains(" exec argv=")), "{}", out.describe());
+    assert!(out.stdout.is_empty(), "log lines on stdout:\n{}", out.describe());
 
     // -v is info: the phases' timings, no debug lines; --log-level wins over it.
     let out = run_logged(&["-v"], "lvl-v");

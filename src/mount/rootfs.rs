@@ -170,6 +170,32 @@ pub fn mount_root(ctx: &RootCtx) -> Result<OwnedFd> {
     Ok(root)
 }
 
+/// A disk upper directory is the overlay's root as the guest sees it: an
+/// empty one still owned by the host (as `mkdir` left it) is handed to
+/// the guest's ids, like the top layer's root, or the guest's root could
+/// not write there. One with content is left alone, with a warning when
+/// its owner is not the guest's.
+fn own_upper(ctx: &RootCtx, upper: &Path, top: &Path) -> Result<()> {
+    let md = std::fs::metadata(top).ctx(|| format!("inspecting {}", top.display()))?;
+    let want = (ctx.shifted(md.uid()), ctx.shifted(md.gid()));
+    let up = std::fs::metadata(upper).ctx(|| format!("inspecting {}", upper.display()))?;
+    if (up.uid(), up.gid()) == want {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(upper).ctx(|| format!("reading {}", upper.display()))?.next().is_none();
+    if !empty {
+        tracing::warn!(
+            "the overlay's upper directory {} is owned by host uid {}, not the guest's {}: the guest may not write to it; chown it or start from an empty directory",
+            upper.display(),
+            up.uid(),
+            want.0
+        );
+        return Ok(());
+    }
+    nix::unistd::chown(upper, Some(nix::unistd::Uid::from_raw(want.0)), Some(nix::unistd::Gid::from_raw(want.1)))
+        .ctx(|| format!("handing {} to the guest's ids", upper.display()))
+}
+
 /// The user's --overlay and --overlay-ro mounts.
 pub fn mount_overlays(ctx: &RootCtx, root: &OwnedFd) -> Result<()> {
     for (i, spec) in ctx.cfg.overlays.iter().enumerate() {
@@ -210,6 +236,7 @@ fn mount_one_overlay(ctx: &RootCtx, root: &OwnedFd, i: usize, spec: &OverlaySpec
             let w = ctx.overlay_work.get(i).cloned().ok_or_else(|| Error::Setup("no work directory".into()))?;
             // A disk upper is written with the guest's own (shifted) ids;
             // overlayfs refuses idmapped upper layers.
+            own_upper(ctx, u, &spec.lowers[spec.lowers.len() - 1])?;
             Some((u.clone(), w))
         }
     };

@@ -29,7 +29,7 @@ fn write_file(dir: &OwnedFd, name: &str, content: &[u8], mode: u32) -> Result<()
     f.write_all(content).ctx(|| format!("writing /run/host/{name}"))
 }
 
-fn host_os_release() -> Vec<u8> {
+pub fn host_os_release() -> Vec<u8> {
     std::fs::read("/etc/os-release").or_else(|_| std::fs::read("/usr/lib/os-release")).unwrap_or_default()
 }
 

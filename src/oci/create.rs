@@ -22,6 +22,8 @@ struct Made {
     pid: Option<i32>,
     /// The state directory's lock (state::lock), held until create returns.
     lock: Option<std::fs::File>,
+    /// A machine registered with machined, withdrawn on failure.
+    machine: Option<super::machine::Machine>,
 }
 
 impl Made {
@@ -33,6 +35,9 @@ impl Made {
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
             }
         }
+        if let Some(m) = &self.machine {
+            let _ = super::machine::unregister(m);
+        }
         let _ = cgroup::remove(&self.cgroups);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -40,12 +45,13 @@ impl Made {
 
 /// Creates the container; returns its host pid.
 pub fn create(g: &Global, a: &CreateArgs) -> Result<i32> {
-    let b = bundle::load(&a.bundle)?;
+    let mut b = bundle::load(&a.bundle)?;
+    let machine = super::machine::plan(&mut b.spec, &a.id, &b.rootfs)?;
     let ns = bundle::namespaces(&b.spec)?;
     let dir = state::reserve(&g.root, &a.id)?;
     let lock = state::lock(&g.root, &a.id)?;
-    let mut made = Made { dir, cgroups: Vec::new(), pid: None, lock };
-    match launch(g, a, &b, &ns, &mut made) {
+    let mut made = Made { dir, cgroups: Vec::new(), pid: None, lock, machine: None };
+    match launch(g, a, &b, &ns, machine, &mut made) {
         Ok(pid) => Ok(pid),
         Err(e) => {
             made.undo();
@@ -68,7 +74,14 @@ fn limits(b: &bundle::Bundle) -> Result<Vec<cgroup::Write>> {
     Ok(w)
 }
 
-fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespaces, made: &mut Made) -> Result<i32> {
+fn launch(
+    g: &Global,
+    a: &CreateArgs,
+    b: &bundle::Bundle,
+    ns: &bundle::Namespaces,
+    mut machine: Option<super::machine::Machine>,
+    made: &mut Made,
+) -> Result<i32> {
     let linux = b.spec.linux().clone().unwrap_or_default();
     let rel = cgroup::relative_path(linux.cgroups_path().as_deref(), &a.id, g.systemd_cgroup)?;
     let writes = limits(b)?;
@@ -120,6 +133,8 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
             cgroup2,
             v1,
             preserve_fds: a.preserve_fds,
+            machine: machine.as_ref(),
+            os_release: crate::mount::runhost::host_os_release(),
         })
     };
     drop(theirs);
@@ -131,6 +146,12 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
     }
     cgroup::attach(&made.cgroups, pid)?;
     converse(&a.id, b, pid, ours)?;
+    if let Some(m) = machine.as_mut() {
+        if let Some(note) = super::machine::register(m, pid, &b.rootfs) {
+            super::log::warn(g, &note);
+        }
+        made.machine = Some(m.clone());
+    }
     let rec = Record {
         id: a.id.clone(),
         pid,
@@ -140,6 +161,7 @@ fn launch(g: &Global, a: &CreateArgs, b: &bundle::Bundle, ns: &bundle::Namespace
         created: super::log::now_rfc3339(),
         cgroups: made.cgroups.clone(),
         config: b.spec.clone(),
+        machine,
     };
     state::save(&g.root, &rec)?;
     if let Some(p) = &a.pid_file {

@@ -26,6 +26,10 @@ pub struct Init<'a> {
     /// container's directory there.
     pub v1: Vec<(String, PathBuf)>,
     pub preserve_fds: u32,
+    /// Set when the bundle runs as a machine; the host's os-release for
+    /// its /run/host (read before the pivot hides the host).
+    pub machine: Option<&'a super::machine::Machine>,
+    pub os_release: Vec<u8>,
 }
 
 /// Runs in the child; never returns.
@@ -130,6 +134,9 @@ fn setup(i: &mut Init) -> Result<()> {
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } < 0 {
             return Err(OciError::sys(format!("domainname {d}"), std::io::Error::last_os_error()));
         }
+    }
+    if let Some(m) = i.machine {
+        super::machine::run_host(m, &i.os_release)?;
     }
     let ro = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     mounts::finish(

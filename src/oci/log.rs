@@ -33,11 +33,28 @@ pub fn stderr_line(msg: &str) -> String {
     format!("berth: error: {msg}")
 }
 
+/// A warning that does not fail the verb: to the log file when there is
+/// one (an engine shows runc's warnings from there), else to stderr.
+pub fn warn(g: &Global, msg: &str) {
+    let Some(path) = &g.log else {
+        eprintln!("berth: warning: {msg}");
+        return;
+    };
+    let line = render_level("warning", msg, g.log_format == "json", now_rfc3339());
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 fn render(msg: &str, json: bool, time: String) -> String {
+    render_level("error", msg, json, time)
+}
+
+fn render_level(level: &str, msg: &str, json: bool, time: String) -> String {
     if json {
-        serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string() + "\n"
+        serde_json::json!({"level": level, "msg": msg, "time": time}).to_string() + "\n"
     } else {
-        format!("time=\"{time}\" level=error msg=\"{}\"\n", msg.replace('"', "\\\""))
+        format!("time=\"{time}\" level={level} msg=\"{}\"\n", msg.replace('"', "\\\""))
     }
 }
 

@@ -12,7 +12,7 @@
 //! `create` (the create/start split), `exec`, `forward` (signals
 //! to a foreground `run`), `verbs` (start, kill,
 //! delete, ps, pause, resume, update, events), `hooks`, `console`,
-//! `spec` (features and the default config.json), `log`.
+//! `machine` (init bundles run as berth machines), `spec` (features and the default config.json), `log`.
 
 pub mod bundle;
 pub mod cgroup;
@@ -25,6 +25,7 @@ pub mod forward;
 pub mod hooks;
 pub mod init;
 pub mod log;
+pub mod machine;
 pub mod mount_attr;
 pub mod mounts;
 pub mod process;

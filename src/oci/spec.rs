@@ -47,9 +47,11 @@ pub fn write_default(bundle: &Path, rootless: bool) -> Result<()> {
     }
     let path = bundle.join("config.json");
     if path.exists() {
-        return Err(OciError::Exists(format!("{} (config.json)", bundle.display())));
+        return Err(OciError::State(format!("{} already exists; remove it first", path.display())));
     }
-    let spec = oci_spec::runtime::Spec::default();
+    let mut spec = oci_spec::runtime::Spec::default();
+    // oci-spec's default names its own project; runc's and crun's their own.
+    spec.set_hostname(Some("berth".into()));
     let text = serde_json::to_string_pretty(&spec).map_err(|e| OciError::Bundle(e.to_string()))?;
     std::fs::write(&path, text + "\n").ctx(|| format!("writing {}", path.display()))
 }
@@ -61,6 +63,15 @@ mod tests {
         let v = serde_json::to_value(oci_spec::runtime::Spec::default()).unwrap();
         super::super::bundle::refuse_unsupported(&v).unwrap();
         assert_eq!(v["root"]["path"], "rootfs");
+        let d = std::env::temp_dir().join(format!("berth-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        super::write_default(&d, false).unwrap();
+        let w: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+        assert_eq!(w["hostname"], "berth");
+        let e = super::write_default(&d, false).unwrap_err().to_string();
+        assert!(e.contains("config.json already exists; remove it first"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
         assert!(super::features()["linux"]["namespaces"].as_array().unwrap().len() == 7);
     }
 }

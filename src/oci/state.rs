@@ -23,6 +23,9 @@ pub struct Record {
     /// Every cgroup directory the container was put in.
     pub cgroups: Vec<PathBuf>,
     pub config: Spec,
+    /// Set when the bundle runs as a machine (machine.rs).
+    #[serde(default)]
+    pub machine: Option<super::machine::Machine>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

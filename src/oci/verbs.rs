@@ -143,6 +143,9 @@ fn kill(g: &Global, id: &str, sig: &str, all: bool) -> Result<()> {
     }
     // libc's kill: nix's Signal has no real-time signals (SIGRTMIN+3 stops systemd).
     // SAFETY: plain kill(2).
+    // A machine's systemd halts on SIGRTMIN+3; SIGTERM would only make it
+    // re-execute itself (machine.rs).
+    let n = super::machine::kill_signal(rec.machine.as_ref(), n);
     if unsafe { libc::kill(rec.pid, n) } < 0 {
         return Err(OciError::sys(format!("signalling container {id}"), std::io::Error::last_os_error()));
     }
@@ -166,6 +169,9 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
         return Err(OciError::State(format!("container {id} is {}; stop it first or use delete --force", st.as_str())));
     }
     cgroup::remove(&rec.cgroups)?;
+    if let Some(note) = rec.machine.as_ref().and_then(super::machine::unregister) {
+        super::log::warn(g, &note);
+    }
     if let Err(e) = hooks::run("poststop", &hooks::of(&rec.config, "poststop"), &rec.state_json(Status::Stopped)) {
         eprintln!("berth: warning: {e}");
     }

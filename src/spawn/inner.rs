@@ -78,12 +78,14 @@ fn inner_main(ctx: &ChildCtx, go: OwnedFd, launcher: &OwnedFd) -> Result<Never> 
         .ctx(|| "making the guest's mounts shared within the guest".into())?;
     sethostname(&cfg.hostname).ctx(|| "setting the hostname".into())?;
     nix::unistd::setsid().ctx(|| "starting a session".into())?;
+    // Logged while stderr is still the launcher's: past attach_console it
+    // is the guest's console, whose output is the user's stdout.
+    tracing::debug!(argv = ?cfg.mode, "exec");
     if cfg.console != ConsoleMode::Pipe {
         attach_console()?;
     }
     capabilities::bound(&cfg.policy.capabilities).map_err(Error::Setup)?;
     let plan = exec::Plan::new(cfg)?;
-    tracing::debug!(argv = ?cfg.mode, "exec");
     // The system call filter is loaded right before exec; a --user other
     // than root could no longer load it then (no CAP_SYS_ADMIN, and
     // no_new_privs only with --no-new-privileges), so it goes first.
