@@ -109,7 +109,7 @@ complete -c berth -n "__fish_berth_using_subcommand boot" -l network-bridge -d '
 complete -c berth -n "__fish_berth_using_subcommand boot" -s p -l port -d 'Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT, from this host\'s 127.0.0.1 and ::1 (TCP) through berth itself' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l network-veth-extra -d 'One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l network-namespace-path -d 'Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one' -r -F
-complete -c berth -n "__fish_berth_using_subcommand boot" -l network-interface -d 'Move this host interface into the guest under its name, and back when the machine ends (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand boot" -l network-interface -d 'Move this host interface into the guest under its name (or NEWNAME), and back under its own when the machine ends (repeatable)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l network-macvlan -d 'Give the guest a macvlan mv-IF on the host interface IF, bridge mode, stable MAC (repeatable)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l network-ipvlan -d 'Give the guest an ipvlan iv-IF on the host interface IF, L2 mode (repeatable; needs the kernel\'s ipvlan)' -r
 complete -c berth -n "__fish_berth_using_subcommand boot" -l link-journal -d 'Show the guest\'s journal on the host: no (default), host, try-host, guest, try-guest or auto' -r
@@ -177,7 +177,7 @@ complete -c berth -n "__fish_berth_using_subcommand run" -l network-bridge -d 'A
 complete -c berth -n "__fish_berth_using_subcommand run" -s p -l port -d 'Forward a host port to the guest (needs -n or --network-zone): from other hosts and namespaces by DNAT, from this host\'s 127.0.0.1 and ::1 (TCP) through berth itself' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l network-veth-extra -d 'One more veth pair: HOSTIF here, GUESTIF (default: the same name) in the guest; berth does not address it' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l network-namespace-path -d 'Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one' -r -F
-complete -c berth -n "__fish_berth_using_subcommand run" -l network-interface -d 'Move this host interface into the guest under its name, and back when the machine ends (repeatable)' -r
+complete -c berth -n "__fish_berth_using_subcommand run" -l network-interface -d 'Move this host interface into the guest under its name (or NEWNAME), and back under its own when the machine ends (repeatable)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l network-macvlan -d 'Give the guest a macvlan mv-IF on the host interface IF, bridge mode, stable MAC (repeatable)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l network-ipvlan -d 'Give the guest an ipvlan iv-IF on the host interface IF, L2 mode (repeatable; needs the kernel\'s ipvlan)' -r
 complete -c berth -n "__fish_berth_using_subcommand run" -l link-journal -d 'Show the guest\'s journal on the host: no (default), host, try-host, guest, try-guest or auto' -r

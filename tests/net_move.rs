@@ -208,16 +208,7 @@ fn interface_comes_back_by_gc() {
     let opt = format!("--network-interface={}", p.here);
     let mut bg = Bg::spawn(p.berth(&tree, &name, &[&opt], "echo UP=1; exec sleep 1000"), s.path("log"));
     wait_line(&bg, "UP");
-    let launcher = bg.pid();
-    let watcher = poll(Duration::from_secs(5), || {
-        all_pids().into_iter().find(|&q| {
-            let status = std::fs::read_to_string(format!("/proc/{q}/status")).unwrap_or_default();
-            status.lines().any(|l| l == "Name:\tberth-watch")
-                && status.lines().any(|l| l.split_whitespace().eq(["PPid:".to_string(), launcher.to_string()]))
-        })
-    })
-    .expect("the launcher's watcher");
-    signal(watcher, libc::SIGKILL);
+    signal(watcher_of(bg.pid()), libc::SIGKILL);
     bg.kill9();
     assert!(p.host_mac(&p.here).is_none(), "{} came back without gc", p.here);
     let mut gc = Command::new("nsenter");
@@ -228,4 +219,104 @@ fn interface_comes_back_by_gc() {
     assert_eq!(p.host_mac(&p.here).as_deref(), Some(mac.as_str()), "{}", out.describe());
     assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
     assert_released(&name, &p.here);
+}
+
+/// The launcher's watcher (`berth-watch`, a child of the launcher).
+fn watcher_of(launcher: u32) -> u32 {
+    poll(Duration::from_secs(5), || {
+        all_pids().into_iter().find(|&q| {
+            let status = std::fs::read_to_string(format!("/proc/{q}/status")).unwrap_or_default();
+            status.lines().any(|l| l == "Name:\tberth-watch")
+                && status.lines().any(|l| l.split_whitespace().eq(["PPid:".to_string(), launcher.to_string()]))
+        })
+    })
+    .expect("the launcher's watcher")
+}
+
+/// The MAC of link `dev` in namespace `ns`, if it has that link.
+fn mac_in(ns: &HostNs, dev: &str) -> Option<String> {
+    let out = Command::new("ip").args(["-n", &ns.name, "-o", "link", "show", "dev", dev]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut words = text.split_whitespace().skip_while(|w| *w != "link/ether");
+    words.nth(1).map(str::to_string)
+}
+
+/// `--network-interface=IF:NEWNAME`: a link of the test's "host" (one
+/// end of a veth pair: this host's kernel has no dummy links) appears in
+/// the guest as NEWNAME only (same MAC), and comes back to the host under
+/// IF after the exit, after `kill -9` of the launcher (the
+/// watcher), and by `berth gc` once the watcher is killed too; a NEWNAME
+/// that is no interface name, or `lo`, is one error line.
+#[test]
+fn interface_renamed_in_the_guest_comes_back_under_its_name() {
+    let (s, tree) = busybox_setup("mvr");
+    let _l = host_lock_shared();
+    let host = HostNs::with_prefix("hn7-", "mvr");
+    let iface = format!("hn7d{}", std::process::id() % 100000);
+    host.ip(&["link", "add", &iface, "type", "veth", "peer", "name", &format!("{iface}p")]);
+    let mac = mac_in(&host, &iface).expect("the test's link");
+    let opt = format!("--network-interface={iface}:wan7");
+    let hn7 = |tag: &str| unique_name(tag).replacen("bt-", "hn7-", 1);
+    let start = |name: &str, script: &str| {
+        let mut c = host.berth();
+        c.args(["run", "-D"]).arg(&tree).args(["-M", name, &opt, "--", "/bin/sh", "-c", script]);
+        c
+    };
+    let inside = "echo IN=$(ls /sys/class/net | tr '\\n' ' ')";
+    let back = |what: &str, bg: Option<&Bg>| {
+        let got = poll(Duration::from_secs(10), || mac_in(&host, &iface));
+        let ctx = bg.map(Bg::describe).unwrap_or_default();
+        assert_eq!(got.as_deref(), Some(mac.as_str()), "{iface} not back after {what}\n{ctx}");
+        assert_eq!(mac_in(&host, "wan7"), None, "the host has a wan7 after {what}");
+    };
+
+    // The exit.
+    let name = hn7("mvr");
+    let out = run_to_end(start(&name, &format!("{inside}; echo MAC=$(cat /sys/class/net/wan7/address)")), QUICK);
+    out.expect_code(0);
+    let links = out.get("IN");
+    assert!(links.contains("wan7") && !links.contains(&iface), "{}", out.describe());
+    assert_eq!(out.get("MAC"), mac, "{}", out.describe());
+    back("the exit", None);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    assert_released(&name, &iface);
+
+    // kill -9 of the launcher: the watcher moves it back.
+    let name = hn7("mvr");
+    let mut bg = Bg::spawn(start(&name, &format!("{inside}; exec sleep 1000")), s.path("log-kill"));
+    assert!(wait_line(&bg, "IN").contains("wan7"), "{}", bg.describe());
+    assert_eq!(mac_in(&host, &iface), None, "{iface} is still on the host");
+    bg.kill9();
+    back("kill -9 of the launcher", Some(&bg));
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(10));
+    assert_released(&name, &iface);
+
+    // The watcher killed too: `berth gc`.
+    let name = hn7("mvr");
+    let mut bg = Bg::spawn(start(&name, &format!("{inside}; exec sleep 1000")), s.path("log-gc"));
+    assert!(wait_line(&bg, "IN").contains("wan7"), "{}", bg.describe());
+    signal(watcher_of(bg.pid()), libc::SIGKILL);
+    bg.kill9();
+    assert_eq!(mac_in(&host, &iface), None, "{iface} came back without gc");
+    let mut gc = host.berth();
+    gc.arg("gc");
+    let out = run_to_end(gc, QUICK);
+    out.expect_code(0);
+    assert!(out.stdout.contains(&format!("Removed interface {iface} from the guest")), "{}", out.describe());
+    back("berth gc", None);
+    assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    assert_released(&name, &iface);
+
+    for (newname, want) in [("bad/x", "NEWNAME 'bad/x' is not an interface name"), ("lo", "loopback")] {
+        let name = hn7("mvr");
+        let mut c = host.berth();
+        c.args(["run", "-q", "-D"]).arg(&tree).args(["-M", &name]);
+        c.arg(format!("--network-interface={iface}:{newname}")).args(["--", "true"]);
+        let out = run_to_end(c, QUICK);
+        assert_ne!(out.code(), 0, "{}", out.describe());
+        assert_one_error_line(&out);
+        assert!(out.stderr.contains(want), "{}", out.describe());
+        assert_clean(&name, "", &[&tree], None, Duration::from_secs(5));
+    }
+    assert_eq!(mac_in(&host, &iface).as_deref(), Some(mac.as_str()));
 }

@@ -199,6 +199,30 @@ fn killed_between_create_and_start() {
     rt.assert_gone(&id);
 }
 
+/// The container's process has a session keyring of its own, named after
+/// it as runc names it (host root sees it in /proc/keys), unless
+/// `--no-new-keyring`; it goes with the container.
+#[test]
+fn session_keyring_is_the_containers_own() {
+    let rt = Rt::new("oci-keyring");
+    let b = rt.bundle("bundle", "sleep 60");
+    let has = |id: &str| fs::read_to_string("/proc/keys").unwrap().contains(&format!("_ses.{id}"));
+    let id = unique_name("hok");
+    rt.create(&b, &id, Stdio::null());
+    assert!(has(&id), "no _ses.{id} keyring in /proc/keys");
+    rt.run(&["delete", "--force", &id]).expect_code(0);
+    let gone = poll(Duration::from_secs(10), || (!has(&id)).then_some(()));
+    assert!(gone.is_some(), "the keyring outlived its container");
+    let shared = unique_name("hok");
+    // stdio to /dev/null: the container's process keeps create's.
+    let mut c = rt.cmd(&["create", "--no-new-keyring", "--bundle", b.to_str().unwrap(), &shared]);
+    assert!(c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success());
+    assert!(!has(&shared), "--no-new-keyring made one");
+    rt.run(&["delete", "--force", &shared]).expect_code(0);
+    rt.assert_gone(&id);
+    rt.assert_gone(&shared);
+}
+
 #[test]
 fn runtime_cli_refuses_and_forces() {
     let rt = Rt::new("oci-refuse");
@@ -669,7 +693,12 @@ impl Ctd {
 impl Drop for Ctd {
     fn drop(&mut self) {
         self.stop();
-        let _ = Command::new("umount").arg("-R").arg(&self.base).stderr(Stdio::null()).status();
+        for d in [self.base.as_path(), Path::new(&self.state)] {
+            let _ = Command::new("umount").arg("-R").arg(d).stderr(Stdio::null()).status();
+        }
+        let _ = fs::remove_dir_all(&self.state);
+        let _ = fs::remove_file(&self.sock);
+        let _ = fs::remove_file(format!("{}.ttrpc", self.sock));
     }
 }
 

@@ -78,6 +78,7 @@ fn systemd_host_in_a_vm() {
         (repo_root().join("units/berth@.service"), "berth@.service"),
         (repo_root().join("tests/vm/guest-tests.sh"), "guest-tests.sh"),
         (repo_root().join("tests/vm/checks-net-networkd.sh"), "checks-net-networkd.sh"),
+        (repo_root().join("tests/vm/checks-net-ipvlan.sh"), "checks-net-ipvlan.sh"),
         // `ip` and `ping` for the networking checks (the image has neither).
         (PathBuf::from("/bin/busybox"), "busybox"),
         (repo_root().join("tests/vm/checks-services.sh"), "checks-services.sh"),

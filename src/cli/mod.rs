@@ -449,8 +449,8 @@ pub struct NetArgs {
     /// Join this existing network namespace (e.g. /run/netns/NAME) instead of creating one.
     #[arg(long = "network-namespace-path", value_name = "PATH")]
     pub network_namespace_path: Option<PathBuf>,
-    /// Move this host interface into the guest under its name, and back when the machine ends (repeatable).
-    #[arg(long = "network-interface", value_name = "IF")]
+    /// Move this host interface into the guest under its name (or NEWNAME), and back under its own when the machine ends (repeatable).
+    #[arg(long = "network-interface", value_name = "IF[:NEWNAME]")]
     pub network_interface: Vec<String>,
     /// Give the guest a macvlan mv-IF on the host interface IF, bridge mode, stable MAC (repeatable).
     #[arg(long = "network-macvlan", value_name = "IF")]

@@ -47,7 +47,9 @@ pub fn what(section: &str, name: &str) -> Option<&'static str> {
         ("Network", "Bridge") => "a veth pair whose host side joins this existing bridge",
         ("Network", "Zone") => "a veth pair on the bridge vz-ZONE shared by the zone's machines",
         ("Network", "Port") => "forward a host port to the guest: [tcp|udp:]HOSTPORT[:GUESTPORT]",
-        ("Network", "Interface") => "host interfaces moved into the guest and back at exit (space-separated)",
+        ("Network", "Interface") => {
+            "host interfaces moved into the guest and back at exit (space-separated IF or IF:NEWNAME)"
+        }
         ("Network", "MACVLAN") => "a macvlan mv-IF on each host interface named (space-separated)",
         ("Network", "IPVLAN") => "an ipvlan iv-IF on each host interface named (space-separated)",
         _ => return None,

@@ -3,7 +3,8 @@
 //! and where the bookkeeping of moved interfaces lives. nspawn's names
 //! and MAC derivation, so a machine keeps them between berth and nspawn.
 //!
-//! `--network-interface=IF` moves IF itself in under its own name;
+//! `--network-interface=IF[:NEWNAME]` moves IF itself in under its own
+//! name (or NEWNAME, as newer nspawn does);
 //! `--network-macvlan=IF` and `--network-ipvlan=IF` create `mv-IF` and
 //! `iv-IF` on top of IF directly in the guest's namespace.
 
@@ -68,6 +69,25 @@ pub fn fallback_names(name: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// Parses `IF[:NEWNAME]` of `--network-interface`: (name on the host,
+/// name in the guest).
+pub fn parse_interface(spec: &str) -> Result<(String, String), String> {
+    let (host, inside) = spec.split_once(':').unwrap_or((spec, spec));
+    for (n, what) in [(host, "IF"), (inside, "NEWNAME")] {
+        if !ifname_valid(n) {
+            return Err(format!(
+                "--network-interface={spec}: {what} '{n}' is not an interface name (1-15 characters, no '/', ':' or spaces)"
+            ));
+        }
+        if n == "lo" {
+            return Err(format!(
+                "--network-interface={spec}: the loopback interface cannot be given to a machine or named so; name another"
+            ));
+        }
+    }
+    Ok((host.to_string(), inside.to_string()))
+}
+
 /// What the options ask for, by option: (option, interface) in order.
 pub struct Asked<'a> {
     pub interfaces: &'a [String],
@@ -81,8 +101,17 @@ pub struct Asked<'a> {
 pub fn check(a: &Asked, others: &[(String, String)]) -> Result<(), String> {
     let all = [("--network-interface", a.interfaces), ("--network-macvlan", a.macvlan), ("--network-ipvlan", a.ipvlan)];
     let mut names: Vec<(String, String)> = others.to_vec();
+    let mut moved = Vec::new();
     for (opt, list) in all {
-        for i in list {
+        for spec in list {
+            let (i, newname) = if opt == "--network-interface" {
+                let (h, g) = parse_interface(spec)?;
+                moved.push(h.clone());
+                (h, Some(g))
+            } else {
+                (spec.clone(), None)
+            };
+            let i = &i;
             if !ifname_valid(i) {
                 return Err(format!("{opt}={i}: not an interface name (1-15 characters, no '/', ':' or spaces)"));
             }
@@ -92,9 +121,12 @@ pub fn check(a: &Asked, others: &[(String, String)]) -> Result<(), String> {
             let inside = match opt {
                 "--network-macvlan" => macvlan_name(i),
                 "--network-ipvlan" => ipvlan_name(i),
-                _ => i.clone(),
+                _ => newname.unwrap_or_else(|| i.clone()),
             };
-            let here = format!("{opt}={i}");
+            let here = format!("{opt}={spec}");
+            if opt == "--network-interface" && moved.iter().filter(|m| *m == i).count() > 1 {
+                return Err(format!("{here}: {i} is moved into the guest twice; name it once"));
+            }
             if let Some((other, _)) = names.iter().find(|(_, n)| *n == inside) {
                 return Err(format!(
                     "{here} and {other} both give the guest a link called {inside}; drop one (or rename the host's interface)"
@@ -103,7 +135,7 @@ pub fn check(a: &Asked, others: &[(String, String)]) -> Result<(), String> {
             names.push((here, inside));
         }
     }
-    for i in a.interfaces {
+    for i in &moved {
         if a.macvlan.contains(i) || a.ipvlan.contains(i) {
             return Err(format!(
                 "--network-interface={i} moves {i} into the guest, so no macvlan or ipvlan can sit on it on the host; drop one"
@@ -175,10 +207,27 @@ mod tests {
         assert!(check(&both, &[]).unwrap_err().contains("no macvlan"));
         let mv = Asked { interfaces: &s(&["mv-a"]), macvlan: &s(&["a"]), ipvlan: &[] };
         assert!(check(&mv, &[]).unwrap_err().contains("mv-a"));
-        for bad in ["lo", "a/b", "", "sixteen-chars-xx"] {
+        for bad in ["lo", "a/b", "", "sixteen-chars-xx", "a:", "a:lo", "a:b/c", "a:b:c", ":b"] {
             let a = Asked { interfaces: &s(&[bad]), macvlan: &[], ipvlan: &[] };
             assert!(check(&a, &[]).is_err(), "{bad}");
         }
+        let renamed = Asked { interfaces: &s(&["eth1:host0"]), macvlan: &[], ipvlan: &[] };
+        assert!(check(&renamed, &other_names(true, &[])).unwrap_err().contains("eth1:host0"));
+        assert!(check(&renamed, &[]).is_ok());
+        let two = Asked { interfaces: &s(&["a:x", "b:x"]), macvlan: &[], ipvlan: &[] };
+        assert!(check(&two, &[]).unwrap_err().contains("link called x"));
+        let same = Asked { interfaces: &s(&["a:x", "a:y"]), macvlan: &[], ipvlan: &[] };
+        assert!(check(&same, &[]).unwrap_err().contains("twice"));
+        let under = Asked { interfaces: &s(&["a:x"]), macvlan: &s(&["a"]), ipvlan: &[] };
+        assert!(check(&under, &[]).unwrap_err().contains("no macvlan"));
+    }
+
+    #[test]
+    fn interface_specs() {
+        assert_eq!(parse_interface("eth0").unwrap(), ("eth0".to_string(), "eth0".to_string()));
+        assert_eq!(parse_interface("eth0:wan").unwrap(), ("eth0".to_string(), "wan".to_string()));
+        let e = parse_interface("eth0:a/b").unwrap_err();
+        assert!(e.starts_with("--network-interface=eth0:a/b: NEWNAME 'a/b'"), "{e}");
     }
 
     #[test]

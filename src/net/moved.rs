@@ -1,7 +1,8 @@
-//! `--network-interface=IF`: host interfaces moved into the guest's
-//! network namespace under their own names, and moved back to the
-//! namespace the launcher ran in when the machine ends: by the launcher
-//! at its exit, by the watcher after a killed launcher, by `berth gc`.
+//! `--network-interface=IF[:NEWNAME]`: host interfaces moved into the
+//! guest's network namespace under their own names (or NEWNAME), and
+//! moved back under their own names to the namespace the launcher ran in
+//! when the machine ends: by the launcher at its exit, by the watcher
+//! after a killed launcher, by `berth gc`.
 //!
 //! A dying namespace hands physical devices to the kernel's first
 //! namespace and destroys virtual ones (veth, ...), so both namespaces
@@ -39,8 +40,13 @@ pub struct MovedRecord {
 /// One moved interface.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MovedLink {
-    /// Its name on the host (and in the guest, unless the guest renamed it).
+    /// Its name on the host (and in the guest, unless it got another
+    /// there or the guest renamed it).
     pub name: String,
+    /// Its name in the guest when `--network-interface=IF:NEWNAME` gave
+    /// it another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<String>,
     /// Its index in the guest's namespace, once it is there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
@@ -74,11 +80,12 @@ fn record(rec: &mut NetRecord, held: &Held, persist: &mut Persist) -> Result<()>
     persist(rec).map_err(|e| NetError::netns("recording the machine's moved interfaces", e))
 }
 
-/// Moves `names` from the launcher's network namespace into the guest's
-/// (process `pid`), recording each step before it happens.
+/// Moves `links` (host name, name in the guest) from the launcher's
+/// network namespace into the guest's (process `pid`), recording each
+/// step before it happens.
 pub fn attach(
     machine: &str,
-    names: &[String],
+    links: &[(String, String)],
     pid: libc::pid_t,
     rec: &mut NetRecord,
     persist: &mut Persist,
@@ -86,6 +93,7 @@ pub fn attach(
     let here = "/proc/thread-self/ns/net";
     let home_ino = fs::metadata(here).map_err(|e| NetError::netns("reading the host's network namespace", e))?.ino();
     let (netns, home) = hostif::netns_paths(machine);
+    let names: Vec<&String> = links.iter().map(|(host, _)| host).collect();
     let locks = names.iter().map(|n| hostif::lock_path(home_ino, n)).collect();
     let mut held = Held {
         rec: MovedRecord { netns, home, links: Vec::new(), locks },
@@ -98,7 +106,7 @@ pub fn attach(
     }
     let mut nl = Netlink::open()?;
     let mut found = Vec::new();
-    for name in names {
+    for (name, inside) in links {
         let Some(index) = nl.index_of(name)? else {
             return Err(NetError::Refused(format!(
                 "--network-interface={name}: this host has no interface {name}; name one `ip link` lists"
@@ -109,7 +117,7 @@ pub fn attach(
                 "berth: {name} carries this host's default route: the host loses it while {machine} runs, and {name} comes back without addresses or routes\r\n"
             );
         }
-        found.push((name, index));
+        found.push((name, inside, index));
     }
     keep(here, &held.rec.home)?;
     keep(&format!("/proc/{pid}/ns/net"), &held.rec.netns)?;
@@ -120,12 +128,19 @@ pub fn attach(
         )
     })?;
     let mut inside = Netlink::open_in(&guest)?;
-    for (name, index) in found {
-        held.rec.links.push(MovedLink { name: name.clone(), index: None });
+    for (name, guest_name, index) in found {
+        let renamed = (guest_name != name).then(|| guest_name.clone());
+        held.rec.links.push(MovedLink { name: name.clone(), guest: renamed, index: None });
         record(rec, &held, persist)?;
-        nl.move_to(index, &guest, name, &format!("moving {name} into the guest"))?;
+        nl.move_to(index, &guest, guest_name, &format!("moving {name} into the guest as {guest_name}"))
+            .map_err(|e| match e {
+                NetError::Netlink { source, .. } if source.raw_os_error() == Some(libc::EEXIST) => NetError::Refused(
+                    format!("--network-interface={name}:{guest_name}: the guest has a link called {guest_name} already; pick another NEWNAME"),
+                ),
+                e => e,
+            })?;
         if let Some(l) = held.rec.links.last_mut() {
-            l.index = inside.index_of(name)?;
+            l.index = inside.index_of(guest_name)?;
         }
         record(rec, &held, persist)?;
     }
@@ -222,13 +237,13 @@ pub fn cleanup(rec: &MovedRecord) -> Vec<String> {
 fn back(nl: &mut Netlink, l: &MovedLink, home: &File) -> Result<Option<String>> {
     let index = match l.index {
         Some(i) if nl.name_of(i)?.is_some() => i,
-        _ => match nl.index_of(&l.name)? {
+        _ => match nl.index_of(l.guest.as_ref().unwrap_or(&l.name))? {
             Some(i) => i,
             None => return Ok(None),
         },
     };
     // The guest may have renamed it.
-    let current = nl.name_of(index)?.unwrap_or_else(|| l.name.clone());
+    let current = nl.name_of(index)?.unwrap_or_else(|| l.guest.clone().unwrap_or_else(|| l.name.clone()));
     let what = format!("moving {} back to the host", l.name);
     match nl.move_to(index, home, &l.name, &what) {
         Ok(()) => return Ok(Some(l.name.clone())),

@@ -261,6 +261,23 @@ pub fn add_masquerade_in(family: u8, ifname: &str) -> Result<()> {
     b.commit(&format!("adding the masquerade rule for {ifname} to nf_tables table {} {TABLE}", family_name(family)))
 }
 
+/// Turns on IPv4 forwarding (as networkd's IPMasquerade= does) and
+/// masquerades what comes in by `link`; a host without nf_tables gets
+/// one line and no NAT.
+pub fn forward_and_masquerade(link: &str) -> Result<()> {
+    if let Err(e) = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1") {
+        tracing::warn!("turning on IPv4 forwarding: {e}");
+    }
+    match add_masquerade(link) {
+        Ok(()) => Ok(()),
+        Err(e) if unsupported(&e) => {
+            eprint!("berth: this host has no nf_tables (legacy iptables only?); {link} gets no NAT\r\n");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes the chain of `ifname`, then the table if no chain is left.
 pub fn remove_masquerade(ifname: &str) -> Result<()> {
     remove_chain(&chain_name(ifname))

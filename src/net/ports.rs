@@ -1,12 +1,13 @@
 //! `-p/--port=[tcp|udp:]HOSTPORT[:GUESTPORT]`: what a forwarded port is
-//! (pure), and its nf_tables rules: DNAT in table `ip berth` at
+//! (pure), and its nf_tables rules: DNAT in table `ip berth` to the
+//! guest's IPv4 address and in table `ip6 berth` to its IPv6 address, at
 //! prerouting (from other hosts and namespaces) and at output (from this
-//! host to its own addresses other than 127.0.0.0/8, which the launcher's
-//! relay serves, relay.rs), removed with the machine.
+//! host to its own addresses other than 127.0.0.0/8 and ::1, which the
+//! launcher's relay serves, relay.rs), removed with the machine.
 
 use super::error::Result;
 use super::nft::{self, Attrs};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
@@ -90,43 +91,69 @@ fn immediate(reg: u32, value: &[u8]) -> Attrs {
     nft::expr("immediate", Some(&d))
 }
 
+/// The family of table berth that holds the rules to `guest`.
+pub fn family(guest: IpAddr) -> u8 {
+    if guest.is_ipv6() {
+        nft::NFPROTO_IPV6
+    } else {
+        nft::NFPROTO_IPV4
+    }
+}
+
 /// The expressions of one DNAT rule: to a local address of this host
-/// (not 127.0.0.0/8 when `skip_loopback`), protocol and port, to the
-/// guest's address and port.
-pub fn dnat_rule(p: &Port, guest: Ipv4Addr, skip_loopback: bool) -> Vec<Attrs> {
+/// (not 127.0.0.0/8 or ::1 when `skip_loopback`), protocol and port, to
+/// the guest's address and port.
+pub fn dnat_rule(p: &Port, guest: IpAddr, skip_loopback: bool) -> Vec<Attrs> {
     let mut fib = Attrs::default();
     fib.u32(NFTA_FIB_DREG, NFT_REG_1)
         .u32(NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE)
         .u32(NFTA_FIB_FLAGS, NFTA_FIB_F_DADDR);
     let mut e = vec![nft::expr("fib", Some(&fib)), nft::cmp(nft::NFT_CMP_EQ, &RTN_LOCAL.to_ne_bytes())];
     if skip_loopback {
-        e.push(payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 1));
-        e.push(nft::cmp(nft::NFT_CMP_NEQ, &[127]));
+        // The destination address: at 16 in an IPv4 header (its first
+        // byte tells 127.0.0.0/8), at 24 in an IPv6 one.
+        match guest {
+            IpAddr::V4(_) => {
+                e.push(payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 1));
+                e.push(nft::cmp(nft::NFT_CMP_NEQ, &[127]));
+            }
+            IpAddr::V6(_) => {
+                e.push(payload(NFT_PAYLOAD_NETWORK_HEADER, 24, 16));
+                e.push(nft::cmp(nft::NFT_CMP_NEQ, &std::net::Ipv6Addr::LOCALHOST.octets()));
+            }
+        }
     }
     e.push(nft::meta(NFT_META_L4PROTO));
     e.push(nft::cmp(nft::NFT_CMP_EQ, &[p.proto.number()]));
     e.push(payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
     e.push(nft::cmp(nft::NFT_CMP_EQ, &p.host.to_be_bytes()));
-    e.push(immediate(NFT_REG_1, &guest.octets()));
+    let octets = match guest {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    e.push(immediate(NFT_REG_1, &octets));
     e.push(immediate(NFT_REG_2, &p.guest.to_be_bytes()));
     let mut nat = Attrs::default();
     nat.u32(NFTA_NAT_TYPE, NFT_NAT_DNAT)
-        .u32(NFTA_NAT_FAMILY, nft::NFPROTO_IPV4 as u32)
+        .u32(NFTA_NAT_FAMILY, family(guest) as u32)
         .u32(NFTA_NAT_REG_ADDR_MIN, NFT_REG_1)
         .u32(NFTA_NAT_REG_PROTO_MIN, NFT_REG_2);
     e.push(nft::expr("nat", Some(&nat)));
     e
 }
 
-/// The chains of link `ifname`'s forwarded ports.
+/// The chains of link `ifname`'s forwarded ports (the same names in
+/// table ip berth and table ip6 berth).
 pub fn chains(ifname: &str) -> [String; 2] {
     [format!("dnat-{ifname}"), format!("dnatout-{ifname}")]
 }
 
-/// Adds the DNAT rules of `ports` to the guest at `guest` behind `ifname`.
-pub fn add(ifname: &str, guest: Ipv4Addr, ports: &[Port]) -> Result<()> {
+/// Adds the DNAT rules of `ports` to the guest at `guest` behind
+/// `ifname`, in table berth of the address's family.
+pub fn add(ifname: &str, guest: IpAddr, ports: &[Port]) -> Result<()> {
     let [pre, out] = chains(ifname);
-    let mut b = nft::Batch::new();
+    let family = family(guest);
+    let mut b = nft::Batch::in_family(family);
     b.table();
     b.base_chain(&pre, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST);
     b.base_chain(&out, NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST);
@@ -134,19 +161,30 @@ pub fn add(ifname: &str, guest: Ipv4Addr, ports: &[Port]) -> Result<()> {
         b.rule(&pre, &dnat_rule(p, guest, false));
         b.rule(&out, &dnat_rule(p, guest, true));
     }
-    b.commit(&format!("adding the forwarded ports of {ifname} to nf_tables table ip {}", nft::TABLE))
+    b.commit(&format!(
+        "adding the forwarded ports of {ifname} to nf_tables table {} {}",
+        nft::family_name(family),
+        nft::TABLE
+    ))
 }
 
-/// Removes the chains of `ifname`'s ports (and an emptied table).
+/// Removes the chains of `ifname`'s ports in table ip berth (and an
+/// emptied table).
 pub fn remove(ifname: &str) -> Result<()> {
+    remove_in(nft::NFPROTO_IPV4, ifname)
+}
+
+/// The same in table berth of `family`.
+pub fn remove_in(family: u8, ifname: &str) -> Result<()> {
     let [pre, out] = chains(ifname);
-    let r = nft::remove_chain(&pre);
-    nft::remove_chain(&out).and(r)
+    let r = nft::remove_chain_in(family, &pre);
+    nft::remove_chain_in(family, &out).and(r)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn port_specs() {
@@ -162,8 +200,12 @@ mod tests {
     #[test]
     fn a_dnat_rule_checks_locality_then_port() {
         let p = parse("8080:80").unwrap();
-        let r = dnat_rule(&p, Ipv4Addr::new(10, 0, 0, 2), true);
+        let v4 = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let r = dnat_rule(&p, v4, true);
         assert_eq!(r.len(), 11, "fib, 127/8, proto, port, address, port, nat");
-        assert_eq!(dnat_rule(&p, Ipv4Addr::new(10, 0, 0, 2), false).len(), 9);
+        assert_eq!(dnat_rule(&p, v4, false).len(), 9);
+        let v6: IpAddr = "fd00::1".parse().unwrap();
+        assert_eq!(dnat_rule(&p, v6, true).len(), 11, "fib, ::1, proto, port, address, port, nat");
+        assert_eq!((family(v4), family(v6)), (nft::NFPROTO_IPV4, nft::NFPROTO_IPV6));
     }
 }

@@ -121,7 +121,7 @@ pub fn ensure(nl: &mut link::Netlink, zone: &str, machine_id: &[u8; 16]) -> Resu
     })?;
     fs::write(d.join("subnet"), net.to_string()).map_err(io_err(format!("writing {}/subnet", d.display())))?;
     nl.add_address4(index, net.nth(1), net, &format!("adding address {}/24 to {bridge}", net.nth(1)))?;
-    super::masquerade(&bridge)?;
+    super::nft::forward_and_masquerade(&bridge)?;
     // Other members share it from now on.
     if let Some(h) = &held {
         h.share();

@@ -54,7 +54,7 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility: berth always pivots.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Accepted for runc compatibility: berth makes no session keyring.
+    /// Keep the caller's session keyring instead of a new one of the container's own.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
     pub id: String,

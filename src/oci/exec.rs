@@ -176,6 +176,9 @@ fn helper_main(
         }
         None => {
             let r = (|| -> Result<()> {
+                // Never the caller's keys (the engine's, shared by every
+                // exec): a session keyring of this process's own.
+                crate::sys::join_new_session_keyring(None).ctx(|| "joining a new session keyring".into())?;
                 if let Some(c) = console {
                     super::console::setup(c.as_raw_fd(), false)?;
                     std::mem::forget(c);

@@ -30,6 +30,9 @@ pub struct Init<'a> {
     /// its /run/host (read before the pivot hides the host).
     pub machine: Option<&'a super::machine::Machine>,
     pub os_release: Vec<u8>,
+    /// `--no-new-keyring` not given: the container gets a session keyring
+    /// of its own, as under runc.
+    pub new_keyring: bool,
 }
 
 /// Runs in the child; never returns.
@@ -89,6 +92,10 @@ fn setup(i: &mut Init) -> Result<()> {
         let root = nix::unistd::Uid::from_raw(0);
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).ctx(|| "becoming root in the user namespace".into())?;
         nix::unistd::setresuid(root, root, root).ctx(|| "becoming root in the user namespace".into())?;
+    }
+    if i.new_keyring {
+        crate::sys::join_new_session_keyring(Some(&format!("_ses.{}", i.id)))
+            .ctx(|| "joining a new session keyring".into())?;
     }
     if i.ns.create & libc::CLONE_NEWCGROUP != 0 {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP).ctx(|| "new cgroup namespace".into())?;

@@ -83,6 +83,21 @@ fn ifnames(list: &mut Option<Vec<String>>, v: &str) -> Result<(), String> {
     if let Some(bad) = names.iter().find(|n| !crate::net::plan::ifname_valid(n)) {
         return Err(format!("'{bad}' is not an interface name (1-15 characters, no '/', ':' or spaces)"));
     }
+    ifnames_unchecked(list, names)
+}
+/// `Interface=`: words of `IF[:NEWNAME]`.
+fn interfaces(list: &mut Option<Vec<String>>, v: &str) -> Result<(), String> {
+    let names = words(v)?;
+    for n in &names {
+        let (host, inside) = n.split_once(':').unwrap_or((n, n));
+        if let Some(bad) = [host, inside].into_iter().find(|n| !crate::net::plan::ifname_valid(n)) {
+            let whole = if bad == n { String::new() } else { format!(" in '{n}'") };
+            return Err(format!("'{bad}'{whole} is not an interface name (1-15 characters, no '/', ':' or spaces)"));
+        }
+    }
+    ifnames_unchecked(list, names)
+}
+fn ifnames_unchecked(list: &mut Option<Vec<String>>, names: Vec<String>) -> Result<(), String> {
     if names.is_empty() {
         push(list, String::new());
     }
@@ -308,7 +323,7 @@ pub static KEYS: &[Key] = &[
         crate::net::plan::check_zone(v)?;
         s.network_zone = Some(v.to_string())
     }),
-    key!("Network", "Interface", "--network-interface", trusted, |s, v| ifnames(&mut s.network_interface, v)?),
+    key!("Network", "Interface", "--network-interface", trusted, |s, v| interfaces(&mut s.network_interface, v)?),
     key!("Network", "MACVLAN", "--network-macvlan", trusted, |s, v| ifnames(&mut s.network_macvlan, v)?),
     key!("Network", "IPVLAN", "--network-ipvlan", trusted, |s, v| ifnames(&mut s.network_ipvlan, v)?),
     key!("Network", "Port", "--port", trusted, |s, v| {

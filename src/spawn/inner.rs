@@ -143,14 +143,5 @@ fn attach_console() -> Result<()> {
 /// A fresh, anonymous session keyring: the caller's (with whatever keys
 /// the host session holds) must not be reachable from the guest.
 fn fresh_keyring() -> Result<()> {
-    // SAFETY: plain keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL).
-    if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
-        let e = std::io::Error::last_os_error();
-        // EPERM: a seccomp filter above (berth in a machine) denies the
-        // keyring calls to this guest as well, so no keyring is reachable.
-        if e.raw_os_error() != Some(libc::EPERM) {
-            return Err(Error::sys("giving the guest its own session keyring", e));
-        }
-    }
-    Ok(())
+    crate::sys::join_new_session_keyring(None).ctx(|| "giving the guest its own session keyring".into())
 }

@@ -249,6 +249,23 @@ pub fn fd_path(fd: &impl AsRawFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
+/// Joins a new session keyring (named `name`, or anonymous), so a
+/// container never shares the keys of whoever started it. EPERM is not
+/// an error: a seccomp filter above (berth inside a machine) denies the
+/// keyring calls to this process's descendants too, so none is reachable.
+pub fn join_new_session_keyring(name: Option<&str>) -> io::Result<()> {
+    let c = name.map(CString::new).transpose().map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let ptr = c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name or NULL).
+    if unsafe { libc::syscall(libc::SYS_keyctl, 1, ptr) } < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EPERM) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Sets the calling thread's name as `ps` shows it.
 pub fn set_name(name: &str) {
     if let Ok(c) = CString::new(name) {

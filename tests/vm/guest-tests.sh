@@ -509,6 +509,9 @@ check killed-launcher-leaves-no-scope killed_launcher || true
 # (tests/vm/checks-net-networkd.sh)
 # shellcheck source=/dev/null
 source "$SHARE/checks-net-networkd.sh"
+# --network-ipvlan on a kernel with ipvlan (tests/vm/checks-net-ipvlan.sh)
+# shellcheck source=/dev/null
+source "$SHARE/checks-net-ipvlan.sh"
 
 # ---------------------------------------------------------------------------
 journalctl -b --no-pager -o short-monotonic > "$SHARE/journal" 2>&1 || true

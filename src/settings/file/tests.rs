@@ -63,7 +63,7 @@ VirtualEthernetExtra=vx-a:inner
 Bridge=br0
 Zone=lab
 Port=tcp:8080:80
-Interface=eth1 eth2
+Interface=eth1 eth2:wan
 MACVLAN=eth0
 IPVLAN=eth3
 "#;
@@ -104,7 +104,7 @@ IPVLAN=eth3
     assert_eq!(s.network_veth_extra, Some(vec!["vx-a:inner".into()]));
     assert_eq!((s.network_bridge.as_deref(), s.network_zone.as_deref()), (Some("br0"), Some("lab")));
     assert_eq!(s.port, Some(vec!["tcp:8080:80".into()]));
-    assert_eq!(s.network_interface, Some(vec!["eth1".into(), "eth2".into()]));
+    assert_eq!(s.network_interface, Some(vec!["eth1".into(), "eth2:wan".into()]));
     assert_eq!((s.network_macvlan, s.network_ipvlan), (Some(vec!["eth0".into()]), Some(vec!["eth3".into()])));
     // Every key of the table is used above: a new key needs its line.
     for k in KEYS {
@@ -136,6 +136,7 @@ fn errors_name_file_line_and_key() {
     assert!(err("[Exec]\nLimitNOPE=1\n").contains(":2: LimitNOPE=:"));
     assert!(err("[Files]\nBind=relative\n").contains("is not absolute"));
     assert!(err("[Network]\nInterface=a/b\n").contains(":2: Interface=: 'a/b' is not an interface name"));
+    assert!(err("[Network]\nInterface=a:b/c\n").contains(":2: Interface=: 'b/c' in 'a:b/c' is not an interface name"));
     assert!(err("[Exec]\nCapability=CAP_NOPE\n").contains("CAP_NOPE"));
     assert!(err("[Exec]\njust words\n").contains(":2: 'just words' is neither a section nor KEY=VALUE"));
     assert!(err("[Exec\n").contains("is not a section header"));
