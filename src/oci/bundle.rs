@@ -15,9 +15,8 @@ pub struct Bundle {
     pub rootfs: PathBuf,
 }
 
-/// Keys berth understands at each level; anything else is refused.
-const TOP: &[&str] =
-    &["ociVersion", "root", "mounts", "process", "hostname", "domainname", "hooks", "annotations", "linux"];
+/// Keys berth understands at each level below the top; anything else is
+/// refused.
 const PROCESS: &[&str] = &[
     "terminal",
     "consoleSize",
@@ -74,6 +73,16 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     Ok(Bundle { dir, spec, rootfs })
 }
 
+/// A SemVer 2.0 version of major 1 (`1.2.0`, `1.0.2-dev`). Pure.
+pub fn version_1(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[0] == "1"
+        && v[core.len()..].len() != 1
+}
+
 fn keys(v: &Value, at: &str, allowed: &[&str]) -> Result<()> {
     if let Some(obj) = v.as_object() {
         if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -84,9 +93,18 @@ fn keys(v: &Value, at: &str, allowed: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Top-level properties of the runtime spec berth does not do. Any other
+/// top-level key is not the spec's: the spec says to ignore it.
+const TOP_REFUSED: &[&str] = &["solaris", "windows", "vm", "zos"];
+
 /// Refuses what berth does not do, naming the field. Pure.
 pub fn refuse_unsupported(raw: &Value) -> Result<()> {
-    keys(raw, "", TOP)?;
+    if let Some(k) = raw.as_object().and_then(|o| o.keys().find(|k| TOP_REFUSED.contains(&k.as_str()))) {
+        return Err(OciError::unsupported(k.clone(), "not supported by berth; remove it"));
+    }
+    if let Some(v) = raw["ociVersion"].as_str().filter(|v| !version_1(v)) {
+        return Err(OciError::unsupported("ociVersion", format!("'{v}' is not a 1.x SemVer version; use e.g. 1.2.0")));
+    }
     let p = &raw["process"];
     keys(p, "process", PROCESS)?;
     keys(&p["user"], "process.user", USER)?;
@@ -233,6 +251,26 @@ mod tests {
             let e = refuse_unsupported(&v).unwrap_err().to_string();
             assert!(e.starts_with(&format!("config.json: {field}:")), "{e}");
         }
+    }
+
+    #[test]
+    fn oci_version_is_semver_1() {
+        for ok in ["1.0.0", "1.2.0", "1.0.2-dev", "1.1.0-rc.1+x"] {
+            assert!(version_1(ok), "{ok}");
+        }
+        for bad in ["invalid", "1.0", "2.0.0", "1.0.0-", "", "1.x.0"] {
+            assert!(!version_1(bad), "{bad}");
+        }
+        let mut v = base();
+        v["ociVersion"] = json!("invalid");
+        assert!(refuse_unsupported(&v).unwrap_err().to_string().starts_with("config.json: ociVersion:"));
+    }
+
+    #[test]
+    fn unknown_top_level_keys_are_ignored() {
+        let mut v = base();
+        v["org.example.extension"] = json!({"x": 1});
+        refuse_unsupported(&v).unwrap();
     }
 
     #[test]

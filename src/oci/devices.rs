@@ -50,7 +50,11 @@ pub fn cgroup_rules(rules: &[LinuxDeviceCgroup]) -> Vec<(&'static str, String)> 
 
 /// Rules allowing the spec's own device nodes.
 pub fn node_rules(devs: &[LinuxDevice]) -> Vec<(&'static str, String)> {
-    devs.iter().map(|d| ("devices.allow", rule(d.typ().as_str(), Some(d.major()), Some(d.minor()), "rwm"))).collect()
+    // The device cgroup knows only c and b (and a); a fifo needs no rule.
+    devs.iter()
+        .filter(|d| d.typ().as_str() != "p")
+        .map(|d| ("devices.allow", rule(d.typ().as_str(), Some(d.major()), Some(d.minor()), "rwm")))
+        .collect()
 }
 
 /// One device node to make.
@@ -150,5 +154,15 @@ mod tests {
         assert_eq!(w[1], ("devices.allow", "c 10:229 rw".to_string()));
         assert_eq!(w[2], ("devices.allow", "b 8:* r".to_string()));
         assert!(w.contains(&("devices.allow", "c 136:* rwm".to_string())));
+    }
+
+    #[test]
+    fn fifo_nodes_get_no_cgroup_rule() {
+        let devs: Vec<LinuxDevice> = serde_json::from_value(serde_json::json!([
+            {"path": "/dev/f", "type": "p", "major": 0, "minor": 0},
+            {"path": "/dev/n", "type": "c", "major": 1, "minor": 3}
+        ]))
+        .unwrap();
+        assert_eq!(node_rules(&devs), vec![("devices.allow", "c 1:3 rwm".to_string())]);
     }
 }

@@ -31,9 +31,7 @@ pub fn process(a: &ExecArgs, spec: &Spec) -> Result<Process> {
     let mut p = spec.process().clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
-    let mut env = p.env().clone().unwrap_or_default();
-    env.extend(a.env.iter().cloned());
-    p.set_env(Some(env));
+    p.set_env(Some(merge_env(p.env().as_deref().unwrap_or_default(), &a.env)));
     if let Some(c) = &a.cwd {
         p.set_cwd(c.clone());
     }
@@ -194,5 +192,31 @@ fn helper_main(
             // SAFETY: leaving the forked process after a failed exec.
             unsafe { libc::_exit(127) }
         }
+    }
+}
+
+/// The spec's environment with `--env` entries added; an entry whose
+/// name is already there replaces it in place (as runc does). Pure.
+pub fn merge_env(base: &[String], extra: &[String]) -> Vec<String> {
+    let name = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+    let mut env: Vec<String> = base.to_vec();
+    for e in extra {
+        match env.iter_mut().find(|b| name(b) == name(e)) {
+            Some(b) => b.clone_from(e),
+            None => env.push(e.clone()),
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_env_replaces_the_spec_entry() {
+        let base = vec!["PATH=/bin".to_string(), "MY_VAR=from_spec".to_string()];
+        let extra = vec!["MY_VAR=from_cli".to_string(), "NEW=1".to_string()];
+        assert_eq!(merge_env(&base, &extra), ["PATH=/bin", "MY_VAR=from_cli", "NEW=1"]);
     }
 }

@@ -11,6 +11,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn run(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> {
+    run_env(kind, hooks, state, &[])
+}
+
+/// As `run`; a hook that names no env gets `inherited` (startContainer
+/// hooks run in the container with its process's environment, as runc's).
+pub fn run_env(kind: &str, hooks: &[Hook], state: &serde_json::Value, inherited: &[String]) -> Result<()> {
     let text = state.to_string();
     for (i, h) in hooks.iter().enumerate() {
         let what = format!("hooks.{kind}[{i}] {}", h.path().display());
@@ -20,14 +26,21 @@ pub fn run(kind: &str, hooks: &[Hook], state: &serde_json::Value) -> Result<()> 
             cmd.arg0(a0);
         }
         cmd.args(args.iter().skip(1)).env_clear().stdin(Stdio::piped());
-        for e in h.env().iter().flatten() {
+        for e in h.env().as_deref().unwrap_or(inherited) {
             if let Some((k, v)) = e.split_once('=') {
                 cmd.env(k, v);
             }
         }
         let mut child = cmd.spawn().map_err(|e| OciError::Setup(format!("{what}: {e}")))?;
         if let Some(mut stdin) = child.stdin.take() {
+            // A hook may exit without reading the state (SIGPIPE is at its
+            // default in OCI mode): ignore it for this write only.
+            // SAFETY: swapping one signal's disposition and restoring it.
+            let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
             let _ = stdin.write_all(text.as_bytes());
+            drop(stdin);
+            // SAFETY: as above.
+            unsafe { libc::signal(libc::SIGPIPE, old) };
         }
         let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
         let status = loop {

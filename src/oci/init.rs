@@ -183,5 +183,6 @@ fn wait_for_start(fifo: RawFd, spec: &oci_spec::runtime::Spec) -> Result<()> {
     // SAFETY: our own O_PATH descriptor, not used again.
     unsafe { libc::close(fifo) };
     let state = serde_json::json!({"ociVersion": spec.version(), "status": "running", "pid": std::process::id()});
-    super::hooks::run("startContainer", &super::hooks::of(spec, "startContainer"), &state)
+    let env = spec.process().as_ref().and_then(|p| p.env().clone()).unwrap_or_default();
+    super::hooks::run_env("startContainer", &super::hooks::of(spec, "startContainer"), &state, &env)
 }

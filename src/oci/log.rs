@@ -1,4 +1,6 @@
-//! Errors go to stderr as one `berth: ` line and, with `--log`, to the
+//! Errors go to stderr as one `berth: error: ` line (engines and the
+//! runtime-spec validation suite look for "error" in a failed verb's
+//! stderr, as runc and crun print it) and, with `--log`, to the
 //! log file engines read back (conmon and the containerd shim parse
 //! runc's JSON lines: level, msg, time).
 
@@ -17,13 +19,18 @@ impl Log {
     }
 
     pub fn error(&self, msg: &str) {
-        eprintln!("berth: {msg}");
+        eprintln!("{}", stderr_line(msg));
         let Some(path) = &self.file else { return };
         let line = render(msg, self.json, now_rfc3339());
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
             let _ = f.write_all(line.as_bytes());
         }
     }
+}
+
+/// The line a failed verb prints on stderr.
+pub fn stderr_line(msg: &str) -> String {
+    format!("berth: error: {msg}")
 }
 
 /// A warning that does not fail the verb: to the log file when there is
@@ -82,6 +89,11 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn stderr_says_error() {
+        assert_eq!(stderr_line("container x does not exist"), "berth: error: container x does not exist");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! One concern per file: `cli` (the clap tree), `bundle` (config.json
 //! read with oci-spec, refused where unsupported, turned into a `Plan`),
 //! `state` (the state directory and the runtime-spec state JSON),
-//! `cgroup` (cgroups and limits), `mounts`, `devices`, `seccomp`,
+//! `cgroup` (cgroups and limits), `mounts` (with `mount_attr`: the
+//! recursive options through mount_setattr), `devices`, `seccomp`,
 //! `process` (becoming the container's process: user, capabilities,
 //! limits), `init` (the container's first process until it execs),
 //! `create` (the create/start split), `exec`, `forward` (signals
@@ -25,6 +26,7 @@ pub mod hooks;
 pub mod init;
 pub mod log;
 pub mod machine;
+pub mod mount_attr;
 pub mod mounts;
 pub mod process;
 pub mod seccomp;

@@ -18,6 +18,8 @@ pub struct Options {
     pub data: Vec<String>,
     /// tmpfs: copy what the directory held into the new tmpfs.
     pub copy_up: bool,
+    /// Recursive options and nosymfollow (mount_setattr).
+    pub attrs: super::mount_attr::Attrs,
 }
 
 /// Parses mount options the way mount(8) and runc read them. Pure.
@@ -30,6 +32,7 @@ pub fn parse(opts: &[String]) -> Result<Options> {
         recursive: false,
         data: vec![],
         copy_up: false,
+        attrs: Default::default(),
     };
     for opt in opts {
         let (set, clear) = match opt.as_str() {
@@ -78,7 +81,9 @@ pub fn parse(opts: &[String]) -> Result<Options> {
                 continue;
             }
             other => {
-                o.data.push(other.to_string());
+                if !super::mount_attr::parse(other, &mut o.attrs) {
+                    o.data.push(other.to_string());
+                }
                 continue;
             }
         };
@@ -174,6 +179,14 @@ pub struct Context<'a> {
 pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
     let o = parse(m.options().as_deref().unwrap_or_default())?;
     let typ = m.typ().clone().unwrap_or_default();
+    let literal = cx.rootfs.join(m.destination().strip_prefix("/").unwrap_or(m.destination()));
+    if (typ == "proc" || typ == "sysfs") && literal.symlink_metadata().is_ok_and(|s| s.file_type().is_symlink()) {
+        // A link there could aim the kernel's views anywhere in the tree.
+        return Err(OciError::Bundle(format!(
+            "mount destination {}: {typ} must be mounted on ordinary directory, not a symlink; replace the link in the root",
+            m.destination().display()
+        )));
+    }
     let dest = inside(cx.rootfs, m.destination())?;
     let what = || format!("mounting {} at {}", typ, m.destination().display());
     let source = m.source().clone().map(|s| if s.is_relative() && o.bind { cx.bundle.join(s) } else { s });
@@ -227,6 +240,7 @@ pub fn apply(m: &Mount, cx: &Context) -> Result<()> {
             copy_up(&from, &dest).ctx(|| format!("tmpcopyup into {}", m.destination().display()))?;
         }
     }
+    super::mount_attr::apply(&dest, &o.attrs)?;
     for p in &o.propagation {
         mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
             .ctx(|| format!("propagation of {}", m.destination().display()))?;
