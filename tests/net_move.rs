@@ -221,18 +221,6 @@ fn interface_comes_back_by_gc() {
     assert_released(&name, &p.here);
 }
 
-/// The launcher's watcher (`berth-watch`, a child of the launcher).
-fn watcher_of(launcher: u32) -> u32 {
-    poll(Duration::from_secs(5), || {
-        all_pids().into_iter().find(|&q| {
-            let status = std::fs::read_to_string(format!("/proc/{q}/status")).unwrap_or_default();
-            status.lines().any(|l| l == "Name:\tberth-watch")
-                && status.lines().any(|l| l.split_whitespace().eq(["PPid:".to_string(), launcher.to_string()]))
-        })
-    })
-    .expect("the launcher's watcher")
-}
-
 /// The MAC of link `dev` in namespace `ns`, if it has that link.
 fn mac_in(ns: &HostNs, dev: &str) -> Option<String> {
     let out = Command::new("ip").args(["-n", &ns.name, "-o", "link", "show", "dev", dev]).output().ok()?;

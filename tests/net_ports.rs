@@ -92,18 +92,6 @@ echo "ADDR6=$(ip -6 -o addr show dev host0 scope global | sed -n 's/.* inet6 \([
 while [ ! -e /stop ]; do echo guest-port | nc -l -p 80 -w 1 >/dev/null 2>&1; done
 echo DONE"#;
 
-/// The launcher's watcher (`berth-watch`, a child of the launcher).
-fn watcher_of(launcher: u32) -> u32 {
-    poll(Duration::from_secs(5), || {
-        all_pids().into_iter().find(|&q| {
-            let status = std::fs::read_to_string(format!("/proc/{q}/status")).unwrap_or_default();
-            status.lines().any(|l| l == "Name:\tberth-watch")
-                && status.lines().any(|l| l.split_whitespace().eq(["PPid:".to_string(), launcher.to_string()]))
-        })
-    })
-    .expect("the launcher's watcher")
-}
-
 /// A forwarded TCP port answers over IPv6: from another network namespace
 /// and from the host itself at the host's IPv6 address (DNAT in table ip6
 /// berth to the guest's SLAAC address, which berth computes from the

@@ -76,6 +76,14 @@ impl Rt {
         fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap()
     }
 
+    /// `run --detach` of `bundle` as `id`, with no stdio for the container
+    /// to hold open.
+    fn run_detached(&self, bundle: &Path, id: &str) {
+        let mut c = self.cmd(&["run", "--detach", "--bundle", bundle.to_str().unwrap(), id]);
+        let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        assert!(st.success(), "run --detach {id}: {st:?}");
+    }
+
     /// Neither state nor cgroups are left of `id`.
     fn assert_gone(&self, id: &str) {
         assert!(!self.root.join(id).exists(), "state of {id} left");
@@ -248,13 +256,7 @@ fn runtime_cli_refuses_and_forces() {
     // delete --force of a running container leaves nothing.
     fs::write(&p, &good).unwrap();
     // Detached, the container keeps its stdio: give it none to hold open.
-    let st = rt
-        .cmd(&["run", "--detach", "--bundle", b.to_str().unwrap(), &id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "run --detach: {st:?}");
+    rt.run_detached(&b, &id);
     assert_eq!(rt.state(&id)["status"], "running");
     rt.run(&["delete", "--force", &id]).expect_code(0);
     assert!(!rt.root.join(&id).exists() && cgroups_named(&id).is_empty(), "delete --force left state behind");
@@ -371,13 +373,7 @@ fn spec_suite_cli() {
         v["ociVersion"] = "1.0.2-dev".into();
         v["process"]["env"].as_array_mut().unwrap().push("MY_VAR=from_spec".into());
     });
-    let st = rt
-        .cmd(&["run", "--detach", "--bundle", b.to_str().unwrap(), &id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "run --detach: {st:?}");
+    rt.run_detached(&b, &id);
     let out = rt.run(&["exec", "--env", "MY_VAR=from_cli", &id, "sh", "-c", "echo $MY_VAR"]);
     rt.run(&["delete", "--force", &id]).expect_code(0);
     assert_eq!(out.stdout, "from_cli\n", "{}", out.describe());

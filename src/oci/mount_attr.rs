@@ -16,7 +16,6 @@ const NOATIME: u64 = 0x10;
 const STRICTATIME: u64 = 0x20;
 const NODIRATIME: u64 = 0x80;
 const NOSYMFOLLOW: u64 = 0x0020_0000;
-const AT_RECURSIVE: libc::c_uint = 0x8000;
 
 /// Attributes to set and clear, the kernel's `struct mount_attr` halves.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -85,40 +84,18 @@ pub fn parse(opt: &str, a: &mut Attrs) -> bool {
     true
 }
 
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 fn setattr(path: &Path, a: Attr, flags: libc::c_uint) -> Result<()> {
     let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
         .map_err(|_| OciError::Bundle(format!("{}: NUL in path", path.display())))?;
-    let attr = MountAttr { attr_set: a.set, attr_clr: a.clear, propagation: 0, userns_fd: 0 };
-    // SAFETY: mount_setattr(2) with a live path and a struct of the size passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(OciError::sys(format!("mount attributes of {}", path.display()), std::io::Error::last_os_error()));
-    }
-    Ok(())
+    crate::sys::mount_setattr_at(libc::AT_FDCWD, &c, flags, a.set, a.clear, None)
+        .map_err(|e| OciError::sys(format!("mount attributes of {}", path.display()), e))
 }
 
 /// Applies the attributes to the mount at `path` (and, for `rec`, to
 /// every mount below it).
 pub fn apply(path: &Path, a: &Attrs) -> Result<()> {
     if !a.rec.is_empty() {
-        setattr(path, a.rec, AT_RECURSIVE)?;
+        setattr(path, a.rec, crate::sys::AT_RECURSIVE)?;
     }
     if !a.one.is_empty() {
         setattr(path, a.one, 0)?;

@@ -196,20 +196,31 @@ pub fn mount_setattr(fd: &impl AsRawFd, set: u64, recursive: bool) -> io::Result
 /// given (MOUNT_ATTR_IDMAP; only on a detached mount not yet idmapped).
 pub fn mount_setattr_idmapped(fd: &impl AsRawFd, set: u64, userns: Option<RawFd>, recursive: bool) -> io::Result<()> {
     const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-    let attr = MountAttr {
-        attr_set: set | if userns.is_some() { MOUNT_ATTR_IDMAP } else { 0 },
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.unwrap_or(0) as u64,
-    };
-    const AT_RECURSIVE: u32 = 0x8000;
+    let set = set | if userns.is_some() { MOUNT_ATTR_IDMAP } else { 0 };
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    mount_setattr_at(fd.as_raw_fd(), c"", flags, set, 0, userns)
+}
+
+/// mount_setattr(2)'s flag: the mount at the path and every one below it.
+pub const AT_RECURSIVE: u32 = 0x8000;
+
+/// `mount_setattr(2)` of `path` relative to `dirfd` (or of `dirfd` itself
+/// with an empty path and AT_EMPTY_PATH): sets `set`, clears `clear`.
+pub fn mount_setattr_at(
+    dirfd: RawFd,
+    path: &std::ffi::CStr,
+    flags: u32,
+    set: u64,
+    clear: u64,
+    userns: Option<RawFd>,
+) -> io::Result<()> {
+    let attr = MountAttr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: userns.unwrap_or(0) as u64 };
     // SAFETY: pointers valid for the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
+            dirfd,
+            path.as_ptr(),
             flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
@@ -319,7 +330,6 @@ pub mod trim;
 /// the mounts below it when `recursive`.
 pub fn open_tree(dirfd: RawFd, path: &std::ffi::CStr, recursive: bool) -> std::io::Result<OwnedFd> {
     const OPEN_TREE_CLONE: u32 = 1;
-    const AT_RECURSIVE: u32 = 0x8000;
     let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: plain syscall with a valid C string.
     let fd = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };

@@ -925,3 +925,15 @@ pub fn wait_running(bg: &mut Bg, pid: u32) {
         }
     }
 }
+
+/// The launcher's watcher (`berth-watch`, a child of the launcher).
+pub fn watcher_of(launcher: u32) -> u32 {
+    poll(Duration::from_secs(5), || {
+        all_pids().into_iter().find(|&q| {
+            let status = std::fs::read_to_string(format!("/proc/{q}/status")).unwrap_or_default();
+            status.lines().any(|l| l == "Name:\tberth-watch")
+                && status.lines().any(|l| l.split_whitespace().eq(["PPid:".to_string(), launcher.to_string()]))
+        })
+    })
+    .expect("the launcher's watcher")
+}
