@@ -102,10 +102,13 @@ impl Supervisor {
             g.attach(pid).ctx(|| format!("moving the guest into {}", g.dir.display()))?;
         }
         // net hook 2: the guest's namespace exists; configure it.
-        self.net.attach(pid, &mut |net| {
-            record.net = net.clone();
-            record.write()
-        })?;
+        {
+            let _span = tracing::info_span!("network").entered();
+            self.net.attach(pid, &mut |net| {
+                record.net = net.clone();
+                record.write()
+            })?;
+        }
         // While the guest waits here it cannot have exited, and machined
         // reads the unit from its cgroup.
         if self.machined {
