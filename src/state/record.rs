@@ -78,9 +78,11 @@ impl Record {
     pub fn write(&self) -> std::io::Result<()> {
         fs::create_dir_all(MACHINES_DIR)?;
         let tmp = temp_path(&self.name);
-        let mut f = fs::File::create(&tmp)?;
-        serde_json::to_writer(&mut f, self)?;
-        f.write_all(b"\n")?;
+        // One write: serde_json straight into the file made a system call
+        // per token (hundreds per record, several records per start).
+        let mut text = serde_json::to_vec(self)?;
+        text.push(b'\n');
+        fs::File::create(&tmp)?.write_all(&text)?;
         fs::rename(&tmp, record_path(&self.name))
     }
 
