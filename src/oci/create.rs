@@ -134,7 +134,6 @@ fn launch(
             v1,
             preserve_fds: a.preserve_fds,
             machine: machine.as_ref(),
-            os_release: crate::mount::runhost::host_os_release(),
             new_keyring: !a.no_new_keyring,
         })
     };

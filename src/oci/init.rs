@@ -26,10 +26,8 @@ pub struct Init<'a> {
     /// container's directory there.
     pub v1: Vec<(String, PathBuf)>,
     pub preserve_fds: u32,
-    /// Set when the bundle runs as a machine; the host's os-release for
-    /// its /run/host (read before the pivot hides the host).
+    /// Set when the bundle runs as a machine.
     pub machine: Option<&'a super::machine::Machine>,
-    pub os_release: Vec<u8>,
     /// `--no-new-keyring` not given: the container gets a session keyring
     /// of its own, as under runc.
     pub new_keyring: bool,
@@ -143,7 +141,7 @@ fn setup(i: &mut Init) -> Result<()> {
         }
     }
     if let Some(m) = i.machine {
-        super::machine::run_host(m, &i.os_release)?;
+        super::machine::run_host(m)?;
     }
     let ro = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     mounts::finish(

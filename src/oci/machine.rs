@@ -28,6 +28,10 @@ pub struct Machine {
     /// Whether machined took the registration (so `delete` withdraws it).
     #[serde(default)]
     pub registered: bool,
+    /// The host's os-release for /run/host, read in the launcher (the
+    /// child's pivot hides the host's); not kept in the record.
+    #[serde(skip)]
+    pub os_release: Vec<u8>,
 }
 
 /// Whether the program is an init by its name (`init`, `systemd`).
@@ -73,15 +77,12 @@ pub fn name_for(id: &str) -> String {
     }
 }
 
-/// The machine's UUID: from an engine's hex id (its first 32 digits), so
-/// it is the same for every invocation; else `random`.
-pub fn uuid_for(id: &str, random: &str) -> String {
+/// The machine's UUID from an engine's hex id (its first 32 digits), so
+/// it is the same for every invocation; None for other ids.
+pub fn uuid_for(id: &str) -> Option<String> {
     let hex: String = id.chars().take_while(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_lowercase();
-    if hex.len() < 32 {
-        return random.trim().to_string();
-    }
-    let h = &hex[..32];
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    let h = hex.get(..32)?;
+    Some(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
 }
 
 /// The process's environment with `container=` (unless the engine set
@@ -124,13 +125,24 @@ pub fn plan(spec: &mut Spec, id: &str, rootfs: &Path) -> Result<Option<Machine>>
     if !wanted(spec)? {
         return Ok(None);
     }
-    let random = std::fs::read_to_string("/proc/sys/kernel/random/uuid").ctx(|| "reading a random UUID".into())?;
-    let uuid = uuid_for(id, &random);
+    let uuid = match uuid_for(id) {
+        Some(u) => u,
+        None => std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+            .ctx(|| "reading a random UUID".into())?
+            .trim()
+            .to_string(),
+    };
     let Some(mut p) = spec.process().clone() else { return Ok(None) };
     let program = p.args().as_ref().and_then(|a| a.first().cloned()).unwrap_or_default();
     p.set_env(Some(environment(p.env().as_deref().unwrap_or_default(), &uuid)));
     spec.set_process(Some(p));
-    Ok(Some(Machine { name: name_for(id), uuid, halt: halt_signal(rootfs, &program), registered: false }))
+    Ok(Some(Machine {
+        name: name_for(id),
+        uuid,
+        halt: halt_signal(rootfs, &program),
+        registered: false,
+        os_release: crate::mount::runhost::host_os_release(),
+    }))
 }
 
 /// The signal `kill` sends: the halt signal in place of SIGTERM.
@@ -144,7 +156,7 @@ pub fn kill_signal(m: Option<&Machine>, sig: i32) -> i32 {
 /// In the container's process, after the pivot: a read-only tmpfs at
 /// /run/host with what the Container Interface says the host hands the
 /// guest. Skipped where the image has no writable /run to hold it.
-pub fn run_host(m: &Machine, os_release: &[u8]) -> Result<()> {
+pub fn run_host(m: &Machine) -> Result<()> {
     use nix::mount::{mount, MsFlags};
     let dir = Path::new("/run/host");
     match std::fs::create_dir(dir) {
@@ -157,7 +169,7 @@ pub fn run_host(m: &Machine, os_release: &[u8]) -> Result<()> {
     mount(Some("tmpfs"), dir, Some("tmpfs"), flags, Some("mode=0755,size=256k"))
         .ctx(|| "mounting a tmpfs on /run/host".into())?;
     for (name, text) in [
-        ("os-release", os_release.to_vec()),
+        ("os-release", m.os_release.clone()),
         ("container-manager", b"berth\n".to_vec()),
         ("container-uuid", format!("{}\n", m.uuid).into_bytes()),
     ] {
@@ -252,8 +264,9 @@ mod tests {
     #[test]
     fn uuid_from_a_hex_id_or_random() {
         let hex = "0123456789ABCDEF".repeat(4);
-        assert_eq!(uuid_for(&hex, "r"), "01234567-89ab-cdef-0123-456789abcdef");
-        assert_eq!(uuid_for("web", "11111111-2222-3333-4444-555555555555\n"), "11111111-2222-3333-4444-555555555555");
+        assert_eq!(uuid_for(&hex).as_deref(), Some("01234567-89ab-cdef-0123-456789abcdef"));
+        assert_eq!(uuid_for("web"), None);
+        assert_eq!(uuid_for(&hex[..31]), None);
     }
 
     #[test]
@@ -266,7 +279,8 @@ mod tests {
 
     #[test]
     fn sigterm_becomes_the_halt_signal() {
-        let m = Machine { name: "m".into(), uuid: "u".into(), halt: Some(40), registered: false };
+        let m =
+            Machine { name: "m".into(), uuid: "u".into(), halt: Some(40), registered: false, os_release: Vec::new() };
         assert_eq!(kill_signal(Some(&m), libc::SIGTERM), 40);
         assert_eq!(kill_signal(Some(&m), libc::SIGKILL), libc::SIGKILL);
         assert_eq!(kill_signal(None, libc::SIGTERM), libc::SIGTERM);
