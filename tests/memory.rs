@@ -32,6 +32,26 @@ fn rollup(pid: u32) -> (u64, u64) {
     (field("Rss"), field("Pss"))
 }
 
+/// The launcher's mappings that hold pages, largest first, one per line
+/// (kB and the maps line), so a failure shows where the memory went.
+fn resident_mappings(pid: u32) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut out: Vec<(u64, &str)> = Vec::new();
+    let mut head = "";
+    for l in text.lines() {
+        if let Some(kb) = l.strip_prefix("Rss:") {
+            let kb = kb.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            if kb > 0 {
+                out.push((kb, head));
+            }
+        } else if l.split_whitespace().next().is_some_and(|w| w.contains('-') && !w.ends_with(':')) {
+            head = l;
+        }
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.iter().map(|(kb, m)| format!("  {kb:>6} kB {m}\n")).collect()
+}
+
 fn comm(pid: u32) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string()
 }
@@ -63,8 +83,9 @@ fn assert_small(launcher: u32) {
         .unwrap_or_else(|| panic!("no berth-watch among the children of the launcher {launcher}"));
     let (lrss, lpss) = rollup(launcher);
     let (wrss, wpss) = rollup(watcher);
-    let what = format!("launcher RSS {lrss} PSS {lpss}, watcher RSS {wrss} PSS {wpss} (bytes)");
-    eprintln!("memory of a running machine: {what}");
+    let sizes = format!("launcher RSS {lrss} PSS {lpss}, watcher RSS {wrss} PSS {wpss} (bytes)");
+    eprintln!("memory of a running machine: {sizes}");
+    let what = format!("{sizes}\nthe launcher's mappings:\n{}", resident_mappings(launcher));
     assert!(lrss <= MAX_LAUNCHER_RSS, "the running launcher holds more than 2 MB: {what}");
     assert!(wrss <= MAX_LAUNCHER_RSS, "the watcher holds more than 2 MB: {what}");
     assert!(lpss + wpss <= MAX_LAUNCHER_RSS, "berth's processes hold more than 2 MB: {what}");

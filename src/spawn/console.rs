@@ -3,7 +3,6 @@
 
 use crate::settings::config::ConsoleMode;
 use nix::sys::termios::{self, SetArg, Termios};
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -80,19 +79,42 @@ impl Console {
     pub fn pump_output(&mut self) {
         let mut buf = [0u8; 8192];
         loop {
-            match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    if self.stdout_open {
-                        let mut out = std::io::stdout().lock();
-                        if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                            self.stdout_open = false;
-                        }
-                    }
-                }
-                Err(nix::Error::EINTR) => continue,
+            // Plain read(2) rather than nix's, whose errno conversion is a
+            // table of its own to fault in on every drained read.
+            // SAFETY: reads into a valid buffer of its length.
+            let n = unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            match n {
+                0 => return,
+                n if n > 0 => self.forward(&buf[..n as usize]),
+                _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
                 // EAGAIN: drained; EIO: nobody holds the slave right now.
-                Err(_) => return,
+                _ => return,
+            }
+        }
+    }
+
+    /// Writes the guest's output to our stdout with plain write(2) calls:
+    /// no buffering to flush, and (once the start's pages are given back,
+    /// src/sys/trim.rs) a few pages of code to run rather than std's
+    /// line-buffered stdout. A stdout that fails is not written again.
+    fn forward(&mut self, mut out: &[u8]) {
+        while self.stdout_open && !out.is_empty() {
+            // SAFETY: writes from a valid slice to fd 1.
+            let n = unsafe { libc::write(1, out.as_ptr().cast(), out.len()) };
+            if n > 0 {
+                out = &out[n as usize..];
+                continue;
+            }
+            match if n == 0 { None } else { std::io::Error::last_os_error().raw_os_error() } {
+                Some(libc::EINTR) => {}
+                Some(libc::EAGAIN) => {
+                    // A non-blocking stdout (shared with a caller that set
+                    // O_NONBLOCK): wait until it drains.
+                    let mut p = libc::pollfd { fd: 1, events: libc::POLLOUT, revents: 0 };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut p, 1, 1000) };
+                }
+                _ => self.stdout_open = false,
             }
         }
     }
@@ -136,14 +158,7 @@ impl Console {
         while Instant::now() < deadline {
             match nix::unistd::read(self.master.as_raw_fd(), &mut buf) {
                 Ok(0) | Err(nix::Error::EIO) => break,
-                Ok(n) => {
-                    if self.stdout_open {
-                        let mut out = std::io::stdout().lock();
-                        if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
-                            self.stdout_open = false;
-                        }
-                    }
-                }
+                Ok(n) => self.forward(&buf[..n]),
                 Err(nix::Error::EAGAIN) => {
                     let mut p = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
                     // SAFETY: one valid pollfd.
