@@ -48,7 +48,7 @@ fn resident_mappings(pid: u32) -> String {
             head = l;
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|m| std::cmp::Reverse(m.0));
     out.iter().map(|(kb, m)| format!("  {kb:>6} kB {m}\n")).collect()
 }
 
