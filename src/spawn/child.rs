@@ -108,6 +108,12 @@ fn outer_main(ctx: &ChildCtx) -> Result<()> {
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the host's root".into())?;
     chdir("/").ctx(|| "entering /".into())?;
 
+    // Sync point: the launcher has set up the guest's network and
+    // registered it (in parallel with the mounts above).
+    match protocol::read_command(&ctx.sock) {
+        Ok(Some(Command::Start)) => {}
+        _ => return Err(Error::Setup("the launcher did not set up the guest's network".into())),
+    }
     let mut w = std::fs::File::from(go_w);
     w.write_all(b"g").ctx(|| "starting the guest".into())?;
     Ok(())

@@ -10,13 +10,18 @@
 //!    parented to the launcher), which blocks on the start pipe; sends
 //!    [`Report::GuestCreated`].
 //! 3. **sync point `Prepared`**: the launcher writes the id maps,
-//!    delegates `payload/`, joins the v1 cgroups, registers with machined,
-//!    then sends [`Command::Proceed`]; the outer child waits for it.
+//!    delegates `payload/` and joins the v1 cgroups, then sends
+//!    [`Command::Proceed`]; the outer child waits for it.
 //! 4. outer child: mounts the root, the API filesystems and /dev, sends
 //!    [`Report::NotifySocket`] and [`Report::Console`]; its proc helper
-//!    mounts /proc from inside the guest's pid namespace; it pivots and
-//!    writes the start pipe, then exits.
-//! 5. **sync point `Started`**: the guest's PID 1 reads the start pipe,
+//!    mounts /proc from inside the guest's pid namespace; it pivots.
+//!    Meanwhile the launcher sets up the guest's network and registers
+//!    with machined (which wants the network's interfaces): on a machine
+//!    with two cores, neither waits for the other.
+//! 5. **sync point `Networked`**: the launcher sends [`Command::Start`]
+//!    once the network and the registration are done; the outer child
+//!    waits for it, writes the start pipe, then exits.
+//! 6. **sync point `Started`**: the guest's PID 1 reads the start pipe,
 //!    unshares its own namespaces, confines itself and execs. The
 //!    launcher sees the setup side close the socket (every child has
 //!    exec'd or exited) and calls the guest started.
@@ -54,8 +59,11 @@ pub enum Report {
 /// What the launcher tells the outer child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Sync point `Prepared`: id maps, cgroups and registration are done.
+    /// Sync point `Prepared`: the id maps and cgroups are done.
     Proceed,
+    /// Sync point `Networked`: the guest's network and its registration
+    /// are done; the guest may start.
+    Start,
 }
 
 /// A child's error, typed across the socket.
@@ -158,7 +166,8 @@ fn send<T: Serialize>(sock: &impl AsRawFd, body: &T, fds: &[RawFd]) -> nix::Resu
     let iov = [IoSlice::new(&bytes)];
     let cmsg = [ControlMessage::ScmRights(fds)];
     let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None).map(|_| ())
+    // A closed peer is an error to return, not a SIGPIPE.
+    sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map(|_| ())
 }
 
 fn recv<T: for<'de> Deserialize<'de>>(sock: &impl AsRawFd) -> nix::Result<Option<(T, Vec<OwnedFd>)>> {
@@ -211,7 +220,9 @@ mod tests {
         let Some(Report::Failed(f)) = read_report(&b).unwrap() else { panic!() };
         assert!(matches!(Error::from(f), Error::Usage(_)));
         command(&b, Command::Proceed).unwrap();
+        command(&b, Command::Start).unwrap();
         assert_eq!(read_command(&a).unwrap(), Some(Command::Proceed));
+        assert_eq!(read_command(&a).unwrap(), Some(Command::Start));
         drop(b);
         assert!(read_report(&a).unwrap().is_none(), "EOF once the peer is gone");
     }

@@ -91,8 +91,10 @@ impl Supervisor {
         Ok(())
     }
 
-    /// The sync point between the guest's creation and its setup: id maps
-    /// and cgroup ownership for a user namespace, then the go-ahead.
+    /// The sync points between the guest's creation and its start: id
+    /// maps and cgroup ownership for a user namespace, then `Proceed`;
+    /// the network and the registration (while the outer child builds
+    /// the tree), then `Start`.
     pub(super) fn prepare_guest(&mut self, cfg: &Config, pid: i32, record: &mut Record) -> Result<()> {
         if let Some(r) = self.range {
             userns::write_maps(pid, r).ctx(|| format!("writing the id maps of the guest ({})", r.map_line().trim()))?;
@@ -101,6 +103,8 @@ impl Supervisor {
         for g in &self.v1 {
             g.attach(pid).ctx(|| format!("moving the guest into {}", g.dir.display()))?;
         }
+        let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
+        protocol::command(sock, Command::Proceed).ctx(|| "releasing the container's setup".into())?;
         // net hook 2: the guest's namespace exists; configure it.
         {
             let _span = tracing::info_span!("network").entered();
@@ -109,8 +113,8 @@ impl Supervisor {
                 record.write()
             })?;
         }
-        // While the guest waits here it cannot have exited, and machined
-        // reads the unit from its cgroup.
+        // While the guest waits for `Start` it cannot have exited, and
+        // machined reads the unit from its cgroup.
         if self.machined {
             machined::register(&machined::Machine {
                 name: cfg.name.clone(),
@@ -121,8 +125,15 @@ impl Supervisor {
             })?;
             self.registered = true;
         }
-        let sock = self.setup.as_ref().ok_or_else(|| Error::Setup("the setup socket closed early".into()))?;
-        protocol::command(sock, Command::Proceed).ctx(|| "releasing the container's setup".into())
+        // An outer child that failed meanwhile has closed its end; its
+        // report, still queued, says why, so a send that fails here adds
+        // nothing.
+        if let Some(sock) = &self.setup {
+            if let Err(e) = protocol::command(sock, Command::Start) {
+                tracing::debug!("sending Start to the outer child: {e}");
+            }
+        }
+        Ok(())
     }
 
     fn views_spec(&self, cfg: &Config) -> crate::views::machine::Spec {
