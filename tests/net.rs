@@ -330,13 +330,15 @@ echo DONE"#;
 /// runs) is not the host's: berth still addresses the link and serves
 /// DHCP. One in the host's own namespace is, and berth leaves the link
 /// to it. The stand-in is `sleep` copied to a file named
-/// systemd-networkd (the kernel's comm is the file name, cut to 15).
+/// systemd-networkd (the kernel's comm is the file name, cut to 15),
+/// with the state file a real networkd writes as it starts.
 #[test]
 fn only_the_hosts_own_networkd_takes_the_link() {
     let (s, tree, host) = veth_setup("vnd");
     let _l = host_lock_shared();
     let fake = s.path("systemd-networkd");
     std::fs::copy("/bin/sleep", &fake).unwrap();
+    let _state = StateFile::ensure();
     let run = |tag: &str| -> (String, String, Bg) {
         let name = hn_name(tag);
         let _ = std::fs::remove_file(tree.join("stop"));
@@ -366,4 +368,28 @@ fn only_the_hosts_own_networkd_takes_the_link() {
     here.kill9();
     assert!(addr.is_empty(), "berth served DHCP beside the host's networkd\n{}", bg.describe());
     assert!(!host4.contains("inet "), "berth addressed a link the host's networkd manages: {host4}");
+}
+
+/// networkd's state file, created for the test when the host has none
+/// (no networkd ran here) and removed again after it.
+struct StateFile(Option<&'static str>);
+
+impl StateFile {
+    fn ensure() -> StateFile {
+        let p = berth::net::networkd::STATE_FILE;
+        if std::path::Path::new(p).exists() {
+            return StateFile(None);
+        }
+        std::fs::create_dir_all("/run/systemd/netif").unwrap();
+        write_file(std::path::Path::new(p), "# written by berth's tests/net.rs\nOPER_STATE=routable\n");
+        StateFile(Some(p))
+    }
+}
+
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
