@@ -872,7 +872,8 @@ impl Compiled {
             rules.refuse_sync_opens
         );
         let hash = crate::ids::userns::fnv1a(&key);
-        let path = std::path::Path::new(CACHE_DIR).join(format!("{hash:016x}.bpf"));
+        let build = cache_prefix();
+        let path = std::path::Path::new(CACHE_DIR).join(format!("{build}-{hash:016x}.bpf"));
         if let Some(programs) = std::fs::read(&path).ok().and_then(|b| decode(&b)) {
             return Ok(Compiled { programs, no_new_privs, loaded: false });
         }
@@ -885,6 +886,7 @@ impl Compiled {
             .and_then(|_| std::fs::write(&tmp, encode(&programs)))
             .and_then(|_| std::fs::rename(&tmp, &path));
         let _ = std::fs::remove_file(&tmp);
+        prune_other_builds(&build);
         Ok(Compiled { programs, no_new_privs, loaded: false })
     }
 
@@ -911,6 +913,27 @@ impl Compiled {
         }
         self.loaded = true;
         Ok(())
+    }
+}
+
+/// The cache files' prefix: this build's id, hashed.
+fn cache_prefix() -> String {
+    format!("{:08x}", crate::ids::userns::fnv1a(env!("BERTH_BUILD_ID")) as u32)
+}
+
+/// Whether a cache file belongs to another build (its prefix differs, or
+/// it has none: named before builds were told apart).
+fn other_build(file: &str, prefix: &str) -> bool {
+    file.ends_with(".bpf") && file.split_once('-').is_none_or(|(p, _)| p != prefix)
+}
+
+/// Removes other builds' programs, which this one never loads: without
+/// it, every upgrade of berth would leave its cache behind in /run.
+fn prune_other_builds(prefix: &str) {
+    for e in std::fs::read_dir(CACHE_DIR).into_iter().flatten().flatten() {
+        if other_build(&e.file_name().to_string_lossy(), prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -1032,6 +1055,16 @@ mod tests {
 
     fn default_rules() -> Rules {
         rules(KEEP, &UserFilter::default())
+    }
+
+    #[test]
+    fn only_this_builds_cache_files_are_kept() {
+        let me = cache_prefix();
+        assert!(!other_build(&format!("{me}-0123456789abcdef.bpf"), &me));
+        assert!(other_build("deadbeef-0123456789abcdef.bpf", &me));
+        assert!(other_build("0123456789abcdef.bpf", &me), "named before builds were told apart");
+        assert!(!other_build("0123456789abcdef.bpf.tmp42", &me), "another start's file being written");
+        assert!(!other_build("notes.txt", &me));
     }
 
     #[test]
