@@ -29,6 +29,13 @@ use std::time::{Duration, Instant};
 
 mod handlers;
 
+/// What the poll said of the sysinfo listener.
+enum Sysinfo {
+    Idle,
+    Call,
+    Gone,
+}
+
 const HANDLED: &[Signal] = &[
     Signal::SIGCHLD,
     Signal::SIGTERM,
@@ -256,12 +263,28 @@ impl Supervisor {
             let ready =
                 |i: Option<usize>| i.map(|i| fds[i].revents().map(|r| !r.is_empty()).unwrap_or(false)).unwrap_or(false);
             let net_r: Vec<bool> = (net_at..fds.len()).map(|i| ready(Some(i))).collect();
-            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), ready(sysinfo_at), net_r)
+            // views: POLLHUP once no process uses the filter any more.
+            let sysinfo_r = sysinfo_at.and_then(|i| fds[i].revents()).map(|r| {
+                if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                    Sysinfo::Gone
+                } else if r.contains(PollFlags::POLLIN) {
+                    Sysinfo::Call
+                } else {
+                    Sysinfo::Idle
+                }
+            });
+            (ready(Some(0)), ready(idx[0]), ready(idx[1]), ready(idx[2]), ready(idx[3]), sysinfo_r, net_r)
         };
-        if sysinfo_r {
-            if let Some(l) = self.sysinfo.as_mut() {
-                l.serve();
+        match sysinfo_r {
+            Some(Sysinfo::Call) => {
+                if let Some(l) = self.sysinfo.as_mut() {
+                    l.serve();
+                }
             }
+            // Polling a hung-up listener would return at once, every time,
+            // while the guest's last processes exit.
+            Some(Sysinfo::Gone) => self.sysinfo = None,
+            _ => {}
         }
         self.net.service(&net_r);
         if setup_r {
