@@ -205,6 +205,12 @@ impl Server {
         Ok(self)
     }
 
+    /// The packet socket of [`Server::only_for`], whose last close waits
+    /// for an RCU grace period (packet_release's synchronize_net).
+    pub fn packet_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.packet.as_ref().map(|p| p.as_fd())
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.packet.as_ref().unwrap_or(&self.sock).as_fd()
     }

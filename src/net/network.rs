@@ -139,6 +139,12 @@ impl Network {
         self.host_index.iter().map(|i| *i as i32).collect()
     }
 
+    /// Descriptors whose last close is slow (a packet socket's waits for
+    /// an RCU grace period), for the launcher to park with its watcher.
+    pub fn slow_to_close(&self) -> Vec<BorrowedFd<'_>> {
+        self.dhcp.iter().filter_map(|s| s.packet_fd()).collect()
+    }
+
     /// Hook 3: descriptors the launcher's event loop polls for input.
     pub fn poll_fds(&self) -> Vec<(BorrowedFd<'_>, nix::poll::PollFlags)> {
         let mut v: Vec<_> = self.dhcp.iter().map(|s| (s.fd(), nix::poll::PollFlags::POLLIN)).collect();

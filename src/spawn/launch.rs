@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 /// one that exited.
 struct Held {
     cgroups: Cgroups,
-    _watcher: Watcher,
+    watcher: Watcher,
     _tree: lock::TreeLock,
     _name_lock: lock::LockFile,
     _range_lock: Option<lock::LockFile>,
@@ -130,7 +130,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
     // On failure the watcher, seeing the launcher's pipe close without a
     // word, removes what exists.
     record.write().ctx(|| format!("writing {}", record::record_path(&cfg.name).display()))?;
-    let held = Held { cgroups, _watcher: watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
+    let held = Held { cgroups, watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
     let mut registered = false;
     // Where the launcher was before systemd's scope took it in.
     let origin = crate::host::cgroup::own_path("self");
@@ -147,6 +147,8 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             }
         }
         let mut sup = Supervisor::start(cfg, &plan, range, machined, &held.layers)?;
+        // Made after the outer child is cloned, which so never holds it.
+        sup.parker = held.watcher.parker().ok();
         let r = sup.run(cfg, &mut record);
         registered = sup.registered;
         r

@@ -90,6 +90,8 @@ pub struct Supervisor {
     views: Option<crate::views::supervise::Views>,
     /// views: the listener answering the guest's sysinfo(2) calls.
     sysinfo: Option<crate::views::sysinfo::Listener>,
+    /// Parks descriptors with the watcher, whose last close is slow.
+    pub parker: Option<crate::state::watcher::Parker>,
 }
 
 impl Supervisor {
@@ -171,6 +173,7 @@ impl Supervisor {
             net,
             views: None,
             sysinfo: None,
+            parker: None,
         })
     }
 

@@ -112,6 +112,9 @@ impl Supervisor {
                 record.net = net.clone();
                 record.write()
             })?;
+            if let Some(p) = &self.parker {
+                self.net.slow_to_close().into_iter().for_each(|fd| p.park(fd));
+            }
         }
         // While the guest waits for `Start` it cannot have exited, and
         // machined reads the unit from its cgroup.
