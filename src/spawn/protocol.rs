@@ -139,7 +139,16 @@ pub fn fail(sock: &impl AsRawFd, e: &Error) {
 
 /// Receives one report; `Ok(None)` at EOF (every child has closed).
 pub fn read_report(sock: &impl AsRawFd) -> nix::Result<Option<Report>> {
-    let Some((wire, fds)) = recv::<Wire>(sock)? else { return Ok(None) };
+    let received = loop {
+        match recv::<Wire>(sock) {
+            // The child closed its end with a command still unread (it
+            // failed before it needed `Start`): the kernel reports that
+            // once, ahead of the reports still queued, which follow.
+            Err(nix::Error::ECONNRESET) => continue,
+            r => break r?,
+        }
+    };
+    let Some((wire, fds)) = received else { return Ok(None) };
     let mut fds = fds.into_iter();
     let mut fd = || fds.next().ok_or(nix::Error::EBADMSG);
     Ok(Some(match wire {
@@ -234,5 +243,16 @@ mod tests {
         assert_eq!(read_report(&b).unwrap_err(), nix::Error::EBADMSG);
         nix::unistd::write(&a, b"garbage").unwrap();
         assert_eq!(read_report(&b).unwrap_err(), nix::Error::EBADMSG);
+    }
+
+    #[test]
+    fn a_child_gone_with_a_command_unread_still_reports_its_failure() {
+        let (launcher, child) = pair().unwrap();
+        command(&launcher, Command::Start).unwrap();
+        fail(&child, &Error::Usage("the tree's /dev is a symlink".into()));
+        drop(child);
+        let Some(Report::Failed(f)) = read_report(&launcher).unwrap() else { panic!("no failure read") };
+        assert_eq!(f.message, "the tree's /dev is a symlink");
+        assert!(read_report(&launcher).unwrap().is_none(), "then EOF");
     }
 }
