@@ -139,14 +139,16 @@ pub fn fail(sock: &impl AsRawFd, e: &Error) {
 
 /// Receives one report; `Ok(None)` at EOF (every child has closed).
 pub fn read_report(sock: &impl AsRawFd) -> nix::Result<Option<Report>> {
-    let received = loop {
-        match recv::<Wire>(sock) {
-            // The child closed its end with a command still unread (it
-            // failed before it needed `Start`): the kernel reports that
-            // once, ahead of the reports still queued, which follow.
-            Err(nix::Error::ECONNRESET) => continue,
-            r => break r?,
-        }
+    let received = match recv::<Wire>(sock, MsgFlags::empty()) {
+        // The child closed its end with a command still unread (it failed
+        // before it needed `Start`): the kernel reports that once, ahead
+        // of any report still queued. Only a queued one is taken; without
+        // one this stays the end of the setup.
+        Err(nix::Error::ECONNRESET) => match recv::<Wire>(sock, MsgFlags::MSG_DONTWAIT) {
+            Ok(Some(r)) => Some(r),
+            _ => return Err(nix::Error::ECONNRESET),
+        },
+        r => r?,
     };
     let Some((wire, fds)) = received else { return Ok(None) };
     let mut fds = fds.into_iter();
@@ -167,7 +169,7 @@ pub fn command(sock: &impl AsRawFd, c: Command) -> nix::Result<()> {
 
 /// Waits for the launcher's command; `Ok(None)` when it is gone.
 pub fn read_command(sock: &impl AsRawFd) -> nix::Result<Option<Command>> {
-    Ok(recv::<Command>(sock)?.map(|(c, _)| c))
+    Ok(recv::<Command>(sock, MsgFlags::empty())?.map(|(c, _)| c))
 }
 
 fn send<T: Serialize>(sock: &impl AsRawFd, body: &T, fds: &[RawFd]) -> nix::Result<()> {
@@ -179,12 +181,12 @@ fn send<T: Serialize>(sock: &impl AsRawFd, body: &T, fds: &[RawFd]) -> nix::Resu
     sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map(|_| ())
 }
 
-fn recv<T: for<'de> Deserialize<'de>>(sock: &impl AsRawFd) -> nix::Result<Option<(T, Vec<OwnedFd>)>> {
+fn recv<T: for<'de> Deserialize<'de>>(sock: &impl AsRawFd, flags: MsgFlags) -> nix::Result<Option<(T, Vec<OwnedFd>)>> {
     let mut buf = vec![0u8; 8192];
     let mut cbuf = nix::cmsg_space!([RawFd; 2]);
     let (n, fds) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
-        let r = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC)?;
+        let r = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cbuf), MsgFlags::MSG_CMSG_CLOEXEC | flags)?;
         let mut fds = Vec::new();
         for c in r.cmsgs()? {
             if let ControlMessageOwned::ScmRights(v) = c {
