@@ -127,7 +127,7 @@ pub fn launch(cfg: &Config) -> Result<i32> {
             return Err(Error::sys("starting the clean-up watcher", e));
         }
     };
-    // On failure the watcher, seeing the launcher's pipe close without a
+    // On failure the watcher, seeing the launcher's end of their socket close without a
     // word, removes what exists.
     record.write().ctx(|| format!("writing {}", record::record_path(&cfg.name).display()))?;
     let held = Held { cgroups, watcher, _tree: tree, _name_lock: name_lock, _range_lock: range_lock, layers };
@@ -189,7 +189,7 @@ fn end(cfg: &Config, held: Held, record: &Record, e: Ending, result: Result<i32>
         cleanup::sweep(record, Duration::from_secs(2), Duration::from_secs(1));
         return result;
     }
-    // Locks and the watcher's pipe are released by the kernel when this
+    // Locks and the watcher's socket are released by the kernel when this
     // process exits, not before: the watcher cleans up only once the
     // launcher is gone, so it must not see EOF or a free name lock while
     // the launcher still sits in the scope it removes.

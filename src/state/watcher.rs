@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 /// the launcher exits, however that came about.
 ///
 /// The pair also parks descriptors whose last close is slow (see
-/// [`Watcher::park`]): sent to the watcher and never read, they stay
+/// [`Parker::park`]): sent to the watcher and never read, they stay
 /// queued in its end until it exits, after its clean-up.
 pub struct Watcher {
     sock: OwnedFd,
